@@ -1,0 +1,45 @@
+# kubectl-ascend — the Makefile is a table of contents; the work is in hack/.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export PATH := $(CURDIR)/$(VENV)/bin:$(shell hack/tools.sh path):$(PATH)
+
+.DEFAULT_GOAL := help
+
+## help: list the targets
+help:
+	@awk '/^## /{sub(/^## /,""); split($$0,a,": "); printf "  %-14s %s\n", a[1], a[2]}' $(MAKEFILE_LIST)
+
+## dev: create .venv and install the plugin (editable) with test dependencies
+dev:
+	@hack/dev.sh $(VENV)
+
+## tools: build the pinned toolchain (helm, kwok, kind, etcd, Kubernetes) into the cache
+tools:
+	@hack/tools.sh all
+
+## cluster-up: start the local simulated Ascend cluster (ARGS="--nodes 1000", "--layout single", "--bare")
+cluster-up: dev
+	@hack/cluster.sh up $(ARGS)
+
+## cluster-down: stop the local cluster and remove its files (also cleans up a crashed run)
+cluster-down:
+	@hack/cluster.sh down
+
+## demo: the main job end to end on a local simulated cluster
+demo: dev tools
+	@hack/demo.sh
+
+## test: unit, chart and e2e tests (starts and stops its own local cluster)
+test: dev tools
+	@hack/test.sh
+
+## lint: helm lint --strict on every chart and mypy on the package
+lint: dev tools
+	@hack/lint.sh
+
+## bench: benchmarks against kubectl / kubeadm / helm on the local cluster
+bench: dev tools
+	@hack/bench.sh
+
+.PHONY: help dev tools cluster-up cluster-down demo test lint bench

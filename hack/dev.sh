@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Create the project virtualenv and install the plugin (editable) with test tools.
+# Reruns are quick: pip skips what is installed.
+set -o errexit -o nounset -o pipefail
+
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+main() {
+  local venv="${1:-.venv}"
+  cd "${ASCEND_REPO_ROOT}"
+  command -v python3 >/dev/null || die "python3 (3.9+) is required"
+  if [[ ! -x "${venv}/bin/python" ]]; then
+    log "creating ${venv}"
+    python3 -m venv "${venv}"
+  fi
+  local stamp="${venv}/.installed"
+  if [[ ! -f "${stamp}" || setup.cfg -nt "${stamp}" ]]; then
+    "${venv}/bin/pip" install --quiet --disable-pip-version-check -e '.[test]' mypy types-PyYAML
+    touch "${stamp}"
+  fi
+}
+
+main "$@"

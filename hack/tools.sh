@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Build the pinned toolchain from source into a per-version cache outside the
+# checkout (see hack/versions.env). Reruns skip tools already built at the
+# pinned version. Usage: hack/tools.sh [all|helm|kwok|kind|etcd|kube]... ; hack/tools.sh path
+set -o errexit -o nounset -o pipefail
+
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+# link_tool DIR NAME: expose DIR/NAME as $ASCEND_TOOLS_BIN/NAME.
+link_tool() {
+  mkdir -p "${ASCEND_TOOLS_BIN}"
+  ln -sfn "$1/$2" "${ASCEND_TOOLS_BIN}/$2"
+}
+
+# build_once NAME VERSION BINARIES... -- CMD...: run CMD with $OUT set to the
+# per-version dir unless a stamp says it already completed, then link BINARIES.
+build_once() {
+  local name="$1" version="$2"; shift 2
+  local bins=()
+  while [[ "$1" != "--" ]]; do bins+=("$1"); shift; done
+  shift
+  local out; out="$(tool_dir "${name}" "${version}")"
+  if [[ -f "${out}/.complete" ]]; then
+    log "${name} ${version}: cached in ${out}"
+  else
+    require_go
+    log "${name} ${version}: building (cold builds of Kubernetes take many minutes)"
+    local start=${SECONDS}
+    rm -rf "${out}"; mkdir -p "${out}"
+    OUT="${out}" "$@"
+    touch "${out}/.complete"
+    log "${name} ${version}: built in $((SECONDS - start))s"
+  fi
+  local b; for b in "${bins[@]}"; do link_tool "${out}" "${b}"; done
+}
+
+build_helm() {
+  GOBIN="${OUT}" go install \
+    -ldflags "-X helm.sh/helm/v4/internal/version.version=${HELM_VERSION} -X helm.sh/helm/v4/internal/version.gitTreeState=clean" \
+    "helm.sh/helm/v4/cmd/helm@${HELM_VERSION}"
+}
+
+build_kwok() {
+  GOBIN="${OUT}" go install "sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}" "sigs.k8s.io/kwok/cmd/kwokctl@${KWOK_VERSION}"
+}
+
+build_kind() {
+  GOBIN="${OUT}" go install "sigs.k8s.io/kind@${KIND_VERSION}"
+}
+
+build_etcd() {
+  (cd "${ASCEND_REPO_ROOT}/hack/etcd-build" && go build -o "${OUT}/etcd" \
+    -ldflags "-X go.etcd.io/etcd/api/v3/version.GitSHA=${ETCD_VERSION}" .)
+}
+
+build_kube() {
+  local v="${KUBE_VERSION#v}" major minor pkg ldflags=""
+  major="${v%%.*}"; minor="${v#*.}"; minor="${minor%%.*}"
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ldflags+=" -X ${pkg}.gitVersion=${KUBE_VERSION} -X ${pkg}.gitMajor=${major} -X ${pkg}.gitMinor=${minor}"
+    ldflags+=" -X ${pkg}.gitCommit=${KUBE_VERSION} -X ${pkg}.gitTreeState=clean -X ${pkg}.buildDate=1970-01-01T00:00:00Z"
+  done
+  (cd "${ASCEND_REPO_ROOT}/hack/k8s-build" && go build -o "${OUT}/" -ldflags "${ldflags}" \
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubeadm k8s.io/kubernetes/cmd/kubectl)
+}
+
+install_one() {
+  case "$1" in
+    helm) build_once helm "${HELM_VERSION}" helm -- build_helm ;;
+    kwok) build_once kwok "${KWOK_VERSION}" kwok kwokctl -- build_kwok ;;
+    kind) build_once kind "${KIND_VERSION}" kind -- build_kind ;;
+    etcd) build_once etcd "${ETCD_VERSION}" etcd -- build_etcd ;;
+    kube) build_once kube "${KUBE_VERSION}" kube-apiserver kube-controller-manager kube-scheduler kubeadm kubectl -- build_kube ;;
+    all) local t; for t in helm kwok kind etcd kube; do install_one "${t}"; done ;;
+    path) printf '%s\n' "${ASCEND_TOOLS_BIN}" ;;
+    *) die "unknown tool '$1' (expected one of: all helm kwok kind etcd kube path)" ;;
+  esac
+}
+
+main() {
+  [[ $# -gt 0 ]] || set -- all
+  local t; for t in "$@"; do install_one "${t}"; done
+}
+
+main "$@"

@@ -1,0 +1,3 @@
+from kubectl_ascend.cli import main
+
+main()

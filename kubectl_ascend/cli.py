@@ -1,0 +1,147 @@
+"""Command line: parse options, check they fit together, call the library, render.
+
+Library modules never import click; errors are turned into `error: ...` and an
+exit code in exactly one place, `main`. Heavy modules (the kubernetes client,
+pyhelm3) are imported inside commands so `--help` stays fast.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from kubectl_ascend import __version__, errors
+from kubectl_ascend.output import FORMATS, emit, info, table, warn
+
+log = logging.getLogger("kubectl_ascend")
+_VERBOSE = {"on": False}
+
+
+@dataclass
+class Settings:
+    """Global options, shared by every command through the click context."""
+
+    kubeconfig: str | None
+    context: str | None
+    namespace: str | None
+    output: str
+    verbose: int
+
+    def kube(self, **kw: Any) -> Any:
+        from kubectl_ascend.kube import Kube
+
+        return Kube(self.kubeconfig, self.context, **kw)
+
+
+pass_settings = click.make_pass_decorator(Settings)
+
+_CTX = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def output_option(f: Any) -> Any:
+    """-o on subcommands too, since kubectl users type it after the verb."""
+    return click.option("-o", "--output", "output", type=click.Choice(FORMATS), default=None,
+                        help="Output format (overrides the global -o).")(f)
+
+
+def fmt(settings: Settings, output: str | None) -> str:
+    return output or settings.output
+
+
+@click.group(context_settings=_CTX)
+@click.version_option(__version__, "--version", prog_name="kubectl-ascend", message="%(prog)s %(version)s")
+@click.option("--kubeconfig", envvar=None, metavar="PATH", help="Path to the kubeconfig file (default: $KUBECONFIG or ~/.kube/config).")
+@click.option("--context", metavar="NAME", help="The kubeconfig context to use.")
+@click.option("-n", "--namespace", metavar="NS", help="Namespace for namespaced operations.")
+@click.option("-o", "--output", type=click.Choice(FORMATS), default="text", show_default=True, help="Output format.")
+@click.option("-v", "--verbose", count=True, help="More detail on stderr; -v also prints tracebacks on errors.")
+@click.pass_context
+def cli(ctx: click.Context, kubeconfig: str | None, context: str | None, namespace: str | None,
+        output: str, verbose: int) -> None:
+    """Onboard Huawei Ascend NPU servers and run MindCluster / MindIE on Kubernetes.
+
+    \b
+    Typical flow:
+      kubectl ascend join-cmd --output-file join.sh   # hand join.sh to the new server
+      kubectl ascend label-node --all                  # MindCluster labels from NPU resources
+      kubectl ascend label-node mgmt-0 --role master   # the management node
+      kubectl ascend install --wait                    # device plugin, Volcano, Ascend Operator
+      kubectl ascend status / doctor
+    """
+    _VERBOSE["on"] = verbose > 0
+    logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # The kubernetes client logs request bodies at DEBUG (bootstrap tokens among them): keep it quiet.
+    for noisy in ("kubernetes", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    ctx.obj = Settings(kubeconfig, context, namespace, output, verbose)
+
+
+@cli.command()
+@output_option
+@pass_settings
+def version(settings: Settings, output: str | None) -> None:
+    """Print the plugin version, and the cluster's when it is reachable."""
+    data: dict[str, Any] = {"plugin": __version__, "server": None}
+    try:
+        v = settings.kube().server_version()
+        data["server"] = v.get("gitVersion")
+    except errors.AscendError as e:
+        data["serverError"] = str(e)
+
+    def text(d: dict[str, Any]) -> str:
+        lines = [f"Plugin Version: {d['plugin']}"]
+        lines.append(f"Server Version: {d['server']}" if d["server"] else f"Server Version: unavailable ({d['serverError']})")
+        return "\n".join(lines)
+
+    emit(data, fmt(settings, output), text)
+
+
+def _register_subcommands() -> None:
+    from kubectl_ascend.commands import register
+
+    register(cli)
+
+
+_register_subcommands()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI, turn every error into one line on stderr and an exit code."""
+    try:
+        cli.main(args=argv, prog_name="kubectl ascend", standalone_mode=False)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.exceptions.Abort:
+        sys.stderr.write("error: aborted\n")
+        sys.exit(1)
+    except click.UsageError as e:
+        e.show()
+        sys.exit(2)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except errors.AscendError as e:
+        if _VERBOSE["on"]:
+            import traceback
+
+            traceback.print_exc()
+        sys.stderr.write(f"error: {e}\n")
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted\n")
+        sys.exit(130)
+    except Exception as e:  # a bug: say so, show the traceback only with -v
+        if _VERBOSE["on"]:
+            import traceback
+
+            traceback.print_exc()
+        sys.stderr.write(f"error: unexpected {type(e).__name__}: {e} (rerun with -v for a traceback)\n")
+        sys.exit(1)
+    sys.exit(0)
+
+
+__all__ = ["cli", "main", "Settings", "pass_settings", "output_option", "fmt", "emit", "info", "table", "warn"]

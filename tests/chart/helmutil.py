@@ -1,0 +1,85 @@
+"""Render charts with the real helm binary and return parsed objects."""
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.tooling import CHARTS, need_tool, run
+
+
+def _values_args(values: dict[str, Any] | None, sets: list[str] | None) -> tuple[list[str], Any]:
+    args: list[str] = []
+    tmp = None
+    if values:
+        tmp = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
+        yaml.safe_dump(values, tmp)
+        tmp.close()
+        args += ["-f", tmp.name]
+    for s in sets or []:
+        args += ["--set", s]
+    return args, tmp
+
+
+def template(chart: str | Path, values: dict[str, Any] | None = None, *, release: str = "rel",
+             namespace: str = "default", kube_version: str | None = None,
+             sets: list[str] | None = None, extra: list[str] | None = None,
+             check: bool = True):
+    """Run `helm template`; return the CompletedProcess."""
+    helm = need_tool("helm")
+    chart_path = Path(chart)
+    if not chart_path.is_absolute():
+        chart_path = CHARTS / chart_path
+    args, tmp = _values_args(values, sets)
+    cmd = [helm, "template", release, str(chart_path), "--namespace", namespace, *args]
+    if kube_version:
+        cmd += ["--kube-version", kube_version]
+    cmd += extra or []
+    try:
+        return run(cmd, check=check)
+    finally:
+        if tmp:
+            Path(tmp.name).unlink(missing_ok=True)
+
+
+def render(chart: str | Path, values: dict[str, Any] | None = None, **kw) -> list[dict[str, Any]]:
+    """Render a chart and return its objects (empty documents dropped)."""
+    proc = template(chart, values, **kw)
+    return [d for d in yaml.safe_load_all(proc.stdout) if d]
+
+
+def render_error(chart: str | Path, values: dict[str, Any] | None = None, **kw) -> str:
+    """Render a chart that must fail; return helm's stderr."""
+    proc = template(chart, values, check=False, **kw)
+    assert proc.returncode != 0, f"expected helm template to fail, it rendered:\n{proc.stdout[:2000]}"
+    return proc.stderr
+
+
+def find(objs: list[dict[str, Any]], kind: str, name: str | None = None) -> list[dict[str, Any]]:
+    return [o for o in objs if o.get("kind") == kind and (name is None or o["metadata"]["name"] == name)]
+
+
+def one(objs: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
+    found = find(objs, kind, name)
+    assert len(found) == 1, f"expected one {kind} {name or ''}, found {[o['metadata']['name'] for o in found]}"
+    return found[0]
+
+
+def lint(chart: str | Path, values: dict[str, Any] | None = None) -> None:
+    helm = need_tool("helm")
+    chart_path = Path(chart)
+    if not chart_path.is_absolute():
+        chart_path = CHARTS / chart_path
+    args, tmp = _values_args(values, None)
+    try:
+        run([helm, "lint", "--strict", str(chart_path), *args])
+    finally:
+        if tmp:
+            Path(tmp.name).unlink(missing_ok=True)
+
+
+def as_json(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True)

@@ -1,0 +1,99 @@
+"""Shared fixtures. The cluster fixtures are session/module scoped and never autouse."""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.tooling import REPO_ROOT, need_tool, run
+
+
+@dataclass
+class Cluster:
+    """A running local cluster: its kubeconfig and helpers to drive it."""
+
+    name: str
+    kubeconfig: str
+    started_here: bool
+
+    def kubectl(self, *args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess:
+        return run([need_tool("kubectl"), "--kubeconfig", self.kubeconfig, *args], check=check, input=input)
+
+    def get_json(self, *args: str) -> dict:
+        return json.loads(self.kubectl("get", *args, "-o", "json").stdout)
+
+    def plugin(self, *args: str, check: bool = False, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        """Run the real CLI as a separate process (what an operator runs)."""
+        cmd = [sys.executable, "-m", "kubectl_ascend", "--kubeconfig", self.kubeconfig, *args]
+        return run(cmd, check=check, env=env)
+
+    def nodes(self, *args: str) -> None:
+        run([sys.executable, str(REPO_ROOT / "hack" / "nodes.py"), "--kubeconfig", self.kubeconfig, *args])
+
+
+def _start_cluster(name: str, *args: str) -> Cluster:
+    for tool in ("kwokctl", "kube-apiserver", "etcd", "helm"):
+        need_tool(tool)
+    env = {"ASCEND_CLUSTER": name}
+    proc = run(["bash", str(REPO_ROOT / "hack" / "cluster.sh"), "up", *args], env=env, timeout=900)
+    kubeconfig = proc.stdout.strip().splitlines()[-1]
+    return Cluster(name, kubeconfig, True)
+
+
+def _stop_cluster(c: Cluster) -> None:
+    if c.started_here:
+        run(["bash", str(REPO_ROOT / "hack" / "cluster.sh"), "down"], env={"ASCEND_CLUSTER": c.name}, check=False)
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    """The default simulated cluster: $ASCEND_E2E_KUBECONFIG if set, else one started for this session."""
+    existing = os.environ.get("ASCEND_E2E_KUBECONFIG")
+    if existing:
+        yield Cluster("external", existing, False)
+        return
+    c = _start_cluster(f"e2e-{secrets.token_hex(3)}")
+    try:
+        yield c
+    finally:
+        _stop_cluster(c)
+
+
+@pytest.fixture(scope="module")
+def bare_cluster():
+    """A cluster without cluster-info and kubeadm bootstrap RBAC (what non-kubeadm clusters look like)."""
+    c = _start_cluster(f"bare-{secrets.token_hex(3)}", "--bare", "--layout", "single")
+    try:
+        yield c
+    finally:
+        _stop_cluster(c)
+
+
+@pytest.fixture(scope="module")
+def single_cluster():
+    """A single-node cluster: one Atlas 800I A2 that is also the management node."""
+    c = _start_cluster(f"single-{secrets.token_hex(3)}", "--layout", "single")
+    try:
+        yield c
+    finally:
+        _stop_cluster(c)
+
+
+@pytest.fixture
+def namespace(cluster):
+    """A fresh namespace per test, deleted afterwards."""
+    ns = f"t-{secrets.token_hex(4)}"
+    cluster.kubectl("create", "namespace", ns)
+    yield ns
+    cluster.kubectl("delete", "namespace", ns, "--wait=false", check=False)
+
+
+@pytest.fixture
+def node_prefix():
+    return f"t{secrets.token_hex(3)}-"
