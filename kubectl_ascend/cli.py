@@ -109,8 +109,36 @@ def _register_subcommands() -> None:
 _register_subcommands()
 
 
+_GLOBAL_WITH_VALUE = ("--kubeconfig", "--context", "-n", "--namespace")
+_GLOBAL_FLAGS = ("-v", "-vv", "-vvv", "--verbose")
+
+
+def hoist_global_options(argv: list[str]) -> list[str]:
+    """Move global options given after the subcommand to the front, as kubectl allows flags anywhere."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--":
+            rest += argv[i:]
+            break
+        if a in _GLOBAL_FLAGS:
+            front.append(a)
+        elif a in _GLOBAL_WITH_VALUE and i + 1 < len(argv):
+            front += [a, argv[i + 1]]
+            i += 1
+        elif any(a.startswith(g + "=") for g in _GLOBAL_WITH_VALUE if g.startswith("--")):
+            front.append(a)
+        else:
+            rest.append(a)
+        i += 1
+    return front + rest
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turn every error into one line on stderr and an exit code."""
+    argv = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     try:
         cli.main(args=argv, prog_name="kubectl ascend", standalone_mode=False)
     except click.exceptions.Exit as e:

@@ -1,20 +1,30 @@
 """The one door to the Kubernetes API.
 
-Only this module imports the `kubernetes` client. Everything it returns is
-plain Python (dicts as the API server sends them, as `kubectl get -o json`
-shows them), and every API error leaves it as one of our error types with a
+Only this module talks to the API server. Everything it returns is plain
+Python (dicts as the API server sends them, as `kubectl get -o json` shows
+them), and every API error leaves it as one of our error types with a
 sentence saying what to do.
+
+Transport: requests go straight through urllib3 with the credentials of the
+kubeconfig context (client certificates, bearer tokens, basic auth). Importing
+the official `kubernetes` client costs most of a second, which would make
+`join-cmd` several times slower than `kubeadm token create`; it is imported
+only for contexts whose credentials come from an `exec` or `auth-provider`
+plugin, where its loader does the work.
 """
 from __future__ import annotations
 
+import atexit
 import base64
-import contextlib
 import json
 import logging
 import os
-from dataclasses import dataclass
+import shutil
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from urllib.parse import quote, urlencode
 
 import yaml
 
@@ -36,6 +46,9 @@ class KubeconfigInfo:
     cluster: str
     server: str
     ca_pem: bytes | None
+    insecure: bool = False
+    user: dict[str, Any] = field(default_factory=dict)
+    base_dir: str = "."
 
 
 def kubeconfig_paths(kubeconfig: str | None) -> list[str]:
@@ -50,7 +63,7 @@ def kubeconfig_paths(kubeconfig: str | None) -> list[str]:
 
 def read_kubeconfig(kubeconfig: str | None, context: str | None) -> KubeconfigInfo:
     """Resolve the context, cluster, server and CA the way kubectl merges kubeconfigs."""
-    merged: dict[str, dict[str, Any]] = {"contexts": {}, "clusters": {}}
+    merged: dict[str, dict[str, Any]] = {"contexts": {}, "clusters": {}, "users": {}}
     current = None
     first_path = None
     for path in kubeconfig_paths(kubeconfig):
@@ -65,7 +78,7 @@ def read_kubeconfig(kubeconfig: str | None, context: str | None) -> KubeconfigIn
             raise errors.KubeConfigError(f"cannot read kubeconfig {path}: {e}") from e
         first_path = first_path or str(p)
         current = current or doc.get("current-context")
-        for kind in ("contexts", "clusters"):
+        for kind in ("contexts", "clusters", "users"):
             for item in doc.get(kind) or []:
                 merged[kind].setdefault(item.get("name"), {**item, "_dir": str(p.parent)})
     if first_path is None:
@@ -77,7 +90,7 @@ def read_kubeconfig(kubeconfig: str | None, context: str | None) -> KubeconfigIn
     ctx = merged["contexts"].get(ctx_name)
     if ctx is None:
         raise errors.KubeConfigError(f"context {ctx_name!r} not found in the kubeconfig")
-    cluster_name = (ctx.get("context") or {}).get("cluster")
+    cluster_name = str((ctx.get("context") or {}).get("cluster") or "")
     cluster = merged["clusters"].get(cluster_name)
     if cluster is None:
         raise errors.KubeConfigError(f"cluster {cluster_name!r} of context {ctx_name!r} not found in the kubeconfig")
@@ -93,7 +106,11 @@ def read_kubeconfig(kubeconfig: str | None, context: str | None) -> KubeconfigIn
             ca_pem = ca_path.read_bytes()
         except OSError as e:
             raise errors.KubeConfigError(f"cannot read CA file {ca_path} named in the kubeconfig: {e}") from e
-    return KubeconfigInfo(first_path, ctx_name, cluster_name, c.get("server", ""), ca_pem)
+    user_name = str((ctx.get("context") or {}).get("user") or "")
+    user = merged["users"].get(user_name) or {}
+    return KubeconfigInfo(first_path, ctx_name, cluster_name, c.get("server", ""), ca_pem,
+                          bool(c.get("insecure-skip-tls-verify")), user.get("user") or {},
+                          user.get("_dir", cluster["_dir"]))
 
 
 def _explain(status: int | None, what: str, body: str) -> errors.AscendError:
@@ -120,183 +137,248 @@ def _explain(status: int | None, what: str, body: str) -> errors.AscendError:
     return errors.AscendError(f"{what}: API server answered {status}{suffix}")
 
 
+_TMPDIR: list[str] = []
+
+
+def _private_file(data: bytes) -> str:
+    """Write credential material to a 0600 file in a private temp dir removed at exit (ssl needs paths)."""
+    if not _TMPDIR:
+        d = tempfile.mkdtemp(prefix="kubectl-ascend-")
+        _TMPDIR.append(d)
+        atexit.register(shutil.rmtree, d, True)
+    fd, path = tempfile.mkstemp(dir=_TMPDIR[0])
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    return path
+
+
+def _resolve(path: str, base: str) -> str:
+    p = Path(path).expanduser()
+    return str(p if p.is_absolute() else Path(base) / p)
+
+
+@dataclass
+class _Credentials:
+    server: str
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    insecure: bool = False
+
+
+def _credentials(info: KubeconfigInfo, kubeconfig: str | None, context: str | None,
+                 token: str | None) -> _Credentials:
+    creds = _Credentials(info.server.rstrip("/"), insecure=info.insecure)
+    if info.ca_pem:
+        creds.ca_file = _private_file(info.ca_pem)
+    if token is not None:  # an explicit bearer token replaces the context's user
+        creds.headers["Authorization"] = f"Bearer {token}"
+        return creds
+    u = info.user
+    if u.get("exec") or u.get("auth-provider"):
+        return _credentials_from_client(kubeconfig, context, creds)
+    if u.get("client-certificate-data"):
+        creds.cert_file = _private_file(base64.b64decode(u["client-certificate-data"]))
+    elif u.get("client-certificate"):
+        creds.cert_file = _resolve(u["client-certificate"], info.base_dir)
+    if u.get("client-key-data"):
+        creds.key_file = _private_file(base64.b64decode(u["client-key-data"]))
+    elif u.get("client-key"):
+        creds.key_file = _resolve(u["client-key"], info.base_dir)
+    if u.get("token"):
+        creds.headers["Authorization"] = f"Bearer {u['token']}"
+    elif u.get("tokenFile"):
+        try:
+            tok = Path(_resolve(u["tokenFile"], info.base_dir)).read_text().strip()
+        except OSError as e:
+            raise errors.KubeConfigError(f"cannot read tokenFile of context {info.context}: {e.strerror}") from None
+        creds.headers["Authorization"] = f"Bearer {tok}"
+    elif u.get("username") and u.get("password"):
+        basic = base64.b64encode(f"{u['username']}:{u['password']}".encode()).decode()
+        creds.headers["Authorization"] = f"Basic {basic}"
+    return creds
+
+
+def _credentials_from_client(kubeconfig: str | None, context: str | None, creds: _Credentials) -> _Credentials:
+    """exec / auth-provider users: let the official client's loader run the plugin."""
+    from kubernetes import client, config
+
+    cfg = client.Configuration()
+    try:
+        config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=cfg)
+    except Exception as e:  # ConfigException, OSError, ... from the plugin
+        raise errors.KubeConfigError(f"cannot load credentials of the kubeconfig context: {e}") from None
+    auth = cfg.api_key.get("authorization") or cfg.api_key.get("BearerToken")
+    if auth:
+        prefix = cfg.api_key_prefix.get("authorization", "")
+        creds.headers["Authorization"] = f"{prefix} {auth}".strip() if prefix else auth
+    creds.cert_file, creds.key_file = cfg.cert_file, cfg.key_file
+    if cfg.ssl_ca_cert:
+        creds.ca_file = cfg.ssl_ca_cert
+    return creds
+
+
 class Kube:
     """A connection to one cluster. Methods return plain dicts."""
 
     def __init__(self, kubeconfig: str | None = None, context: str | None = None,
-                 pool_size: int = 32, token: str | None = None) -> None:
-        from kubernetes import client, config  # heavy import: only when a command needs the cluster
+                 pool_size: int = 16, token: str | None = None, timeout: float = 30.0) -> None:
+        import urllib3
 
-        self._kubeconfig = kubeconfig
-        self._context = context
-        cfg = client.Configuration()
-        try:
-            paths = kubeconfig_paths(kubeconfig)
-            existing = [p for p in paths if Path(p).expanduser().exists()]
-            if not existing:
-                raise errors.KubeConfigError("no kubeconfig found; pass --kubeconfig or set KUBECONFIG")
-            loader_path = existing[0] if len(existing) == 1 else os.pathsep.join(existing)
-            if len(existing) == 1:
-                config.load_kube_config(config_file=loader_path, context=context, client_configuration=cfg)
-            else:
-                config.load_kube_config(context=context, client_configuration=cfg)
-        except errors.AscendError:
-            raise
-        except Exception as e:  # the loader raises ConfigException, ValueError, OSError...
-            raise errors.KubeConfigError(f"cannot load kubeconfig: {e}") from e
-        cfg.connection_pool_maxsize = pool_size
-        if token is not None:
-            cfg.api_key = {"authorization": f"Bearer {token}"}
-            cfg.cert_file = cfg.key_file = None
-        self.server = cfg.host
-        self._api = client.ApiClient(cfg)
-        self._client = client
+        info = read_kubeconfig(kubeconfig, context)
+        if not info.server:
+            raise errors.KubeConfigError(f"cluster {info.cluster!r} in the kubeconfig has no server")
+        creds = _credentials(info, kubeconfig, context, token)
+        self.server = creds.server
+        self._headers = {"Accept": "application/json", "User-Agent": "kubectl-ascend", **creds.headers}
+        kw: dict[str, Any] = {"maxsize": pool_size, "block": True, "retries": False,
+                              "timeout": urllib3.Timeout(connect=10.0, read=timeout)}
+        if creds.insecure:
+            kw["cert_reqs"] = "CERT_NONE"
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        else:
+            kw["cert_reqs"] = "CERT_REQUIRED"
+            if creds.ca_file:
+                kw["ca_certs"] = creds.ca_file
+        if creds.cert_file:
+            kw["cert_file"] = creds.cert_file
+        if creds.key_file:
+            kw["key_file"] = creds.key_file
+        self._http = urllib3.PoolManager(**kw)
 
     # -- plumbing ---------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _errors(self, what: str) -> Iterator[None]:
-        from kubernetes.client.exceptions import ApiException
-        import urllib3.exceptions
+    def request(self, what: str, method: str, path: str, *, query: dict[str, Any] | None = None,
+                body: Any = None, content_type: str = "application/json") -> dict[str, Any]:
+        """One API call; JSON in, JSON out; errors translated (never echoing the request body)."""
+        import urllib3
 
+        url = self.server + path
+        q = {k: v for k, v in (query or {}).items() if v is not None}
+        if q:
+            url += "?" + urlencode(q)
+        headers = dict(self._headers)
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = content_type
         try:
-            yield
-        except ApiException as e:
-            raise _explain(e.status, what, e.body or "") from None
-        except (urllib3.exceptions.HTTPError, OSError) as e:
+            resp = self._http.request(method, url, body=data, headers=headers, preload_content=True)
+        except urllib3.exceptions.SSLError as e:
+            raise errors.ClusterUnreachable(
+                f"{what}: TLS handshake with {self.server} failed ({e.__class__.__name__}); check the CA and "
+                "client certificate in the kubeconfig") from None
+        except urllib3.exceptions.HTTPError as e:
             raise errors.ClusterUnreachable(
                 f"{what}: cannot reach the API server at {self.server} ({type(e).__name__}); "
                 "check that the cluster is running and --kubeconfig/--context point at it") from None
+        if resp.status >= 400:
+            raise _explain(resp.status, what, resp.data.decode("utf-8", "replace"))
+        return json.loads(resp.data) if resp.data else {}
 
-    def _call(self, what: str, fn: Any, *args: Any, **kw: Any) -> Any:
-        with self._errors(what):
-            resp = fn(*args, _preload_content=False, **kw)
-            data = resp.data
-        return json.loads(data) if data else {}
-
-    @property
-    def core(self) -> Any:
-        return self._client.CoreV1Api(self._api)
-
-    @property
-    def apps(self) -> Any:
-        return self._client.AppsV1Api(self._api)
-
-    @property
-    def rbac(self) -> Any:
-        return self._client.RbacAuthorizationV1Api(self._api)
-
-    # -- generic ------------------------------------------------------------
-
-    def server_version(self) -> dict[str, Any]:
-        return self._call("get server version", self._client.VersionApi(self._api).get_code)
-
-    def whoami(self) -> dict[str, Any]:
-        """SelfSubjectReview: who the API server thinks we are."""
-        api = self._client.AuthenticationV1Api(self._api)
-        body = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
-        return self._call("review own identity", api.create_self_subject_review, body)
-
-    def get_optional(self, what: str, fn: Any, *args: Any) -> dict[str, Any] | None:
+    def get_optional(self, what: str, path: str) -> dict[str, Any] | None:
         try:
-            return self._call(what, fn, *args)
+            return self.request(what, "GET", path)
         except errors.NotFound:
             return None
 
-    def paginate(self, what: str, fn: Any, *args: Any, **kw: Any) -> list[dict[str, Any]]:
+    def paginate(self, what: str, path: str, **query: Any) -> list[dict[str, Any]]:
         """All items of a list call, fetched in pages of PAGE_SIZE."""
         items: list[dict[str, Any]] = []
         cont = None
         while True:
-            page = self._call(what, fn, *args, limit=PAGE_SIZE, _continue=cont, **kw) if cont \
-                else self._call(what, fn, *args, limit=PAGE_SIZE, **kw)
+            page = self.request(what, "GET", path, query={**query, "limit": PAGE_SIZE, "continue": cont})
             items.extend(page.get("items") or [])
             cont = (page.get("metadata") or {}).get("continue")
             if not cont:
                 return items
 
+    # -- generic ------------------------------------------------------------
+
+    def server_version(self) -> dict[str, Any]:
+        return self.request("get server version", "GET", "/version")
+
+    def whoami(self) -> dict[str, Any]:
+        """SelfSubjectReview: who the API server thinks we are."""
+        body = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+        return self.request("review own identity", "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", body=body)
+
     # -- ConfigMaps / Secrets ---------------------------------------------
 
     def get_configmap(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self.get_optional(f"get configmap {namespace}/{name}",
-                                 self.core.read_namespaced_config_map, name, namespace)
+                                 f"/api/v1/namespaces/{namespace}/configmaps/{quote(name)}")
 
     def list_configmaps(self, namespace: str, label_selector: str | None = None) -> list[dict[str, Any]]:
-        kw = {"label_selector": label_selector} if label_selector else {}
-        return self.paginate(f"list configmaps in {namespace}", self.core.list_namespaced_config_map, namespace, **kw)
+        return self.paginate(f"list configmaps in {namespace}", f"/api/v1/namespaces/{namespace}/configmaps",
+                             labelSelector=label_selector)
 
     def patch_configmap_data(self, namespace: str, name: str, data: dict[str, str]) -> dict[str, Any]:
-        with self._errors(f"update configmap {namespace}/{name}"):
-            resp = self.core.patch_namespaced_config_map(
-                name, namespace, {"data": data}, _content_type="application/merge-patch+json",
-                _preload_content=False)
-            return json.loads(resp.data)
+        return self.request(f"update configmap {namespace}/{name}", "PATCH",
+                            f"/api/v1/namespaces/{namespace}/configmaps/{quote(name)}", body={"data": data},
+                            content_type="application/merge-patch+json")
 
     def create_secret(self, namespace: str, body: dict[str, Any], dry_run: bool = False) -> dict[str, Any]:
         # The error never repeats the body: it holds a token secret.
-        kw = {"dry_run": "All"} if dry_run else {}
-        return self._call(f"create secret {namespace}/{body['metadata']['name']}",
-                          self.core.create_namespaced_secret, namespace, body, **kw)
+        return self.request(f"create secret {namespace}/{body['metadata']['name']}", "POST",
+                            f"/api/v1/namespaces/{namespace}/secrets", body=body,
+                            query={"dryRun": "All"} if dry_run else None)
 
     def list_secrets(self, namespace: str, field_selector: str | None = None) -> list[dict[str, Any]]:
-        kw = {"field_selector": field_selector} if field_selector else {}
-        return self.paginate(f"list secrets in {namespace}", self.core.list_namespaced_secret, namespace, **kw)
+        return self.paginate(f"list secrets in {namespace}", f"/api/v1/namespaces/{namespace}/secrets",
+                             fieldSelector=field_selector)
 
     def delete_secret(self, namespace: str, name: str) -> None:
-        self._call(f"delete secret {namespace}/{name}", self.core.delete_namespaced_secret, name, namespace)
+        self.request(f"delete secret {namespace}/{name}", "DELETE",
+                     f"/api/v1/namespaces/{namespace}/secrets/{quote(name)}")
 
     # -- Nodes ------------------------------------------------------------
 
     def get_node(self, name: str) -> dict[str, Any] | None:
-        return self.get_optional(f"get node {name}", self.core.read_node, name)
+        return self.get_optional(f"get node {name}", f"/api/v1/nodes/{quote(name)}")
 
     def list_nodes(self, label_selector: str | None = None) -> list[dict[str, Any]]:
-        kw = {"label_selector": label_selector} if label_selector else {}
-        return self.paginate("list nodes", self.core.list_node, **kw)
+        return self.paginate("list nodes", "/api/v1/nodes", labelSelector=label_selector)
 
     def patch_node_labels(self, name: str, labels: dict[str, str | None]) -> dict[str, Any]:
         """Merge-patch only the given labels (None deletes one)."""
-        with self._errors(f"label node {name}"):
-            resp = self.core.patch_node(name, {"metadata": {"labels": labels}},
-                                        _content_type="application/merge-patch+json",
-                                        _preload_content=False)
-            return json.loads(resp.data)
+        return self.request(f"label node {name}", "PATCH", f"/api/v1/nodes/{quote(name)}",
+                            body={"metadata": {"labels": labels}}, content_type="application/merge-patch+json")
 
     # -- Workloads --------------------------------------------------------
 
     def list_pods(self, namespace: str | None = None, label_selector: str | None = None,
                   field_selector: str | None = None) -> list[dict[str, Any]]:
-        kw = {k: v for k, v in (("label_selector", label_selector), ("field_selector", field_selector)) if v}
-        if namespace:
-            return self.paginate(f"list pods in {namespace}", self.core.list_namespaced_pod, namespace, **kw)
-        return self.paginate("list pods", self.core.list_pod_for_all_namespaces, **kw)
+        path = f"/api/v1/namespaces/{namespace}/pods" if namespace else "/api/v1/pods"
+        return self.paginate("list pods", path, labelSelector=label_selector, fieldSelector=field_selector)
 
     def list_daemonsets(self, label_selector: str | None = None) -> list[dict[str, Any]]:
-        kw = {"label_selector": label_selector} if label_selector else {}
-        return self.paginate("list daemonsets", self.apps.list_daemon_set_for_all_namespaces, **kw)
+        return self.paginate("list daemonsets", "/apis/apps/v1/daemonsets", labelSelector=label_selector)
 
     def list_deployments(self, label_selector: str | None = None) -> list[dict[str, Any]]:
-        kw = {"label_selector": label_selector} if label_selector else {}
-        return self.paginate("list deployments", self.apps.list_deployment_for_all_namespaces, **kw)
+        return self.paginate("list deployments", "/apis/apps/v1/deployments", labelSelector=label_selector)
 
     def list_crds(self) -> list[dict[str, Any]]:
-        api = self._client.ApiextensionsV1Api(self._api)
-        return self.paginate("list CRDs", api.list_custom_resource_definition)
+        return self.paginate("list CRDs", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions")
 
     def get_namespace(self, name: str) -> dict[str, Any] | None:
-        return self.get_optional(f"get namespace {name}", self.core.read_namespace, name)
+        return self.get_optional(f"get namespace {name}", f"/api/v1/namespaces/{quote(name)}")
 
     # -- RBAC ---------------------------------------------------------------
 
     def get_cluster_role_binding(self, name: str) -> dict[str, Any] | None:
-        return self.get_optional(f"get clusterrolebinding {name}", self.rbac.read_cluster_role_binding, name)
+        return self.get_optional(f"get clusterrolebinding {name}",
+                                 f"/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/{quote(name, safe='')}")
 
     def get_cluster_role(self, name: str) -> dict[str, Any] | None:
-        return self.get_optional(f"get clusterrole {name}", self.rbac.read_cluster_role, name)
+        return self.get_optional(f"get clusterrole {name}",
+                                 f"/apis/rbac.authorization.k8s.io/v1/clusterroles/{quote(name, safe='')}")
 
     def create_cluster_role(self, body: dict[str, Any]) -> dict[str, Any]:
-        return self._call(f"create clusterrole {body['metadata']['name']}", self.rbac.create_cluster_role, body)
+        return self.request(f"create clusterrole {body['metadata']['name']}", "POST",
+                            "/apis/rbac.authorization.k8s.io/v1/clusterroles", body=body)
 
     def create_cluster_role_binding(self, body: dict[str, Any]) -> dict[str, Any]:
-        return self._call(f"create clusterrolebinding {body['metadata']['name']}",
-                          self.rbac.create_cluster_role_binding, body)
+        return self.request(f"create clusterrolebinding {body['metadata']['name']}", "POST",
+                            "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", body=body)

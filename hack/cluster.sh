@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Local control plane with simulated Ascend servers (KWOK binary runtime:
+# real etcd, kube-apiserver, kube-controller-manager, kube-scheduler; only
+# kubelets are simulated).
+#
+#   hack/cluster.sh up [--bare] [--layout default|single|all-models | --nodes N]
+#   hack/cluster.sh down          # stops every process, removes every file (also after a crash)
+#   hack/cluster.sh kubeconfig    # prints the kubeconfig path
+#
+# Env: ASCEND_CLUSTER (name, default "ascend"), KUBECTL_ASCEND_CACHE (tool/cluster cache).
+set -o errexit -o nounset -o pipefail
+
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+CLUSTER="${ASCEND_CLUSTER:-ascend}"
+export KWOK_WORKDIR="${ASCEND_CACHE}/kwok"
+CLUSTER_DIR="${KWOK_WORKDIR}/clusters/${CLUSTER}"
+KUBECONFIG_OUT="${KWOK_WORKDIR}/${CLUSTER}.kubeconfig"
+export PATH="${ASCEND_TOOLS_BIN}:${PATH}"
+
+python_bin() {
+  if [[ -x "${ASCEND_REPO_ROOT}/.venv/bin/python" ]]; then echo "${ASCEND_REPO_ROOT}/.venv/bin/python"; else echo python3; fi
+}
+
+kctl() { kubectl --kubeconfig "${KUBECONFIG_OUT}" "$@"; }
+
+write_config() {
+  cat > "${KWOK_WORKDIR}/${CLUSTER}-kwokctl.yaml" <<YAML
+apiVersion: config.kwok.x-k8s.io/v1alpha1
+kind: KwokctlConfiguration
+options:
+  runtime: binary
+  bindAddress: 127.0.0.1
+  kubeAuthorization: true
+componentsPatches:
+  - name: kube-apiserver
+    extraArgs:
+      - key: enable-bootstrap-token-auth
+        value: "true"
+  - name: kube-controller-manager
+    extraArgs:
+      - key: controllers
+        value: "*,bootstrapsigner,tokencleaner"
+YAML
+}
+
+# kubeadm init leaves cluster-info (server + CA) in kube-public and bootstrap RBAC.
+emulate_kubeadm() {
+  local server ca
+  server="$(kctl config view --raw --minify -o jsonpath='{.clusters[0].cluster.server}')"
+  ca="$(base64 -w0 < "${CLUSTER_DIR}/pki/ca.crt")"
+  kctl apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: cluster-info
+  namespace: kube-public
+data:
+  kubeconfig: |
+    apiVersion: v1
+    kind: Config
+    clusters:
+    - name: ""
+      cluster:
+        server: ${server}
+        certificate-authority-data: ${ca}
+    contexts: []
+    users: []
+    preferences: {}
+YAML
+  kctl apply -f "${ASCEND_REPO_ROOT}/hack/kubeadm-bootstrap.yaml" >/dev/null
+}
+
+healthy() {
+  [[ -f "${KUBECONFIG_OUT}" ]] && kctl get --raw /readyz >/dev/null 2>&1
+}
+
+cluster_up() {
+  local bare=false layout=default nodes=""
+  while [[ $# -gt 0 ]]; do
+    case "$1" in
+      --bare) bare=true ;;
+      --layout) layout="$2"; shift ;;
+      --nodes) nodes="$2"; shift ;;
+      *) die "unknown option '$1' (see hack/cluster.sh header)" ;;
+    esac
+    shift
+  done
+  local start=${SECONDS}
+  "${ASCEND_REPO_ROOT}/hack/tools.sh" helm kwok etcd kube
+  mkdir -p "${KWOK_WORKDIR}"
+  if healthy; then
+    log "cluster ${CLUSTER} is already running; reconciling bootstrap objects and nodes"
+  else
+    [[ -d "${CLUSTER_DIR}" ]] && { log "removing a stale cluster ${CLUSTER}"; cluster_down; mkdir -p "${KWOK_WORKDIR}"; }
+    write_config
+    log "starting cluster ${CLUSTER} (kwokctl, binary runtime)"
+    rm -f "${KUBECONFIG_OUT}"
+    kwokctl create cluster --name "${CLUSTER}" --runtime binary \
+      --config "${KWOK_WORKDIR}/${CLUSTER}-kwokctl.yaml" \
+      --kubeconfig "${KUBECONFIG_OUT}" \
+      --kube-apiserver-binary "${ASCEND_TOOLS_BIN}/kube-apiserver" \
+      --kube-controller-manager-binary "${ASCEND_TOOLS_BIN}/kube-controller-manager" \
+      --kube-scheduler-binary "${ASCEND_TOOLS_BIN}/kube-scheduler" \
+      --kwok-controller-binary "${ASCEND_TOOLS_BIN}/kwok" \
+      --etcd-binary "${ASCEND_TOOLS_BIN}/etcd" \
+      --timeout 5m --wait 5m >&2
+  fi
+  kctl wait --for=create serviceaccount/default -n default --timeout=120s >/dev/null
+  if [[ "${bare}" == true ]]; then
+    log "bare cluster: no cluster-info, no kubeadm bootstrap RBAC"
+  else
+    emulate_kubeadm
+  fi
+  local py; py="$(python_bin)"
+  if [[ -n "${nodes}" ]]; then
+    "${py}" "${ASCEND_REPO_ROOT}/hack/nodes.py" --kubeconfig "${KUBECONFIG_OUT}" --nodes "${nodes}"
+  else
+    "${py}" "${ASCEND_REPO_ROOT}/hack/nodes.py" --kubeconfig "${KUBECONFIG_OUT}" --layout "${layout}"
+  fi
+  kctl wait --for=condition=Ready nodes --all --timeout=600s >/dev/null
+  log "cluster ${CLUSTER} ready in $((SECONDS - start))s; use: export KUBECONFIG=${KUBECONFIG_OUT}"
+  printf '%s\n' "${KUBECONFIG_OUT}"
+}
+
+cluster_down() {
+  if command -v kwokctl >/dev/null 2>&1 && [[ -d "${CLUSTER_DIR}" ]]; then
+    kwokctl delete cluster --name "${CLUSTER}" --kubeconfig "${KUBECONFIG_OUT}" >&2 || log "kwokctl delete failed; cleaning up by hand"
+  fi
+  # Whatever survived (a crashed run): processes started from the cluster dir.
+  local pids
+  pids="$(pgrep -f "${CLUSTER_DIR}/" || true)"
+  if [[ -n "${pids}" ]]; then
+    log "stopping leftover processes: ${pids//$'\n'/ }"
+    kill ${pids} 2>/dev/null || true
+    local i; for i in $(seq 50); do pgrep -f "${CLUSTER_DIR}/" >/dev/null || break; sleep 0.1; done
+    pids="$(pgrep -f "${CLUSTER_DIR}/" || true)"
+    [[ -z "${pids}" ]] || kill -9 ${pids} 2>/dev/null || true
+  fi
+  rm -rf "${CLUSTER_DIR}" "${KUBECONFIG_OUT}" "${KWOK_WORKDIR}/${CLUSTER}-kwokctl.yaml"
+  log "cluster ${CLUSTER} is down"
+}
+
+main() {
+  case "${1:-}" in
+    up) shift; cluster_up "$@" ;;
+    down) cluster_down ;;
+    kubeconfig) printf '%s\n' "${KUBECONFIG_OUT}" ;;
+    *) die "usage: hack/cluster.sh up [--bare] [--layout NAME | --nodes N] | down | kubeconfig" ;;
+  esac
+}
+
+main "$@"
