@@ -1,0 +1,121 @@
+"""label-node and models."""
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from kubectl_ascend import errors
+from kubectl_ascend.cli import Settings, fmt, output_option, pass_settings
+from kubectl_ascend.labels import FAMILIES, SERVER_MODELS
+from kubectl_ascend.output import emit, table
+
+_MODELS_HELP = ", ".join(SERVER_MODELS)
+
+
+@click.command("label-node")
+@click.argument("nodes", nargs=-1, metavar="[NODE]...")
+@click.option("-l", "--selector", metavar="SELECTOR", help="Label selector choosing the nodes.")
+@click.option("--all", "all_nodes", is_flag=True, help="All nodes in the cluster.")
+@click.option("--role", type=click.Choice(["worker", "master"]), default="worker", show_default=True,
+              help="worker: NPU compute node labels; master: management node (masterselector=dls-master-node).")
+@click.option("--accelerator", type=click.Choice(["auto", *FAMILIES]), default="auto", show_default=True,
+              help="Accelerator family; auto detects it from huawei.com/* resources or the chip-name label.")
+@click.option("--server-model", type=click.Choice(list(SERVER_MODELS)), metavar="MODEL",
+              help=f"Server model: sets accelerator-type and extra labels. One of: {_MODELS_HELP} "
+                   "(see `kubectl ascend models`).")
+@click.option("--overwrite", is_flag=True, help="Replace labels that already have other values.")
+@click.option("--dry-run", type=click.Choice(["none", "client"]), default="none", show_default=True,
+              flag_value="client", help="Print the plan (node, label, old -> new) and change nothing.")
+@click.option("--workers", type=click.IntRange(1, 128), default=16, show_default=True,
+              help="Concurrent PATCH requests.")
+@output_option
+@pass_settings
+def label_node(settings: Settings, nodes: tuple[str, ...], selector: str | None, all_nodes: bool, role: str,
+               accelerator: str, server_model: str | None, overwrite: bool, dry_run: str, workers: int,
+               output: str | None) -> None:
+    """Apply the MindCluster node labels (only the labels this tool owns).
+
+    With --all or -l, nodes that show no NPU (no huawei.com/* resource, no chip-name
+    label) are skipped and listed; named nodes that cannot be detected are an error.
+
+    \b
+    Examples:
+      kubectl ascend label-node --all                          # detect from NPU resources
+      kubectl ascend label-node mgmt-0 --role master
+      kubectl ascend label-node -l pool=a3 --server-model atlas-800i-a3
+      kubectl ascend label-node --all --dry-run
+    """
+    from kubectl_ascend.labelnode import label_nodes, select_nodes
+
+    chosen = sum(bool(x) for x in (nodes, selector, all_nodes))
+    if chosen != 1:
+        raise click.UsageError("name the nodes, or pass -l SELECTOR, or --all (exactly one of them)")
+    if role == "master" and (accelerator != "auto" or server_model):
+        raise click.UsageError("--accelerator and --server-model apply to --role worker only")
+    kube = settings.kube(pool_size=workers)
+    targets = select_nodes(kube, list(nodes), selector, all_nodes)
+    if not targets:
+        raise errors.NotFound("no nodes matched; nothing to label")
+    out_fmt = fmt(settings, output)
+    tty = sys.stderr.isatty() and out_fmt == "text"
+
+    def progress(done: int, total: int) -> None:
+        if tty and total >= 50:
+            sys.stderr.write(f"\rlabelling nodes: {done}/{total}")
+            if done == total:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+
+    result = label_nodes(kube, targets, role=role, accelerator=accelerator, server_model=server_model,
+                         overwrite=overwrite, dry_run=dry_run != "none", workers=workers, progress=progress,
+                         skip_undetectable=role == "worker" and not nodes)
+    data = result.as_dict()
+
+    def text(d: dict[str, Any]) -> str:
+        lines = []
+        if d["dryRun"]:
+            rows = [[n["node"], k, c["old"] or "<none>", c["new"]] for n in d["nodes"]
+                    for k, c in n["changes"].items()]
+            lines.append(table(["NODE", "LABEL", "OLD", "NEW"], rows) if rows else "")
+        else:
+            for n in d["nodes"]:
+                if n["state"] == "labelled":
+                    lines.append(f"node/{n['node']} labelled")
+                elif n["state"] == "failed":
+                    lines.append(f"node/{n['node']} FAILED: {n['error']}")
+        s = d["summary"]
+        if d["skipped"]:
+            lines.append(f"skipped {len(d['skipped'])} node(s) with no NPU resources or chip label: "
+                         + ", ".join(d["skipped"][:10]) + (" …" if len(d["skipped"]) > 10 else ""))
+        if d["dryRun"]:
+            lines.append(f"dry run: {s['wouldLabel']} node(s) would be labelled, {s['unchanged']} already up to date")
+        elif s["labelled"] == 0 and s["failed"] == 0:
+            lines.append(f"nothing to do: all {s['unchanged']} node(s) already carry these labels")
+        else:
+            lines.append(f"{s['labelled']} node(s) labelled, {s['unchanged']} unchanged, {s['failed']} failed")
+        return "\n".join(x for x in lines if x)
+
+    emit(data, out_fmt, text)
+    if result.failed:
+        raise errors.PartialFailure(f"{len(result.failed)} node(s) could not be labelled: "
+                                    + ", ".join(sorted(result.failed)))
+
+
+@click.command("models")
+@output_option
+@pass_settings
+def models(settings: Settings, output: str | None) -> None:
+    """List the server models --server-model knows, with the labels each sets."""
+    data = [{"model": m.key, "name": m.name, "accelerator": FAMILIES[m.family],
+             "acceleratorType": m.accelerator_type, "extra": dict(m.extra)} for m in SERVER_MODELS.values()]
+    emit(data, fmt(settings, output), lambda d: table(
+        ["MODEL", "SERVER", "ACCELERATOR", "ACCELERATOR-TYPE", "EXTRA"],
+        [[r["model"], r["name"], r["accelerator"], r["acceleratorType"] or "-",
+          ",".join(f"{k}={v}" for k, v in r["extra"].items()) or "-"] for r in d]))
+
+
+def register(cli: Any) -> None:
+    cli.add_command(label_node)
+    cli.add_command(models)

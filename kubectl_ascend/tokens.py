@@ -1,0 +1,179 @@
+"""Bootstrap tokens with kubeadm's semantics: format, Secret, durations. Pure logic, no I/O.
+
+Facts (kubeadm / cluster-bootstrap): a token is `[a-z0-9]{6}.[a-z0-9]{16}` from a
+CSPRNG; it lives in Secret `kube-system/bootstrap-token-<id>` of type
+`bootstrap.kubernetes.io/token`; it authenticates as `system:bootstrap:<id>` in
+group `system:bootstrappers` plus `auth-extra-groups`.
+"""
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from kubectl_ascend.errors import InvalidInput
+
+TOKEN_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+TOKEN_ID_RE = re.compile(r"^[a-z0-9]{6}$")
+TOKEN_RE = re.compile(r"^([a-z0-9]{6})\.([a-z0-9]{16})$")
+SECRET_TYPE = "bootstrap.kubernetes.io/token"
+SECRET_PREFIX = "bootstrap-token-"
+NAMESPACE = "kube-system"
+DEFAULT_GROUP = "system:bootstrappers:kubeadm:default-node-token"
+DEFAULT_USAGES = ("authentication", "signing")
+#: kubeadm's default token lifetime.
+DEFAULT_TTL = timedelta(hours=24)
+GROUP_RE = re.compile(r"^system:bootstrappers:[a-z0-9:-]{0,255}[a-z0-9]$")
+
+_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DUR_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+
+
+def generate_token() -> str:
+    """A new token `<id>.<secret>` from the OS CSPRNG."""
+    pick = lambda n: "".join(secrets.choice(TOKEN_ALPHABET) for _ in range(n))  # noqa: E731
+    return f"{pick(6)}.{pick(16)}"
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse a Go-style duration (`30m`, `2h`, `1h30m`, `0`). Negative values are refused."""
+    s = text.strip()
+    if s in ("0", "0s"):
+        return timedelta(0)
+    if s.startswith("-"):
+        raise InvalidInput(f"duration {text!r} is negative; use a positive value such as 30m or 24h")
+    if s.startswith("+"):
+        s = s[1:]
+    pos, total = 0, 0.0
+    for m in _DUR_PART.finditer(s):
+        if m.start() != pos:
+            break
+        total += float(m.group(1)) * _UNITS[m.group(2)]
+        pos = m.end()
+    if not s or pos != len(s):
+        raise InvalidInput(f"invalid duration {text!r}: use Go syntax such as 30m, 2h, 24h or 1h30m")
+    return timedelta(seconds=total)
+
+
+def format_duration(td: timedelta) -> str:
+    """Short human form, e.g. `23h59m`, `4m10s`, `2d3h`."""
+    secs = int(td.total_seconds())
+    if secs <= 0:
+        return "0s"
+    d, rem = divmod(secs, 86400)
+    h, rem = divmod(rem, 3600)
+    m, s = divmod(rem, 60)
+    if d:
+        return f"{d}d{h}h" if h else f"{d}d"
+    if h:
+        return f"{h}h{m}m" if m else f"{h}h"
+    if m:
+        return f"{m}m{s}s" if s else f"{m}m"
+    return f"{s}s"
+
+
+def rfc3339(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def mask(token: str) -> str:
+    """The token with its secret half hidden: safe to print anywhere."""
+    m = TOKEN_RE.match(token)
+    return f"{m.group(1)}.{'*' * 16}" if m else "******.****************"
+
+
+def validate_groups(groups: list[str]) -> None:
+    for g in groups:
+        if not GROUP_RE.match(g):
+            raise InvalidInput(f"group {g!r} is not allowed: extra groups must start with 'system:bootstrappers:'")
+
+
+def build_secret(token: str, ttl: timedelta | None, *, description: str | None = None,
+                 usages: tuple[str, ...] = DEFAULT_USAGES, groups: tuple[str, ...] = (DEFAULT_GROUP,),
+                 now: datetime | None = None) -> dict[str, Any]:
+    """The Secret kubeadm would create for `token`. ttl None or 0 means it never expires."""
+    m = TOKEN_RE.match(token)
+    if not m:
+        raise InvalidInput("token has the wrong format (want [a-z0-9]{6}.[a-z0-9]{16})")
+    token_id, secret = m.groups()
+    data = {"token-id": token_id, "token-secret": secret}
+    if ttl:
+        data["expiration"] = rfc3339((now or datetime.now(timezone.utc)) + ttl)
+    if description:
+        data["description"] = description
+    for u in usages:
+        data[f"usage-bootstrap-{u}"] = "true"
+    if groups:
+        data["auth-extra-groups"] = ",".join(groups)
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": SECRET_PREFIX + token_id, "namespace": NAMESPACE},
+        "type": SECRET_TYPE,
+        "stringData": data,
+    }
+
+
+@dataclass
+class TokenInfo:
+    """What may be shown about a token: everything but its secret."""
+
+    id: str
+    expiration: datetime | None
+    usages: list[str] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)
+    description: str = ""
+
+    def ttl_left(self, now: datetime | None = None) -> timedelta | None:
+        if self.expiration is None:
+            return None
+        return self.expiration - (now or datetime.now(timezone.utc))
+
+    def as_dict(self, now: datetime | None = None) -> dict[str, Any]:
+        left = self.ttl_left(now)
+        return {
+            "id": self.id,
+            "expiration": rfc3339(self.expiration) if self.expiration else None,
+            "expired": bool(left is not None and left.total_seconds() <= 0),
+            "secondsLeft": int(left.total_seconds()) if left is not None else None,
+            "usages": self.usages,
+            "groups": self.groups,
+            "description": self.description,
+        }
+
+
+def parse_rfc3339(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+def info_from_secret(secret: dict[str, Any]) -> TokenInfo | None:
+    """TokenInfo from a Secret as the API returns it (base64 data). The secret half is never read."""
+    raw = secret.get("data") or {}
+    dec = {k: base64.b64decode(v).decode("utf-8", "replace") for k, v in raw.items() if k != "token-secret"}
+    token_id = dec.get("token-id") or secret["metadata"]["name"].removeprefix(SECRET_PREFIX)
+    if not TOKEN_ID_RE.match(token_id):
+        return None
+    exp = None
+    if dec.get("expiration"):
+        try:
+            exp = parse_rfc3339(dec["expiration"])
+        except ValueError:
+            exp = None
+    usages = sorted(k.removeprefix("usage-bootstrap-") for k, v in dec.items()
+                    if k.startswith("usage-bootstrap-") and v == "true")
+    groups = [g for g in dec.get("auth-extra-groups", "").split(",") if g]
+    return TokenInfo(token_id, exp, usages, groups, dec.get("description", ""))
+
+
+def token_id_of(arg: str) -> str:
+    """Accept an ID or a whole token (its secret half is dropped unseen); refuse anything else."""
+    m = TOKEN_RE.match(arg)
+    if m:
+        return m.group(1)
+    if TOKEN_ID_RE.match(arg):
+        return arg
+    raise InvalidInput("not a bootstrap token ID (want 6 characters of [a-z0-9])"
+                       + ("" if "." in arg else f": {arg!r}"))

@@ -1,0 +1,183 @@
+"""Label planning for every simulated server model and for every conflict case.
+
+Scenarios: auto detection from resources per model file in hack/nodes/models;
+fallback to the chip-name label; undetectable node; --accelerator override;
+--server-model sets accelerator-type and extras (every table row); master role;
+conflicts (foreign value) vs additions; reruns are no-ops; the model/family
+mismatch; label-node's whole-run refusal leaves no patch sent.
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kubectl_ascend import errors
+from kubectl_ascend.labelnode import label_nodes
+from kubectl_ascend.labels import SERVER_MODELS, plan_node
+
+pytestmark = pytest.mark.unit
+
+MODELS = Path(__file__).resolve().parents[2] / "hack" / "nodes" / "models"
+
+
+def node_of(model: str, name: str = "n1") -> dict:
+    doc = yaml.safe_load((MODELS / f"{model}.yaml").read_text())
+    node = copy.deepcopy(doc["node"])
+    node["metadata"]["name"] = name
+    return node
+
+
+BASE = {"node-role.kubernetes.io/worker": "worker", "workerselector": "dls-worker-node"}
+
+EXPECTED_AUTO = {
+    "atlas-800i-a2": {"accelerator": "huawei-Ascend910", "accelerator-type": "module-910b-8", "host-arch": "huawei-arm"},
+    "atlas-800t-a2": {"accelerator": "huawei-Ascend910", "accelerator-type": "module-910b-8", "host-arch": "huawei-arm"},
+    "atlas-300i-duo": {"accelerator": "huawei-Ascend310P", "host-arch": "huawei-x86"},
+    "atlas-800-9000": {"accelerator": "huawei-Ascend910", "accelerator-type": "module", "host-arch": "huawei-arm"},
+    # A3 chips: 800I/800T A3 and the SuperPoD differ in accelerator-type -> not derived
+    "atlas-800i-a3": {"accelerator": "huawei-Ascend910", "host-arch": "huawei-arm"},
+    "atlas-300i": {"accelerator": "huawei-Ascend310", "host-arch": "huawei-x86"},
+    "atlas-300t-a2": {"accelerator": "huawei-Ascend910", "accelerator-type": "card-910b-2", "host-arch": "huawei-x86"},
+    "atlas-200i-soc-a1": {"accelerator": "huawei-Ascend310P", "host-arch": "huawei-arm"},
+    "atlas-950": {"accelerator": "huawei-npu", "host-arch": "huawei-arm"},
+}
+
+
+def test_every_model_file_is_covered():
+    files = {p.stem for p in MODELS.glob("*.yaml")} - {"management"}
+    assert files == set(EXPECTED_AUTO)
+
+
+@pytest.mark.parametrize("model", sorted(EXPECTED_AUTO))
+def test_auto_detection_per_model(model):
+    plan = plan_node(node_of(model))
+    assert plan.error is None
+    assert plan.desired == {**BASE, **EXPECTED_AUTO[model]}
+    assert plan.conflicts == {}
+
+
+def test_chip_label_fallback_when_no_resources():
+    node = node_of("atlas-300i-duo")
+    del node["status"]["capacity"]["huawei.com/Ascend310P"]
+    assert plan_node(node).desired["accelerator"] == "huawei-Ascend310P"
+
+
+def test_virtual_npu_resources_count_as_family():
+    node = node_of("management")
+    node["status"]["capacity"]["huawei.com/Ascend910-4c"] = "2"
+    assert plan_node(node).desired["accelerator"] == "huawei-Ascend910"
+
+
+def test_undetectable_node_names_it_and_the_flag():
+    plan = plan_node(node_of("management", "mgmt-0"))
+    assert plan.error and "mgmt-0" in plan.error and "--accelerator" in plan.error
+
+
+def test_accelerator_override():
+    plan = plan_node(node_of("management"), accelerator="310")
+    assert plan.desired["accelerator"] == "huawei-Ascend310"
+    assert "accelerator-type" not in plan.desired
+
+
+@pytest.mark.parametrize("key", sorted(SERVER_MODELS))
+def test_every_server_model_row(key):
+    m = SERVER_MODELS[key]
+    fam_model = {"910": "atlas-800t-a2", "310": "atlas-300i", "310P": "atlas-300i-duo", "npu": "atlas-950"}[m.family]
+    plan = plan_node(node_of(fam_model), server_model=key)
+    assert plan.error is None
+    if m.accelerator_type:
+        assert plan.desired["accelerator-type"] == m.accelerator_type
+    else:
+        assert "accelerator-type" not in plan.desired
+    for k, v in m.extra:
+        assert plan.desired[k] == v
+
+
+def test_server_model_table_facts():
+    assert SERVER_MODELS["atlas-800i-a2"].extra == (("server-usage", "infer"),)
+    assert SERVER_MODELS["atlas-900-a3-superpod"].accelerator_type == "module-a3-16-super-pod"
+    assert SERVER_MODELS["atlas-200i-soc-a1"].extra == (("servertype", "soc"),)
+
+
+def test_server_model_family_mismatch():
+    plan = plan_node(node_of("atlas-300i-duo"), server_model="atlas-800i-a2")
+    assert plan.error and "910" in plan.error
+
+
+def test_master_role():
+    plan = plan_node(node_of("management"), role="master")
+    assert plan.desired == {"masterselector": "dls-master-node"}
+
+
+def test_conflict_vs_addition_vs_noop():
+    node = node_of("atlas-800i-a2")
+    node["metadata"]["labels"]["accelerator"] = "huawei-Ascend310"   # foreign value: conflict
+    node["metadata"]["labels"]["workerselector"] = "dls-worker-node"   # already right
+    plan = plan_node(node)
+    assert plan.conflicts == {"accelerator": ("huawei-Ascend310", "huawei-Ascend910")}
+    assert "workerselector" not in plan.changes
+    assert plan.changes["host-arch"] == (None, "huawei-arm")
+    node["metadata"]["labels"].update(plan.desired)
+    assert plan_node(node).noop
+
+
+class FakeKube:
+    def __init__(self):
+        self.patches = []
+
+    def patch_node_labels(self, name, labels):
+        self.patches.append((name, labels))
+        if name == "bad":
+            raise errors.Forbidden("label node bad: forbidden")
+        return {}
+
+
+def test_conflict_refuses_whole_run_without_patching():
+    good, bad = node_of("atlas-800i-a2", "a"), node_of("atlas-800t-a2", "b")
+    bad["metadata"]["labels"].update(plan_node(bad).desired)
+    bad["metadata"]["labels"]["host-arch"] = "huawei-x86"
+    kube = FakeKube()
+    with pytest.raises(errors.Conflict) as e:
+        label_nodes(kube, [good, bad], role="worker", accelerator="auto", server_model=None,
+                    overwrite=False, dry_run=False)
+    assert "b: host-arch=huawei-x86 (want huawei-arm)" in str(e.value)
+    assert kube.patches == []
+    res = label_nodes(kube, [good, bad], role="worker", accelerator="auto", server_model=None,
+                      overwrite=True, dry_run=False)
+    assert sorted(res.applied) == ["a", "b"]
+    assert dict(kube.patches)["b"] == {"host-arch": "huawei-arm"}  # only what changes
+
+
+def test_detection_error_refuses_whole_run():
+    kube = FakeKube()
+    with pytest.raises(errors.InvalidInput, match="mgmt"):
+        label_nodes(kube, [node_of("atlas-800i-a2", "a"), node_of("management", "mgmt")], role="worker",
+                    accelerator="auto", server_model=None, overwrite=False, dry_run=False)
+    assert kube.patches == []
+
+
+def test_per_node_failures_are_reported():
+    kube = FakeKube()
+    res = label_nodes(kube, [node_of("atlas-800i-a2", "ok"), node_of("atlas-800i-a2", "bad")], role="worker",
+                      accelerator="auto", server_model=None, overwrite=False, dry_run=False)
+    assert res.applied == ["ok"] and list(res.failed) == ["bad"]
+    assert res.as_dict()["summary"]["failed"] == 1
+
+
+def test_dry_run_sends_nothing():
+    kube = FakeKube()
+    res = label_nodes(kube, [node_of("atlas-800i-a2", "a")], role="worker", accelerator="auto",
+                      server_model=None, overwrite=False, dry_run=True)
+    assert kube.patches == [] and res.as_dict()["summary"]["wouldLabel"] == 1
+
+
+def test_all_skips_npu_less_nodes_but_names_them():
+    kube = FakeKube()
+    res = label_nodes(kube, [node_of("atlas-800i-a2", "a"), node_of("management", "mgmt")], role="worker",
+                      accelerator="auto", server_model=None, overwrite=False, dry_run=False,
+                      skip_undetectable=True)
+    assert res.applied == ["a"] and res.skipped == ["mgmt"]
+    assert [n for n, _ in kube.patches] == ["a"]
