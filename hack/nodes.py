@@ -23,13 +23,15 @@ def load_models() -> dict[str, dict]:
     return {p.stem: yaml.safe_load(p.read_text()) for p in sorted((HERE / "models").glob("*.yaml"))}
 
 
-def plan(layout: str | None, nodes: int | None, prefix: str) -> list[tuple[str, str]]:
+def plan(layout: str | None, nodes: int | None, prefix: str, model: str | None = None,
+         management: bool = True) -> list[tuple[str, str]]:
     """(node name, model) pairs."""
     layouts = yaml.safe_load((HERE / "layouts.yaml").read_text())
     out: list[tuple[str, str]] = []
     if nodes is not None:
-        scale = layouts["scale"]
-        out.append((f"{prefix}mgmt-0", "management"))
+        scale = [model] if model else layouts["scale"]
+        if management:
+            out.append((f"{prefix}mgmt-0", "management"))
         width = max(4, len(str(nodes)))
         out += [(f"{prefix}npu-{i:0{width}d}", scale[i % len(scale)]) for i in range(nodes)]
         return out
@@ -66,6 +68,8 @@ def main() -> None:
     ap.add_argument("--prefix", default="")
     ap.add_argument("--offset", type=int, default=0, help="first pod-CIDR index (avoid clashes between runs)")
     ap.add_argument("--delete", action="store_true")
+    ap.add_argument("--model", help="with --nodes: make every NPU node this model")
+    ap.add_argument("--no-management", action="store_true", help="with --nodes: no management node")
     args = ap.parse_args()
 
     from kubectl_ascend import errors
@@ -73,7 +77,9 @@ def main() -> None:
 
     kube = Kube(args.kubeconfig, pool_size=16)
     models = load_models()
-    items = plan(args.layout, args.nodes, args.prefix)
+    if args.model and args.model not in models:
+        sys.exit(f"error: unknown model {args.model!r}; known: {', '.join(models)}")
+    items = plan(args.layout, args.nodes, args.prefix, args.model, not args.no_management)
 
     def work(pair: tuple[int, tuple[str, str]]) -> str:
         i, (name, model) = pair

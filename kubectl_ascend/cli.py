@@ -6,9 +6,7 @@ pyhelm3) are imported inside commands so `--help` stays fast.
 """
 from __future__ import annotations
 
-import logging
 import sys
-from dataclasses import dataclass
 from typing import Any
 
 import click
@@ -16,19 +14,16 @@ import click
 from kubectl_ascend import __version__, errors
 from kubectl_ascend.output import FORMATS, emit, info, table, warn
 
-log = logging.getLogger("kubectl_ascend")
 _VERBOSE = {"on": False}
 
 
-@dataclass
 class Settings:
     """Global options, shared by every command through the click context."""
 
-    kubeconfig: str | None
-    context: str | None
-    namespace: str | None
-    output: str
-    verbose: int
+    def __init__(self, kubeconfig: str | None, context: str | None, namespace: str | None, output: str,
+                 verbose: int) -> None:
+        self.kubeconfig, self.context, self.namespace = kubeconfig, context, namespace
+        self.output, self.verbose = output, verbose
 
     def kube(self, **kw: Any) -> Any:
         from kubectl_ascend.kube import Kube
@@ -51,7 +46,37 @@ def fmt(settings: Settings, output: str | None) -> str:
     return output or settings.output
 
 
-@click.group(context_settings=_CTX)
+#: Subcommands are imported only when used, so one command never pays for the others' imports.
+LAZY_COMMANDS = {
+    "join-cmd": "kubectl_ascend.commands.onboarding:join_cmd",
+    "token": "kubectl_ascend.commands.onboarding:token_group",
+    "label-node": "kubectl_ascend.commands.labels:label_node",
+    "models": "kubectl_ascend.commands.labels:models",
+    "install": "kubectl_ascend.commands.stack:install",
+    "uninstall": "kubectl_ascend.commands.stack:uninstall",
+    "status": "kubectl_ascend.commands.stack:status",
+    "doctor": "kubectl_ascend.commands.stack:doctor",
+    "mindie": "kubectl_ascend.commands.mindie:mindie_group",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a subcommand's module on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in LAZY_COMMANDS:
+            import importlib
+
+            module, attr = LAZY_COMMANDS[name].split(":")
+            cmd: click.Command = getattr(importlib.import_module(module), attr)
+            return cmd
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup, context_settings=_CTX)
 @click.version_option(__version__, "--version", prog_name="kubectl-ascend", message="%(prog)s %(version)s")
 @click.option("--kubeconfig", envvar=None, metavar="PATH", help="Path to the kubeconfig file (default: $KUBECONFIG or ~/.kube/config).")
 @click.option("--context", metavar="NAME", help="The kubeconfig context to use.")
@@ -72,11 +97,14 @@ def cli(ctx: click.Context, kubeconfig: str | None, context: str | None, namespa
       kubectl ascend status / doctor
     """
     _VERBOSE["on"] = verbose > 0
-    logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    # The kubernetes client logs request bodies at DEBUG (bootstrap tokens among them): keep it quiet.
-    for noisy in ("kubernetes", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if verbose:  # logging costs ~14 ms to import: only when asked for
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO,
+                            format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+        # The kubernetes client logs request bodies at DEBUG (bootstrap tokens among them): keep it quiet.
+        for noisy in ("kubernetes", "urllib3"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     ctx.obj = Settings(kubeconfig, context, namespace, output, verbose)
 
 
@@ -98,15 +126,6 @@ def version(settings: Settings, output: str | None) -> None:
         return "\n".join(lines)
 
     emit(data, fmt(settings, output), text)
-
-
-def _register_subcommands() -> None:
-    from kubectl_ascend.commands import register
-
-    register(cli)
-
-
-_register_subcommands()
 
 
 _GLOBAL_WITH_VALUE = ("--kubeconfig", "--context", "-n", "--namespace")

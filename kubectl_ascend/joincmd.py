@@ -6,11 +6,8 @@ the cluster as it was.
 """
 from __future__ import annotations
 
-import ipaddress
-import logging
 import os
 import re
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -18,10 +15,9 @@ from urllib.parse import urlparse
 
 import yaml
 
-from kubectl_ascend import errors, tokens
+from kubectl_ascend import _log, errors, tokens
 from kubectl_ascend.cahash import ca_cert_hashes
 
-log = logging.getLogger(__name__)
 
 CERT_KEY_RE = re.compile(r"^[0-9a-fA-F]{64}$")
 CLUSTER_INFO_NS = "kube-public"
@@ -48,34 +44,31 @@ GET_NODES_ROLE = {
 }
 
 
-@dataclass
 class JoinRequest:
-    """Validated inputs of join-cmd."""
+    """Inputs of join-cmd (validated by validate_request)."""
 
-    ttl: timedelta
-    description: str | None = None
-    endpoint: str | None = None
-    node_name: str | None = None
-    control_plane: bool = False
-    certificate_key: str | None = None
-    output_file: str | None = None
-    ensure_rbac: bool = False
-    dry_run: str = "none"
-    groups: tuple[str, ...] = (tokens.DEFAULT_GROUP,)
+    def __init__(self, ttl: timedelta, description: str | None = None, endpoint: str | None = None,
+                 node_name: str | None = None, control_plane: bool = False, certificate_key: str | None = None,
+                 output_file: str | None = None, ensure_rbac: bool = False, dry_run: str = "none",
+                 groups: tuple[str, ...] = (tokens.DEFAULT_GROUP,)) -> None:
+        self.ttl, self.description, self.endpoint, self.node_name = ttl, description, endpoint, node_name
+        self.control_plane, self.certificate_key, self.output_file = control_plane, certificate_key, output_file
+        self.ensure_rbac, self.dry_run, self.groups = ensure_rbac, dry_run, groups
 
 
-@dataclass
 class JoinResult:
-    token: str
-    expiration: datetime | None
-    endpoint: str
-    endpoint_source: str
-    ca_hashes: list[str]
-    command: str
-    warnings: list[str] = field(default_factory=list)
-    created_bindings: list[str] = field(default_factory=list)
-    output_file: str | None = None
-    dry_run: str = "none"
+    """What join-cmd produced. The token is only ever rendered through `command` or `public(reveal=True)`."""
+
+    def __init__(self, token: str, expiration: datetime | None, endpoint: str, endpoint_source: str,
+                 ca_hashes: list[str], command: str, warnings: list[str] | None = None,
+                 created_bindings: list[str] | None = None, output_file: str | None = None,
+                 dry_run: str = "none") -> None:
+        self.token, self.expiration, self.endpoint, self.endpoint_source = token, expiration, endpoint, endpoint_source
+        self.ca_hashes, self.command, self.warnings = ca_hashes, command, warnings or []
+        self.created_bindings, self.output_file, self.dry_run = created_bindings or [], output_file, dry_run
+
+    def __repr__(self) -> str:  # never the secret
+        return f"JoinResult(token_id={self.token_id!r}, endpoint={self.endpoint!r})"
 
     @property
     def token_id(self) -> str:
@@ -143,6 +136,8 @@ def is_loopback(endpoint: str) -> bool:
     host = urlparse("https://" + endpoint).hostname or ""
     if host == "localhost" or host.endswith(".localhost"):
         return True
+    import ipaddress
+
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
@@ -280,7 +275,7 @@ def join_command(kube: Any, kubeconfig: Any, req: JoinRequest, warn: Any) -> Joi
         kube.create_secret(tokens.NAMESPACE, secret, dry_run=True)
     elif req.dry_run == "none":
         kube.create_secret(tokens.NAMESPACE, secret)
-        log.info("created bootstrap token %s (secret %s/%s)", tokens.mask(token), tokens.NAMESPACE,
+        _log.info("created bootstrap token %s (secret %s/%s)", tokens.mask(token), tokens.NAMESPACE,
                  secret["metadata"]["name"])
     command = build_command(endpoint, token, hashes, req)
     result = JoinResult(token, now + ttl if ttl else None, endpoint, source, hashes, command, warnings,

@@ -5,7 +5,8 @@ Python (dicts as the API server sends them, as `kubectl get -o json` shows
 them), and every API error leaves it as one of our error types with a
 sentence saying what to do.
 
-Transport: requests go straight through urllib3 with the credentials of the
+Transport: requests go straight through http.client (a small keep-alive
+connection pool, safe for worker threads) with the credentials of the
 kubeconfig context (client certificates, bearer tokens, basic auth). Importing
 the official `kubernetes` client costs most of a second, which would make
 `join-cmd` several times slower than `kubeadm token create`; it is imported
@@ -17,11 +18,8 @@ from __future__ import annotations
 import atexit
 import base64
 import json
-import logging
 import os
-import shutil
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -30,25 +28,18 @@ import yaml
 
 from kubectl_ascend import errors
 
-log = logging.getLogger(__name__)
-
 #: Page size for list calls: big enough that 5,000 nodes take a handful of
 #: round trips, small enough that the API server never builds a huge response.
 PAGE_SIZE = 500
 
 
-@dataclass
 class KubeconfigInfo:
     """What the current kubeconfig context points at."""
 
-    path: str
-    context: str
-    cluster: str
-    server: str
-    ca_pem: bytes | None
-    insecure: bool = False
-    user: dict[str, Any] = field(default_factory=dict)
-    base_dir: str = "."
+    def __init__(self, path: str, context: str, cluster: str, server: str, ca_pem: bytes | None,
+                 insecure: bool = False, user: dict[str, Any] | None = None, base_dir: str = ".") -> None:
+        self.path, self.context, self.cluster, self.server, self.ca_pem = path, context, cluster, server, ca_pem
+        self.insecure, self.user, self.base_dir = insecure, user or {}, base_dir
 
 
 def kubeconfig_paths(kubeconfig: str | None) -> list[str]:
@@ -145,6 +136,8 @@ def _private_file(data: bytes) -> str:
     if not _TMPDIR:
         d = tempfile.mkdtemp(prefix="kubectl-ascend-")
         _TMPDIR.append(d)
+        import shutil
+
         atexit.register(shutil.rmtree, d, True)
     fd, path = tempfile.mkstemp(dir=_TMPDIR[0])
     with os.fdopen(fd, "wb") as f:
@@ -157,14 +150,13 @@ def _resolve(path: str, base: str) -> str:
     return str(p if p.is_absolute() else Path(base) / p)
 
 
-@dataclass
 class _Credentials:
-    server: str
-    ca_file: str | None = None
-    cert_file: str | None = None
-    key_file: str | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    insecure: bool = False
+    def __init__(self, server: str, insecure: bool = False) -> None:
+        self.server, self.insecure = server, insecure
+        self.ca_file: str | None = None
+        self.cert_file: str | None = None
+        self.key_file: str | None = None
+        self.headers: dict[str, str] = {}
 
 
 def _credentials(info: KubeconfigInfo, kubeconfig: str | None, context: str | None,
@@ -219,42 +211,93 @@ def _credentials_from_client(kubeconfig: str | None, context: str | None, creds:
     return creds
 
 
+class _Pool:
+    """Keep-alive HTTP(S) connections to one API server, shared by threads (at most `size` at once)."""
+
+    def __init__(self, creds: _Credentials, size: int, timeout: float) -> None:
+        import http.client
+        import queue
+        import ssl
+        import threading
+        from urllib.parse import urlsplit
+
+        u = urlsplit(creds.server)
+        if u.scheme not in ("https", "http") or not u.hostname:
+            raise errors.KubeConfigError(f"server {creds.server!r} in the kubeconfig is not an http(s) URL")
+        self.prefix = u.path.rstrip("/")
+        self._host, self._port, self._timeout = u.hostname, u.port, timeout
+        self._ctx = None
+        self._cls: Any = http.client.HTTPConnection
+        if u.scheme == "https":
+            self._cls = http.client.HTTPSConnection
+            if creds.insecure:
+                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+            else:
+                ctx = ssl.create_default_context(cafile=creds.ca_file)
+            if creds.cert_file:
+                try:
+                    ctx.load_cert_chain(creds.cert_file, creds.key_file)
+                except (OSError, ssl.SSLError) as e:
+                    raise errors.KubeConfigError(f"cannot load the client certificate from the kubeconfig: {e}") from None
+            self._ctx = ctx
+        self._idle: Any = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(max(1, size))
+        self._errors = (http.client.HTTPException, ConnectionError)
+
+    def _connect(self) -> Any:
+        if self._ctx is not None:
+            return self._cls(self._host, self._port, timeout=self._timeout, context=self._ctx)
+        return self._cls(self._host, self._port, timeout=self._timeout)
+
+    def request(self, method: str, url: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, bytes]:
+        import queue
+
+        with self._slots:
+            try:
+                conn, reused = self._idle.get_nowait(), True
+            except queue.Empty:
+                conn, reused = self._connect(), False
+            for attempt in (1, 2):
+                try:
+                    conn.request(method, url, body=body, headers=headers)
+                    resp = conn.getresponse()
+                    data = resp.read()
+                    break
+                except self._errors:
+                    conn.close()
+                    if not reused or attempt == 2:
+                        raise
+                    conn, reused = self._connect(), False  # the server closed an idle keep-alive connection
+            if resp.will_close:
+                conn.close()
+            else:
+                self._idle.put(conn)
+            return resp.status, data
+
+
 class Kube:
     """A connection to one cluster. Methods return plain dicts."""
 
     def __init__(self, kubeconfig: str | None = None, context: str | None = None,
                  pool_size: int = 16, token: str | None = None, timeout: float = 30.0) -> None:
-        import urllib3
-
         info = read_kubeconfig(kubeconfig, context)
         if not info.server:
             raise errors.KubeConfigError(f"cluster {info.cluster!r} in the kubeconfig has no server")
         creds = _credentials(info, kubeconfig, context, token)
         self.server = creds.server
         self._headers = {"Accept": "application/json", "User-Agent": "kubectl-ascend", **creds.headers}
-        kw: dict[str, Any] = {"maxsize": pool_size, "block": True, "retries": False,
-                              "timeout": urllib3.Timeout(connect=10.0, read=timeout)}
-        if creds.insecure:
-            kw["cert_reqs"] = "CERT_NONE"
-            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-        else:
-            kw["cert_reqs"] = "CERT_REQUIRED"
-            if creds.ca_file:
-                kw["ca_certs"] = creds.ca_file
-        if creds.cert_file:
-            kw["cert_file"] = creds.cert_file
-        if creds.key_file:
-            kw["key_file"] = creds.key_file
-        self._http = urllib3.PoolManager(**kw)
+        self._pool = _Pool(creds, pool_size, timeout)
 
     # -- plumbing ---------------------------------------------------------
 
     def request(self, what: str, method: str, path: str, *, query: dict[str, Any] | None = None,
                 body: Any = None, content_type: str = "application/json") -> dict[str, Any]:
         """One API call; JSON in, JSON out; errors translated (never echoing the request body)."""
-        import urllib3
+        import ssl
 
-        url = self.server + path
+        url = self._pool.prefix + path
         q = {k: v for k, v in (query or {}).items() if v is not None}
         if q:
             url += "?" + urlencode(q)
@@ -264,18 +307,18 @@ class Kube:
             data = json.dumps(body).encode()
             headers["Content-Type"] = content_type
         try:
-            resp = self._http.request(method, url, body=data, headers=headers, preload_content=True)
-        except urllib3.exceptions.SSLError as e:
+            status, payload = self._pool.request(method, url, data, headers)
+        except ssl.SSLError as e:
             raise errors.ClusterUnreachable(
-                f"{what}: TLS handshake with {self.server} failed ({e.__class__.__name__}); check the CA and "
-                "client certificate in the kubeconfig") from None
-        except urllib3.exceptions.HTTPError as e:
+                f"{what}: TLS handshake with {self.server} failed ({e.reason or type(e).__name__}); check the "
+                "CA and client certificate in the kubeconfig") from None
+        except OSError as e:
             raise errors.ClusterUnreachable(
-                f"{what}: cannot reach the API server at {self.server} ({type(e).__name__}); "
+                f"{what}: cannot reach the API server at {self.server} ({e.strerror or type(e).__name__}); "
                 "check that the cluster is running and --kubeconfig/--context point at it") from None
-        if resp.status >= 400:
-            raise _explain(resp.status, what, resp.data.decode("utf-8", "replace"))
-        return json.loads(resp.data) if resp.data else {}
+        if status >= 400:
+            raise _explain(status, what, payload.decode("utf-8", "replace"))
+        return json.loads(payload) if payload else {}
 
     def get_optional(self, what: str, path: str) -> dict[str, Any] | None:
         try:

@@ -5,8 +5,6 @@ import json
 import sys
 from typing import Any, Callable, Sequence
 
-import yaml
-
 FORMATS = ("text", "json", "yaml")
 
 
@@ -23,6 +21,8 @@ def emit(data: Any, fmt: str, text: Callable[[Any], str] | None = None) -> None:
     if fmt == "json":
         sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
     elif fmt == "yaml":
+        import yaml
+
         sys.stdout.write(yaml.safe_dump(data, sort_keys=False))
     else:
         out = text(data) if text else str(data)

@@ -115,7 +115,3 @@ def models(settings: Settings, output: str | None) -> None:
         [[r["model"], r["name"], r["accelerator"], r["acceleratorType"] or "-",
           ",".join(f"{k}={v}" for k, v in r["extra"].items()) or "-"] for r in d]))
 
-
-def register(cli: Any) -> None:
-    cli.add_command(label_node)
-    cli.add_command(models)

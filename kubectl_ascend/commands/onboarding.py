@@ -126,7 +126,3 @@ def token_revoke(settings: Settings, token_ids: tuple[str, ...], dry_run: str, o
     emit({"revoked": ids, "dryRun": dry_run != "none"}, fmt(settings, output),
          lambda d: "\n".join(f"token {i} {verb}" for i in d["revoked"]))
 
-
-def register(cli: Any) -> None:
-    cli.add_command(join_cmd)
-    cli.add_command(token_group)

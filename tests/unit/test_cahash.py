@@ -69,3 +69,18 @@ def test_bundle_gives_one_hash_per_cert_in_order(rsa_key, ec_key):
 def test_garbage_is_a_clear_error():
     with pytest.raises(InvalidInput, match="no readable PEM certificate"):
         ca_cert_hashes(b"not a certificate")
+
+
+def test_fast_path_agrees_with_cryptography(rsa_key, ec_key):
+    from kubectl_ascend.cahash import _hash_with_cryptography
+
+    bundle = _ca(rsa_key) + _ca(ec_key) + _ca(ec.generate_private_key(ec.SECP384R1()))
+    assert ca_cert_hashes(bundle) == _hash_with_cryptography(bundle)
+
+
+def test_truncated_certificate_falls_back_and_fails_clearly(rsa_key):
+    pem = _ca(rsa_key).decode()
+    body = pem.split("\n")[1:-2]
+    broken = "-----BEGIN CERTIFICATE-----\n" + "\n".join(body[:3]) + "\n-----END CERTIFICATE-----\n"
+    with pytest.raises(InvalidInput):
+        ca_cert_hashes(broken.encode())
