@@ -1,0 +1,221 @@
+{{/*
+Names, labels and small lookups shared by every template. Every helper
+carries the chart prefix: unprefixed helpers collide across the subcharts of
+an umbrella (the last one loaded wins).
+*/}}
+
+{{- define "mindie-service.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+Full name every object name starts with. Not truncated on purpose: a
+truncated prefix could make two releases collide, so validations.yaml
+refuses names longer than 40 characters instead.
+*/}}
+{{- define "mindie-service.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "mindie-service.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Selector labels: name and instance only, never a version. */}}
+{{- define "mindie-service.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "mindie-service.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/* Labels of every object. */}}
+{{- define "mindie-service.labels" -}}
+helm.sh/chart: {{ include "mindie-service.chart" . }}
+{{ include "mindie-service.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: mindie-service
+{{- end -}}
+
+{{/*
+Labels of pod templates: no chart version, so upgrading the chart alone does
+not restart pods (in pd mode a restart means rewriting the global ranktable).
+*/}}
+{{- define "mindie-service.podLabels" -}}
+{{ include "mindie-service.selectorLabels" . }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: mindie-service
+{{- end -}}
+
+{{/*
+Labels identifying one MindIE role (and PD instance). These are the labels
+kubectl_ascend/ranktable.py looks objects up by; keep both in step.
+Call with (dict "ctx" $ "role" "prefill" "index" 0); index is optional.
+  app.kubernetes.io/component       server | controller | coordinator
+  mindie.huawei.com/role            single | prefill | decode | controller | coordinator
+  mindie.huawei.com/instance-index  "<n>" for prefill/decode instances
+*/}}
+{{- define "mindie-service.roleLabels" -}}
+{{- $role := .role -}}
+app.kubernetes.io/component: {{ ternary $role "server" (or (eq $role "controller") (eq $role "coordinator")) }}
+mindie.huawei.com/role: {{ $role }}
+{{- if hasKey . "index" }}
+mindie.huawei.com/instance-index: {{ .index | toString | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* Selector of one role's pods: selector labels + role (+ index). */}}
+{{- define "mindie-service.roleSelector" -}}
+{{ include "mindie-service.selectorLabels" .ctx }}
+mindie.huawei.com/role: {{ .role }}
+{{- if hasKey . "index" }}
+mindie.huawei.com/instance-index: {{ .index | toString | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* Name of one PD instance's workload, PodGroup and pods: <fullname>-prefill-0. */}}
+{{- define "mindie-service.instanceName" -}}
+{{- printf "%s-%s-%d" (include "mindie-service.fullname" .ctx) .role (int .index) -}}
+{{- end -}}
+
+{{/* Per-instance ranktable ConfigMap the Ascend Operator fills: rings-config-<workload>. */}}
+{{- define "mindie-service.ringsConfigName" -}}
+{{- printf "rings-config-%s" (include "mindie-service.instanceName" .) -}}
+{{- end -}}
+
+{{- define "mindie-service.globalRanktableName" -}}
+{{- printf "%s-global-ranktable" (include "mindie-service.fullname" .) -}}
+{{- end -}}
+
+{{- define "mindie-service.configName" -}}
+{{- printf "%s-config" (include "mindie-service.fullname" .) -}}
+{{- end -}}
+
+{{/* Entry Service of the coordinator (validated against mindie-ms-coordinator). */}}
+{{- define "mindie-service.coordinatorServiceName" -}}
+{{- default (printf "%s-coordinator" (include "mindie-service.fullname" .)) .Values.coordinator.serviceName -}}
+{{- end -}}
+
+{{/* Name of the entry Service of the release, whatever the mode. */}}
+{{- define "mindie-service.entryServiceName" -}}
+{{- if eq .Values.mode "pd" -}}
+{{- include "mindie-service.coordinatorServiceName" . -}}
+{{- else -}}
+{{- include "mindie-service.fullname" . -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Port of the entry Service, whatever the mode. */}}
+{{- define "mindie-service.entryPort" -}}
+{{- if eq .Values.mode "pd" -}}
+{{- .Values.coordinator.ports.predict | int -}}
+{{- else -}}
+{{- .Values.ports.business | int -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Image reference; digest wins over tag. */}}
+{{- define "mindie-service.imageRef" -}}
+{{- if .digest -}}
+{{- printf "%s@%s" .repository .digest -}}
+{{- else -}}
+{{- printf "%s:%s" .repository (toString .tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "mindie-service.image" -}}
+{{- include "mindie-service.imageRef" .Values.image -}}
+{{- end -}}
+
+{{- define "mindie-service.testImage" -}}
+{{- if .Values.test.image.repository -}}
+{{- include "mindie-service.imageRef" .Values.test.image -}}
+{{- else -}}
+{{- include "mindie-service.image" . -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Scheduler: the value, else volcano in pd mode, else default-scheduler. */}}
+{{- define "mindie-service.schedulerName" -}}
+{{- if .Values.schedulerName -}}
+{{- .Values.schedulerName -}}
+{{- else if eq .Values.mode "pd" -}}
+volcano
+{{- else -}}
+default-scheduler
+{{- end -}}
+{{- end -}}
+
+{{/* Extended resource of one NPU: huawei.com/Ascend910, huawei.com/Ascend310P, ... */}}
+{{- define "mindie-service.npuResource" -}}
+{{- printf "huawei.com/Ascend%s" (toString .Values.accelerator.family) -}}
+{{- end -}}
+
+{{/* Value of the node label `accelerator`: huawei-Ascend910, ... */}}
+{{- define "mindie-service.acceleratorLabel" -}}
+{{- printf "huawei-Ascend%s" (toString .Values.accelerator.family) -}}
+{{- end -}}
+
+{{/* PriorityClass name of a PD server role (prefill | decode). */}}
+{{- define "mindie-service.priorityClassName" -}}
+{{- $v := .ctx.Values.priorityClasses -}}
+{{- if $v.create -}}
+{{- printf "%s-%s-%s" .ctx.Release.Namespace (include "mindie-service.fullname" .ctx) .role -}}
+{{- else if eq .role "prefill" -}}
+{{- $v.existingPrefill -}}
+{{- else -}}
+{{- $v.existingDecode -}}
+{{- end -}}
+{{- end -}}
+
+{{/* http or https, following https.enabled everywhere. */}}
+{{- define "mindie-service.scheme" -}}
+{{- ternary "https" "http" .Values.https.enabled -}}
+{{- end -}}
+
+{{/*
+PodDisruptionBudget apiVersion. policy/v1 exists from Kubernetes 1.21;
+decided on the version because `helm template` reports policy/v1 for any
+--kube-version.
+*/}}
+{{- define "mindie-service.pdbApiVersion" -}}
+{{- if semverCompare ">=1.21-0" .Capabilities.KubeVersion.Version -}}
+policy/v1
+{{- else -}}
+policy/v1beta1
+{{- end -}}
+{{- end -}}
+
+
+{{/*
+Node selection of the helm test pod and of the NOTES' try-it pod. When they
+run the (large) MindIE image they go where it is already pulled: the NPU
+nodes, with the release's node selector and tolerations.
+*/}}
+{{- define "mindie-service.auxNodeSelector" -}}
+{{- $sel := deepCopy .Values.nodeSelector -}}
+{{- if not .Values.test.image.repository -}}
+{{- $_ := set $sel "accelerator" (include "mindie-service.acceleratorLabel" .) -}}
+{{- with .Values.accelerator.type -}}
+{{- $_ := set $sel "accelerator-type" . -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $sel -}}
+{{- end -}}
+
+{{/* --overrides JSON of the NOTES' kubectl run. */}}
+{{- define "mindie-service.tryOverrides" -}}
+{{- $spec := dict "automountServiceAccountToken" false "enableServiceLinks" false -}}
+{{- $sel := include "mindie-service.auxNodeSelector" . | fromJson -}}
+{{- if $sel -}}{{- $_ := set $spec "nodeSelector" $sel -}}{{- end -}}
+{{- with .Values.tolerations -}}{{- $_ := set $spec "tolerations" . -}}{{- end -}}
+{{- dict "spec" $spec | toJson -}}
+{{- end -}}

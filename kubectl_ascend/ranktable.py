@@ -1,0 +1,361 @@
+"""Build MindIE's global ranktable for a PD release of the mindie-service chart.
+
+Pure logic: no Kubernetes client, no CLI. The caller (``kubectl ascend
+mindie ranktable RELEASE``) lists the release's ConfigMaps and Pods
+(``kubectl get -o json`` items, as plain dicts), calls
+:func:`build_global_ranktable`, and either reports what is still missing or
+writes :meth:`RanktableResult.data` into the global ranktable ConfigMap.
+
+What the chart puts on objects, and what this module relies on (keep in step
+with ``charts/mindie-service/templates/_helpers.tpl`` and ``pd-*.yaml``):
+
+Labels (every object carries ``app.kubernetes.io/instance: <release>``)
+  ``mindie.huawei.com/role``            on pods and per-instance ConfigMaps:
+                                        ``coordinator`` | ``controller`` |
+                                        ``prefill`` | ``decode``
+  ``mindie.huawei.com/instance-index``  on prefill/decode pods and their
+                                        per-instance ConfigMaps: ``"0"``, ``"1"``...
+  ``mindie.huawei.com/ranktable``       on ranktable ConfigMaps: ``global`` (one
+                                        per release) | ``instance`` (one per
+                                        prefill/decode instance)
+
+ConfigMaps
+  ``<fullname>-global-ranktable``        key ``global_ranktable.json``; created
+      with ``{"status":"initializing"}``. Annotations tell what to expect:
+      ``mindie.huawei.com/prefill-instances``, ``.../decode-instances``,
+      ``.../prefill-pods-per-instance``, ``.../decode-pods-per-instance``.
+  ``rings-config-<fullname>-<role>-<n>``  key ``hccl.json``, filled by the
+      Ascend Operator (``initializing`` -> ``completed``); annotation
+      ``mindie.huawei.com/pods`` = pods of that instance.
+
+Selectors for listing: :func:`configmap_selector` and :func:`pod_selector`.
+
+The global ranktable (MindIE Motor's format): ``server_group_list`` with the
+coordinator as group 0, the controller as group 1 (each ``{"server_ip":
+<pod IP>}``), then one group per instance from 2 on - prefill instances in
+index order, then decode instances - each listing its servers with pod IP
+and the devices of its per-instance ``hccl.json``.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+GLOBAL_KEY = "global_ranktable.json"
+"""Data key of the global ranktable ConfigMap (the file pods wait for)."""
+
+HCCL_KEY = "hccl.json"
+"""Data key of a per-instance ranktable ConfigMap (written by the Ascend Operator)."""
+
+COMPLETED = "completed"
+ROLES_SERVER = ("prefill", "decode")
+
+COORDINATOR_GROUP = 0
+CONTROLLER_GROUP = 1
+FIRST_SERVER_GROUP = 2
+"""MindIE Motor's fixed group ids: 0 coordinator, 1 controller, servers from 2."""
+
+
+@dataclass(frozen=True)
+class ChartLabels:
+    """Label and annotation keys of the mindie-service chart."""
+
+    instance: str = "app.kubernetes.io/instance"
+    role: str = "mindie.huawei.com/role"
+    index: str = "mindie.huawei.com/instance-index"
+    ranktable: str = "mindie.huawei.com/ranktable"
+    pods: str = "mindie.huawei.com/pods"
+    instances_fmt: str = "mindie.huawei.com/{role}-instances"
+    pods_per_instance_fmt: str = "mindie.huawei.com/{role}-pods-per-instance"
+
+
+CHART_LABELS = ChartLabels()
+
+
+class RanktableError(Exception):
+    """The objects do not describe a mindie-service PD release."""
+
+
+@dataclass(frozen=True)
+class RanktableResult:
+    """Outcome of :func:`build_global_ranktable`.
+
+    ``ready`` is False while something is missing; ``missing`` then says
+    what, one sentence per item. When ready, ``ranktable`` is the completed
+    global ranktable and ``configmap`` the ConfigMap to write it into.
+    """
+
+    configmap: str
+    missing: tuple[str, ...] = ()
+    ranktable: dict[str, Any] | None = None
+    groups: tuple[str, ...] = field(default=())
+    """Human-readable description of each group, in group-id order."""
+
+    @property
+    def ready(self) -> bool:
+        return not self.missing and self.ranktable is not None
+
+    def data(self) -> dict[str, str]:
+        """The ConfigMap ``data`` to write (ready results only)."""
+        if not self.ready:
+            raise ValueError("the global ranktable is not ready: " + "; ".join(self.missing))
+        return {GLOBAL_KEY: json.dumps(self.ranktable, indent=2, sort_keys=False) + "\n"}
+
+    def message(self) -> str:
+        """One line for the user: not ready yet (and why), or what was built."""
+        if not self.ready:
+            return "not ready yet: " + "; ".join(self.missing)
+        return f"global ranktable completed: {len(self.groups)} groups ({', '.join(self.groups)})"
+
+    def differs_from(self, current: str | None) -> bool:
+        """True when ``current`` (the ConfigMap's present text) is not this ranktable."""
+        if not self.ready:
+            return False
+        try:
+            return json.loads(current or "null") != self.ranktable
+        except ValueError:
+            return True
+
+
+def configmap_selector(release: str, labels: ChartLabels = CHART_LABELS) -> str:
+    """Label selector of the release's ranktable ConfigMaps (global and per-instance)."""
+    return f"{labels.instance}={release},{labels.ranktable}"
+
+
+def pod_selector(release: str, labels: ChartLabels = CHART_LABELS) -> str:
+    """Label selector of the release's MindIE pods (every role)."""
+    return f"{labels.instance}={release},{labels.role}"
+
+
+def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    return obj.get("metadata") or {}
+
+
+def _labels(obj: Mapping[str, Any]) -> Mapping[str, str]:
+    return _meta(obj).get("labels") or {}
+
+
+def _annotations(obj: Mapping[str, Any]) -> Mapping[str, str]:
+    return _meta(obj).get("annotations") or {}
+
+
+def _name(obj: Mapping[str, Any]) -> str:
+    return str(_meta(obj).get("name", "?"))
+
+
+def _int_annotation(cm: Mapping[str, Any], key: str) -> int:
+    raw = _annotations(cm).get(key)
+    try:
+        value = int(str(raw))
+    except ValueError:
+        raise RanktableError(
+            f"ConfigMap {_name(cm)} has no valid annotation {key} (got {raw!r}); "
+            "was it created by the mindie-service chart?") from None
+    if value < 0:
+        raise RanktableError(f"ConfigMap {_name(cm)}: annotation {key} is negative ({value})")
+    return value
+
+
+def _live_pods(pods: Iterable[Mapping[str, Any]], release: str,
+               labels: ChartLabels) -> list[Mapping[str, Any]]:
+    """Pods of the release that are neither finished nor being deleted."""
+    out = []
+    for pod in pods:
+        if _labels(pod).get(labels.instance) != release:
+            continue
+        if _meta(pod).get("deletionTimestamp"):
+            continue
+        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            continue
+        out.append(pod)
+    return out
+
+
+def _pod_ip(pod: Mapping[str, Any]) -> str:
+    return str((pod.get("status") or {}).get("podIP") or "")
+
+
+def _single_pod_group(role: str, group_id: int, pods: list[Mapping[str, Any]],
+                      labels: ChartLabels, missing: list[str]) -> dict[str, Any] | None:
+    """Group 0 (coordinator) or 1 (controller): exactly one pod with an IP."""
+    mine = [p for p in pods if _labels(p).get(labels.role) == role]
+    if not mine:
+        missing.append(f"no {role} pod exists")
+        return None
+    if len(mine) > 1:
+        names = ", ".join(sorted(_name(p) for p in mine))
+        missing.append(f"{len(mine)} {role} pods exist ({names}); wait until only one is left")
+        return None
+    ip = _pod_ip(mine[0])
+    if not ip:
+        missing.append(f"{role} pod {_name(mine[0])} has no IP yet")
+        return None
+    return {"group_id": str(group_id), "server_count": "1", "server_list": [{"server_ip": ip}]}
+
+
+def _parse_hccl(cm: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    """hccl.json of a per-instance ConfigMap, or (None, why not usable)."""
+    text = (cm.get("data") or {}).get(HCCL_KEY)
+    if text is None:
+        return None, f"{_name(cm)} has no {HCCL_KEY}"
+    try:
+        hccl = json.loads(text)
+    except ValueError:
+        return None, f"{_name(cm)}: {HCCL_KEY} is not valid JSON"
+    if not isinstance(hccl, dict):
+        return None, f"{_name(cm)}: {HCCL_KEY} is not a JSON object"
+    status = hccl.get("status")
+    if status != COMPLETED:
+        return None, (f"{_name(cm)}: {HCCL_KEY} is still {status!r} (the Ascend Operator "
+                      "completes it once all pods of the instance are scheduled)")
+    return hccl, None
+
+
+def _server_entry(server: Mapping[str, Any], pods: list[Mapping[str, Any]],
+                  where: str, missing: list[str]) -> dict[str, Any] | None:
+    """One server of a group: its pod IP (checked against live pods) and devices."""
+    ips = {_pod_ip(p) for p in pods}
+    ip = str(server.get("container_ip") or "")
+    if not ip:
+        # Formats without container_ip (e.g. Atlas A3) identify the node; map it to the pod on it.
+        host = str(server.get("host_ip") or server.get("server_id") or "")
+        on_host = [p for p in pods if (p.get("status") or {}).get("hostIP") == host]
+        if len(on_host) != 1:
+            missing.append(f"{where}: cannot tell which pod is server {host or '?'} "
+                           f"({len(on_host)} pods of the instance on that node)")
+            return None
+        ip = _pod_ip(on_host[0])
+    elif ip not in ips:
+        missing.append(f"{where}: lists pod IP {ip}, which no current pod of the instance has "
+                       "(a pod was recreated; wait for the Ascend Operator to rewrite it)")
+        return None
+    devices = []
+    for logical_id, device in enumerate(server.get("device") or []):
+        entry = dict(device)
+        entry.setdefault("device_logical_id", str(logical_id))
+        devices.append(entry)
+    if not devices:
+        missing.append(f"{where}: server {ip} lists no devices")
+        return None
+    out: dict[str, Any] = {
+        "server_id": str(server.get("server_id") or ip),
+        "server_ip": ip,
+        "device": devices,
+    }
+    for extra in ("host_ip", "hardware_type"):
+        if server.get(extra):
+            out[extra] = server[extra]
+    return out
+
+
+def _instance_group(role: str, index: int, group_id: int, expected_pods: int,
+                    cms: list[Mapping[str, Any]], pods: list[Mapping[str, Any]],
+                    labels: ChartLabels, missing: list[str]) -> tuple[dict[str, Any] | None, str]:
+    """The group of one prefill/decode instance, and its ranktable version."""
+    def mine(obj: Mapping[str, Any]) -> bool:
+        lab = _labels(obj)
+        return lab.get(labels.role) == role and lab.get(labels.index) == str(index)
+
+    what = f"{role} instance {index}"
+    my_cms = [c for c in cms if mine(c)]
+    if len(my_cms) != 1:
+        missing.append(f"{what}: expected one per-instance ranktable ConfigMap, found {len(my_cms)}")
+        return None, ""
+    cm = my_cms[0]
+    my_pods = [p for p in pods if mine(p)]
+    with_ip = [p for p in my_pods if _pod_ip(p)]
+    if len(with_ip) < expected_pods:
+        missing.append(f"{what}: {len(with_ip)} of {expected_pods} pods have an IP")
+        return None, ""
+    if len(my_pods) > expected_pods:
+        missing.append(f"{what}: {len(my_pods)} pods exist, expected {expected_pods} "
+                       "(wait for the rollout to finish)")
+        return None, ""
+    hccl, why = _parse_hccl(cm)
+    if hccl is None:
+        missing.append(why or f"{_name(cm)} is not usable")
+        return None, ""
+    servers = hccl.get("server_list") or []
+    if len(servers) != expected_pods:
+        missing.append(f"{_name(cm)}: {HCCL_KEY} lists {len(servers)} servers, expected {expected_pods}")
+        return None, ""
+    entries = []
+    for server in servers:
+        entry = _server_entry(server, with_ip, _name(cm), missing)
+        if entry is None:
+            return None, ""
+        entries.append(entry)
+    group: dict[str, Any] = {
+        "group_id": str(group_id),
+        "server_count": str(len(entries)),
+        "server_list": entries,
+    }
+    if hccl.get("super_pod_list"):
+        group["super_pod_list"] = hccl["super_pod_list"]
+    return group, str(hccl.get("version") or "1.0")
+
+
+def build_global_ranktable(release: str, configmaps: Iterable[Mapping[str, Any]],
+                           pods: Iterable[Mapping[str, Any]],
+                           labels: ChartLabels = CHART_LABELS) -> RanktableResult:
+    """Build the global ranktable of PD release ``release``.
+
+    ``configmaps`` and ``pods`` are ``kubectl get -o json`` items (plain
+    dicts); objects of other releases are ignored, so a whole namespace's
+    listing is fine. Returns a :class:`RanktableResult`: not ready (with
+    the list of what is missing) until the coordinator and controller pods
+    have IPs, every prefill/decode instance has all its pods with IPs, and
+    every per-instance ``hccl.json`` is completed and lists exactly those
+    pods; then ready with the completed ranktable.
+
+    Raises :class:`RanktableError` when the release has no (or more than
+    one) global ranktable ConfigMap, i.e. it is not a mindie-service release
+    in pd mode.
+    """
+    cms = [c for c in configmaps if _labels(c).get(labels.instance) == release]
+    globals_ = [c for c in cms if _labels(c).get(labels.ranktable) == "global"]
+    if not globals_:
+        raise RanktableError(
+            f"release {release!r} has no global ranktable ConfigMap (label "
+            f"{labels.ranktable}=global); is it a mindie-service release in mode=pd, "
+            "in this namespace?")
+    if len(globals_) > 1:
+        names = ", ".join(sorted(_name(c) for c in globals_))
+        raise RanktableError(f"release {release!r} has several global ranktable ConfigMaps: {names}")
+    global_cm = globals_[0]
+    instance_cms = [c for c in cms if _labels(c).get(labels.ranktable) == "instance"]
+    live = _live_pods(pods, release, labels)
+
+    missing: list[str] = []
+    groups: list[dict[str, Any]] = []
+    described: list[str] = []
+    coordinator = _single_pod_group("coordinator", COORDINATOR_GROUP, live, labels, missing)
+    controller = _single_pod_group("controller", CONTROLLER_GROUP, live, labels, missing)
+    if coordinator and controller:
+        groups += [coordinator, controller]
+        described += ["0 coordinator", "1 controller"]
+
+    versions = set()
+    group_id = FIRST_SERVER_GROUP
+    for role in ROLES_SERVER:
+        count = _int_annotation(global_cm, labels.instances_fmt.format(role=role))
+        per_instance = _int_annotation(global_cm, labels.pods_per_instance_fmt.format(role=role))
+        for index in range(count):
+            group, version = _instance_group(role, index, group_id, per_instance,
+                                             instance_cms, live, labels, missing)
+            if group is not None:
+                groups.append(group)
+                described.append(f"{group_id} {role}-{index}")
+                versions.add(version)
+            group_id += 1
+
+    if missing:
+        return RanktableResult(configmap=_name(global_cm), missing=tuple(missing))
+    ranktable = {
+        # A3 per-instance tables (version 1.2, with super_pod_list) make the global one 1.2 too.
+        "version": max(versions | {"1.0"}),
+        "status": COMPLETED,
+        "server_group_list": groups,
+    }
+    return RanktableResult(configmap=_name(global_cm), ranktable=ranktable, groups=tuple(described))

@@ -1,0 +1,687 @@
+"""Render-and-assert tests of charts/mindie-service.
+
+Scenarios:
+- single mode: one instance with defaults (Deployment, Services, NPU
+  requests = limits, nodeSelector, probes on the management port with a
+  startup budget of 30 min or more, env, shm, security); N instances (PDB
+  maxUnavailable 1, anti-affinity preferred / required); each chip family
+  (910, 310P, 310) and accelerator.type; NPUs per instance reaching
+  config.json (worldSize, npuDeviceIds); hostPath and PVC weights; NodePort;
+  https (probe scheme, config, helm test); metrics off; ServiceMonitor only
+  with the API or force; rawConfig / extraModelConfig merging;
+- pd mode: 1P1D (StatefulSets, Controller, Coordinator, coordinator Service,
+  rings-config-* ConfigMaps, global ranktable, priorities decode > prefill,
+  volcano); 3P1D; multi-pod instances (PodGroup minMember, group-name
+  annotation, RANKTABLEFILE, multiNodesInferEnabled); ports agreeing across
+  config.json, ms_controller.json, ms_coordinator.json, container ports,
+  probes and Services (non-default ports); the entrypoint's ranktable wait;
+  the rendered objects fed to kubectl_ascend.ranktable (labels agree);
+- refusals (schema and validations.yaml): P/D NPU mismatch, more than 16
+  NPUs, model name/path missing, coordinator Service named
+  mindie-ms-coordinator (by value and by full name), misspelt keys, image
+  tag latest / missing repository, PD on 310P, NPUs in resources, decode
+  priority not above prefill, gang without volcano, managed rawConfig keys,
+  full name too long, model path outside the mount.
+"""
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from kubectl_ascend.ranktable import build_global_ranktable
+from tests.chart.helmutil import find, one, render, render_error
+
+pytestmark = pytest.mark.chart
+
+CHART = "mindie-service"
+FULL = "rel-mindie-service"
+
+BASE: dict[str, Any] = {
+    "image": {"repository": "registry.example/ascendhub/mindie", "tag": "2.1.RC1-800I-A2"},
+    "model": {"name": "qwen2.5-7b", "path": "/data/qwen2.5-7b"},
+}
+
+
+def values(**overrides: Any) -> dict[str, Any]:
+    """BASE deep-merged with overrides (nested dicts merge, the rest replaces)."""
+    out = copy.deepcopy(BASE)
+
+    def merge(dst: dict[str, Any], src: dict[str, Any]) -> None:
+        for k, v in src.items():
+            if isinstance(v, dict) and isinstance(dst.get(k), dict):
+                merge(dst[k], v)
+            else:
+                dst[k] = copy.deepcopy(v)
+
+    merge(out, overrides)
+    return out
+
+
+def pd_values(**overrides: Any) -> dict[str, Any]:
+    return values(mode="pd", **overrides)
+
+
+def container(obj: dict[str, Any]) -> dict[str, Any]:
+    return obj["spec"]["template"]["spec"]["containers"][0]
+
+
+def pod_spec(obj: dict[str, Any]) -> dict[str, Any]:
+    return obj["spec"]["template"]["spec"]
+
+
+def env(c: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in c.get("env", [])}
+
+
+def ports(c: dict[str, Any]) -> dict[str, int]:
+    return {p["name"]: p["containerPort"] for p in c["ports"]}
+
+
+def config_json(objs: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    return json.loads(one(objs, "ConfigMap", f"{FULL}-config")["data"][key])
+
+
+def script(c: dict[str, Any]) -> str:
+    assert c["command"][:2] == ["/bin/sh", "-c"]
+    return c["command"][2]
+
+
+# --------------------------------------------------------------------------
+# single mode
+# --------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def single_default() -> list[dict[str, Any]]:
+    return render(CHART, values())
+
+
+def test_single_one_instance_objects(single_default):
+    kinds = sorted((o["kind"], o["metadata"]["name"]) for o in single_default)
+    assert kinds == [
+        ("ConfigMap", f"{FULL}-config"),
+        ("Deployment", FULL),
+        ("Pod", f"{FULL}-test-ready"),
+        ("Service", FULL),
+        ("Service", f"{FULL}-mgmt"),
+    ]
+    dep = one(single_default, "Deployment", FULL)
+    assert dep["spec"]["replicas"] == 1
+    assert dep["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 0, "maxUnavailable": 1}
+    assert dep["spec"]["selector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "mindie-service",
+        "app.kubernetes.io/instance": "rel",
+        "mindie.huawei.com/role": "single",
+    }
+    svc = one(single_default, "Service", FULL)
+    assert svc["spec"]["type"] == "ClusterIP"
+    assert svc["spec"]["ports"] == [{"name": "http", "port": 1025, "targetPort": "http", "protocol": "TCP"}]
+    assert svc["spec"]["selector"] == dep["spec"]["selector"]["matchLabels"]
+
+
+def test_single_pod_npus_node_selector_and_security(single_default):
+    dep = one(single_default, "Deployment", FULL)
+    spec = pod_spec(dep)
+    c = container(dep)
+    assert c["resources"]["requests"] == {"huawei.com/Ascend910": 1}
+    assert c["resources"]["limits"] == {"huawei.com/Ascend910": 1}
+    assert spec["nodeSelector"] == {"accelerator": "huawei-Ascend910"}
+    assert spec["schedulerName"] == "default-scheduler"
+    assert spec["automountServiceAccountToken"] is False
+    assert spec["enableServiceLinks"] is False
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["runAsUser"] == 1000
+    assert c["securityContext"]["allowPrivilegeEscalation"] is False
+    shm = next(v for v in spec["volumes"] if v["name"] == "dshm")
+    assert shm["emptyDir"] == {"medium": "Memory", "sizeLimit": "2Gi"}
+    assert {"name": "dshm", "mountPath": "/dev/shm"} in c["volumeMounts"]
+    model = next(v for v in spec["volumes"] if v["name"] == "model")
+    assert model["hostPath"] == {"path": "/data", "type": "Directory"}
+    assert {"name": "model", "mountPath": "/data", "readOnly": True} in c["volumeMounts"]
+    # Anti-affinity across nodes is preferred by default.
+    terms = spec["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert terms[0]["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+
+
+def test_single_env_probes_and_ports(single_default):
+    c = container(one(single_default, "Deployment", FULL))
+    e = env(c)
+    assert e["MIES_CONTAINER_IP"] == {"fieldRef": {"fieldPath": "status.podIP"}}
+    assert e["MIES_SERVICE_MONITOR_MODE"] == "1"
+    assert e["MIES_CONFIG_JSON_PATH"] == "/var/run/mindie/config.json"
+    assert "GLOBAL_RANK_TABLE_FILE_PATH" not in e
+    assert ports(c) == {"http": 1025, "management": 1026, "metrics": 1027}
+    assert c["livenessProbe"]["httpGet"] == {"path": "/v2/health/live", "port": "management", "scheme": "HTTP"}
+    assert c["readinessProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": "management", "scheme": "HTTP"}
+    startup = c["startupProbe"]
+    assert startup["httpGet"]["port"] == "management"
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 30 * 60
+    # Single mode starts MindIE directly (no ranktable wait).
+    assert "GLOBAL_RANK_TABLE_FILE_PATH" not in script(c)
+    assert script(c).rstrip().endswith('exec "$MIES_INSTALL_PATH/bin/mindieservice_daemon"')
+
+
+def test_single_config_json(single_default):
+    cfg = config_json(single_default, "config.json")
+    server = cfg["ServerConfig"]
+    assert (server["port"], server["managementPort"], server["metricsPort"]) == (1025, 1026, 1027)
+    assert server["httpsEnabled"] is False
+    assert server["inferMode"] == "standard"
+    backend = cfg["BackendConfig"]
+    assert backend["npuDeviceIds"] == [[0]]
+    assert backend["multiNodesInferEnabled"] is False
+    model = backend["ModelDeployConfig"]["ModelConfig"]
+    assert len(model) == 1
+    assert model[0]["modelName"] == "qwen2.5-7b"
+    assert model[0]["modelWeightPath"] == "/data/qwen2.5-7b"
+    assert model[0]["worldSize"] == 1
+    assert model[0]["backendType"] == "atb"
+    assert backend["ScheduleConfig"]["maxBatchSize"] == 200
+    assert backend["ScheduleConfig"]["maxPrefillTokens"] == 8192
+
+
+def test_single_n_instances_pdb_and_required_spread():
+    objs = render(CHART, values(single={"replicas": 3, "spread": "required"}))
+    dep = one(objs, "Deployment", FULL)
+    assert dep["spec"]["replicas"] == 3
+    pdb = one(objs, "PodDisruptionBudget", FULL)
+    assert pdb["apiVersion"] == "policy/v1"
+    assert pdb["spec"]["maxUnavailable"] == 1
+    assert pdb["spec"]["selector"] == dep["spec"]["selector"]
+    anti = pod_spec(dep)["affinity"]["podAntiAffinity"]
+    assert "preferredDuringSchedulingIgnoredDuringExecution" not in anti
+    assert anti["requiredDuringSchedulingIgnoredDuringExecution"][0]["labelSelector"]["matchLabels"] == \
+        dep["spec"]["selector"]["matchLabels"]
+
+
+def test_single_pdb_v1beta1_before_kubernetes_1_21():
+    objs = render(CHART, values(single={"replicas": 2}), kube_version="1.20.0")
+    assert one(objs, "PodDisruptionBudget", FULL)["apiVersion"] == "policy/v1beta1"
+
+
+def test_single_spread_none_has_no_affinity():
+    objs = render(CHART, values(single={"replicas": 2, "spread": "none"}))
+    assert "affinity" not in pod_spec(one(objs, "Deployment", FULL))
+
+
+@pytest.mark.parametrize("family, resource, label", [
+    ("910", "huawei.com/Ascend910", "huawei-Ascend910"),
+    ("310P", "huawei.com/Ascend310P", "huawei-Ascend310P"),
+    ("310", "huawei.com/Ascend310", "huawei-Ascend310"),
+])
+def test_single_chip_families(family, resource, label):
+    objs = render(CHART, values(accelerator={"family": family, "type": "card"},
+                                single={"npusPerInstance": 2}))
+    dep = one(objs, "Deployment", FULL)
+    c = container(dep)
+    assert c["resources"]["requests"] == {resource: 2}
+    assert c["resources"]["limits"] == {resource: 2}
+    assert pod_spec(dep)["nodeSelector"] == {"accelerator": label, "accelerator-type": "card"}
+
+
+def test_single_npus_reach_config_json_and_keep_cpu_memory():
+    objs = render(CHART, values(single={"npusPerInstance": 4, "resources": {
+        "requests": {"cpu": "8", "memory": "64Gi"}, "limits": {"memory": "128Gi"}}}))
+    c = container(one(objs, "Deployment", FULL))
+    assert c["resources"]["requests"] == {"cpu": "8", "memory": "64Gi", "huawei.com/Ascend910": 4}
+    assert c["resources"]["limits"] == {"memory": "128Gi", "huawei.com/Ascend910": 4}
+    backend = config_json(objs, "config.json")["BackendConfig"]
+    assert backend["npuDeviceIds"] == [[0, 1, 2, 3]]
+    assert backend["ModelDeployConfig"]["ModelConfig"][0]["worldSize"] == 4
+
+
+def test_single_pvc_weights():
+    objs = render(CHART, values(model={"source": "pvc", "pvc": {"claimName": "weights"},
+                                       "mountPath": "/models", "path": "/models/qwen"}))
+    dep = one(objs, "Deployment", FULL)
+    model = next(v for v in pod_spec(dep)["volumes"] if v["name"] == "model")
+    assert model == {"name": "model", "persistentVolumeClaim": {"claimName": "weights", "readOnly": True}}
+    assert {"name": "model", "mountPath": "/models", "readOnly": True} in container(dep)["volumeMounts"]
+    cfg = config_json(objs, "config.json")
+    assert cfg["BackendConfig"]["ModelDeployConfig"]["ModelConfig"][0]["modelWeightPath"] == "/models/qwen"
+
+
+def test_single_hostpath_weights_custom_dir():
+    objs = render(CHART, values(model={"hostPath": "/mnt/weights"}))
+    model = next(v for v in pod_spec(one(objs, "Deployment", FULL))["volumes"] if v["name"] == "model")
+    assert model["hostPath"] == {"path": "/mnt/weights", "type": "Directory"}
+
+
+def test_single_nodeport():
+    objs = render(CHART, values(service={"type": "NodePort", "nodePort": 30080}))
+    svc = one(objs, "Service", FULL)
+    assert svc["spec"]["type"] == "NodePort"
+    assert svc["spec"]["ports"][0]["nodePort"] == 30080
+    # The management Service never gets a node port.
+    assert one(objs, "Service", f"{FULL}-mgmt")["spec"]["type"] == "ClusterIP"
+
+
+def test_single_https_follows_everywhere():
+    objs = render(CHART, values(https={"enabled": True}))
+    c = container(one(objs, "Deployment", FULL))
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert c[probe]["httpGet"]["scheme"] == "HTTPS"
+    server = config_json(objs, "config.json")["ServerConfig"]
+    assert server["httpsEnabled"] is True
+    assert server["interCommTLSEnabled"] is True
+    test_pod = one(objs, "Pod", f"{FULL}-test-ready")
+    cmd = test_pod["spec"]["containers"][0]["command"]
+    assert cmd[-1] == f"https://{FULL}-mgmt:1026/v2/health/ready"
+    assert "--insecure" in cmd
+
+
+def test_single_helm_test_targets_management_readiness(single_default):
+    test_pod = one(single_default, "Pod", f"{FULL}-test-ready")
+    assert test_pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    c = test_pod["spec"]["containers"][0]
+    assert c["image"] == "registry.example/ascendhub/mindie:2.1.RC1-800I-A2"
+    assert c["command"][0] == "curl"
+    assert c["command"][-1] == f"http://{FULL}-mgmt:1026/v2/health/ready"
+    assert test_pod["spec"]["nodeSelector"] == {"accelerator": "huawei-Ascend910"}
+
+
+def test_single_metrics_disabled():
+    objs = render(CHART, values(metrics={"enabled": False}))
+    c = container(one(objs, "Deployment", FULL))
+    assert "MIES_SERVICE_MONITOR_MODE" not in env(c)
+    assert "metrics" not in ports(c)
+    mgmt = one(objs, "Service", f"{FULL}-mgmt")
+    assert [p["name"] for p in mgmt["spec"]["ports"]] == ["management"]
+
+
+def test_service_monitor_needs_api_or_force():
+    on = values(metrics={"serviceMonitor": {"enabled": True}})
+    assert find(render(CHART, on), "ServiceMonitor") == []
+    with_api = render(CHART, on, extra=["--api-versions", "monitoring.coreos.com/v1"])
+    sm = one(with_api, "ServiceMonitor", FULL)
+    assert sm["spec"]["endpoints"][0]["port"] == "metrics"
+    assert sm["spec"]["selector"]["matchLabels"]["mindie.huawei.com/metrics"] == "true"
+    forced = render(CHART, values(metrics={"serviceMonitor": {"enabled": True, "force": True}}))
+    assert len(find(forced, "ServiceMonitor")) == 1
+    # The selected Service carries the label and the metrics port.
+    mgmt = one(with_api, "Service", f"{FULL}-mgmt")
+    assert mgmt["metadata"]["labels"]["mindie.huawei.com/metrics"] == "true"
+
+
+def test_raw_config_and_extra_model_config_merge():
+    objs = render(CHART, values(
+        rawConfig={"ServerConfig": {"maxLinkNum": 2000, "fullTextEnabled": True},
+                   "BackendConfig": {"ScheduleConfig": {"maxBatchSize": 64}}},
+        model={"extraModelConfig": {"tp": 8, "plugin_params": "{}"}}))
+    cfg = config_json(objs, "config.json")
+    assert cfg["ServerConfig"]["maxLinkNum"] == 2000
+    assert cfg["ServerConfig"]["fullTextEnabled"] is True
+    assert cfg["ServerConfig"]["port"] == 1025  # untouched siblings survive the merge
+    assert cfg["BackendConfig"]["ScheduleConfig"]["maxBatchSize"] == 64
+    assert cfg["BackendConfig"]["ScheduleConfig"]["maxPrefillTokens"] == 8192
+    model = cfg["BackendConfig"]["ModelDeployConfig"]["ModelConfig"][0]
+    assert model["tp"] == 8
+    assert model["modelName"] == "qwen2.5-7b"
+
+
+def test_config_change_rolls_pods():
+    a = one(render(CHART, values()), "Deployment", FULL)
+    b = one(render(CHART, values(serverConfig={"maxSeqLen": 4096})), "Deployment", FULL)
+    key = "checksum/config"
+    assert a["spec"]["template"]["metadata"]["annotations"][key] != \
+        b["spec"]["template"]["metadata"]["annotations"][key]
+
+
+# --------------------------------------------------------------------------
+# pd mode
+# --------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def pd_default() -> list[dict[str, Any]]:
+    return render(CHART, pd_values())
+
+
+def test_pd_1p1d_objects(pd_default):
+    names = {(o["kind"], o["metadata"]["name"]) for o in pd_default}
+    assert names == {
+        ("PriorityClass", f"default-{FULL}-prefill"),
+        ("PriorityClass", f"default-{FULL}-decode"),
+        ("ConfigMap", f"{FULL}-config"),
+        ("ConfigMap", f"{FULL}-global-ranktable"),
+        ("ConfigMap", f"rings-config-{FULL}-prefill-0"),
+        ("ConfigMap", f"rings-config-{FULL}-decode-0"),
+        ("Service", f"{FULL}-coordinator"),
+        ("Service", f"{FULL}-coordinator-mgmt"),
+        ("Service", f"{FULL}-servers"),
+        ("Deployment", f"{FULL}-controller"),
+        ("Deployment", f"{FULL}-coordinator"),
+        ("StatefulSet", f"{FULL}-prefill-0"),
+        ("StatefulSet", f"{FULL}-decode-0"),
+        ("Pod", f"{FULL}-test-ready"),
+    }
+    # Single-pod instances need no PodGroup.
+    assert find(pd_default, "PodGroup") == []
+
+
+def test_pd_instances_labels_npus_and_scheduler(pd_default):
+    for role in ("prefill", "decode"):
+        sts = one(pd_default, "StatefulSet", f"{FULL}-{role}-0")
+        assert sts["spec"]["replicas"] == 1
+        assert sts["spec"]["podManagementPolicy"] == "Parallel"
+        assert sts["spec"]["serviceName"] == f"{FULL}-servers"
+        labels = sts["spec"]["template"]["metadata"]["labels"]
+        assert labels["ring-controller.atlas"] == "ascend-910b"
+        assert labels["mindie.huawei.com/role"] == role
+        assert labels["mindie.huawei.com/instance-index"] == "0"
+        assert sts["metadata"]["labels"]["ring-controller.atlas"] == "ascend-910b"
+        spec = pod_spec(sts)
+        assert spec["schedulerName"] == "volcano"
+        assert spec["priorityClassName"] == f"default-{FULL}-{role}"
+        c = container(sts)
+        assert c["resources"]["requests"] == {"huawei.com/Ascend910": 8}
+        assert c["resources"]["limits"] == {"huawei.com/Ascend910": 8}
+        vols = {v["name"]: v for v in spec["volumes"]}
+        assert vols["ranktable"]["configMap"]["name"] == f"rings-config-{FULL}-{role}-0"
+        assert vols["global-ranktable"]["configMap"]["name"] == f"{FULL}-global-ranktable"
+        assert vols["config"]["configMap"]["items"][0] == {"key": f"config-{role}.json", "path": "config.json"}
+        assert {"name": "ranktable", "mountPath": "/user/serverid/devindex/config", "readOnly": True} \
+            in c["volumeMounts"]
+        # Single-pod instances: no multi-node ranktable.
+        assert "RANKTABLEFILE" not in env(c)
+
+
+def test_pd_priorities_decode_above_prefill(pd_default):
+    prio = {o["metadata"]["name"]: o["value"] for o in find(pd_default, "PriorityClass")}
+    assert prio[f"default-{FULL}-decode"] > prio[f"default-{FULL}-prefill"]
+    existing = render(CHART, pd_values(priorityClasses={
+        "create": False, "existingPrefill": "low", "existingDecode": "high"}))
+    assert find(existing, "PriorityClass") == []
+    assert pod_spec(one(existing, "StatefulSet", f"{FULL}-decode-0"))["priorityClassName"] == "high"
+    assert pod_spec(one(existing, "StatefulSet", f"{FULL}-prefill-0"))["priorityClassName"] == "low"
+
+
+def test_pd_ranktable_configmaps(pd_default):
+    for role in ("prefill", "decode"):
+        cm = one(pd_default, "ConfigMap", f"rings-config-{FULL}-{role}-0")
+        assert cm["metadata"]["labels"]["ring-controller.atlas"] == "ascend-910b"
+        assert cm["metadata"]["labels"]["mindie.huawei.com/ranktable"] == "instance"
+        assert json.loads(cm["data"]["hccl.json"]) == {"status": "initializing"}
+    glob = one(pd_default, "ConfigMap", f"{FULL}-global-ranktable")
+    assert json.loads(glob["data"]["global_ranktable.json"]) == {"status": "initializing"}
+    assert glob["metadata"]["labels"]["mindie.huawei.com/ranktable"] == "global"
+
+
+def test_pd_configs_modes(pd_default):
+    for role in ("prefill", "decode"):
+        cfg = config_json(pd_default, f"config-{role}.json")
+        assert cfg["ServerConfig"]["inferMode"] == "dmi"
+        assert cfg["BackendConfig"]["npuDeviceIds"] == [list(range(8))]
+        assert cfg["BackendConfig"]["ModelDeployConfig"]["ModelConfig"][0]["worldSize"] == 8
+    ctrl = config_json(pd_default, "ms_controller.json")
+    assert ctrl["deploy_mode"] == "pd_separate"
+    assert ctrl["global_rank_table_file_path"] == "/etc/mindie/global-ranktable/global_ranktable.json"
+    assert (ctrl["default_p_rate"], ctrl["default_d_rate"]) == (1, 1)
+    coord = config_json(pd_default, "ms_coordinator.json")
+    assert coord["digs_scheduler_config"]["deploy_mode"] == "pd_separate"
+    client = config_json(pd_default, "http_client_ctl.json")
+    assert client["tls_enable"] is False
+
+
+def test_pd_every_pod_waits_for_global_ranktable(pd_default):
+    for kind, name in [("Deployment", f"{FULL}-controller"), ("Deployment", f"{FULL}-coordinator"),
+                       ("StatefulSet", f"{FULL}-prefill-0"), ("StatefulSet", f"{FULL}-decode-0")]:
+        c = container(one(pd_default, kind, name))
+        s = script(c)
+        assert env(c)["GLOBAL_RANK_TABLE_FILE_PATH"] == "/etc/mindie/global-ranktable/global_ranktable.json"
+        assert "until grep -Eq '\"status\"[[:space:]]*:[[:space:]]*\"completed\"'" in s
+        assert 'grep -Fq "\\"$POD_IP\\""' in s  # the table must list this pod
+        assert "kubectl ascend mindie ranktable rel -n default" in s
+        assert s.index("until grep") < s.index("exec ")
+
+
+def test_pd_3p1d():
+    objs = render(CHART, pd_values(prefill={"instances": 3}))
+    assert sorted(o["metadata"]["name"] for o in find(objs, "StatefulSet")) == [
+        f"{FULL}-decode-0", f"{FULL}-prefill-0", f"{FULL}-prefill-1", f"{FULL}-prefill-2"]
+    assert len([o for o in find(objs, "ConfigMap") if o["metadata"]["name"].startswith("rings-config-")]) == 4
+    ctrl = config_json(objs, "ms_controller.json")
+    assert (ctrl["default_p_rate"], ctrl["default_d_rate"]) == (3, 1)
+    ann = one(objs, "ConfigMap", f"{FULL}-global-ranktable")["metadata"]["annotations"]
+    assert ann["mindie.huawei.com/prefill-instances"] == "3"
+    assert ann["mindie.huawei.com/decode-instances"] == "1"
+    idx = one(objs, "StatefulSet", f"{FULL}-prefill-2")["spec"]["selector"]["matchLabels"]
+    assert idx["mindie.huawei.com/instance-index"] == "2"
+
+
+def test_pd_multi_pod_instances_are_gang_scheduled():
+    objs = render(CHART, pd_values(prefill={"instances": 2, "podsPerInstance": 2},
+                                   decode={"podsPerInstance": 4}))
+    groups = {o["metadata"]["name"]: o for o in find(objs, "PodGroup")}
+    assert set(groups) == {f"{FULL}-prefill-0", f"{FULL}-prefill-1", f"{FULL}-decode-0"}
+    assert groups[f"{FULL}-prefill-0"]["apiVersion"] == "scheduling.volcano.sh/v1beta1"
+    assert groups[f"{FULL}-prefill-0"]["spec"]["minMember"] == 2
+    assert groups[f"{FULL}-decode-0"]["spec"]["minMember"] == 4
+    assert groups[f"{FULL}-decode-0"]["spec"]["minResources"] == {"huawei.com/Ascend910": "32"}
+    assert groups[f"{FULL}-decode-0"]["spec"]["priorityClassName"] == f"default-{FULL}-decode"
+    for name, group in groups.items():
+        sts = one(objs, "StatefulSet", name)
+        assert sts["spec"]["replicas"] == group["spec"]["minMember"]
+        ann = sts["spec"]["template"]["metadata"]["annotations"]
+        assert ann["scheduling.k8s.io/group-name"] == name
+        c = container(sts)
+        assert env(c)["RANKTABLEFILE"] == "/user/serverid/devindex/config/hccl.json"
+        assert ports(c)["multi-node"] == 1120
+    assert config_json(objs, "config-prefill.json")["BackendConfig"]["multiNodesInferEnabled"] is True
+    ctrl = config_json(objs, "ms_controller.json")["multi_node_infer_config"]
+    assert ctrl["multi_node_infer_enable"] is True
+    assert ctrl["d_node_config"]["node_machine_num"] == 4
+    cm = one(objs, "ConfigMap", f"rings-config-{FULL}-decode-0")
+    assert cm["metadata"]["annotations"]["mindie.huawei.com/pods"] == "4"
+
+
+def test_pd_gang_disabled_renders_no_podgroup():
+    objs = render(CHART, pd_values(prefill={"podsPerInstance": 2}, gang={"enabled": False},
+                                   schedulerName="default-scheduler"))
+    assert find(objs, "PodGroup") == []
+    sts = one(objs, "StatefulSet", f"{FULL}-prefill-0")
+    assert "scheduling.k8s.io/group-name" not in sts["spec"]["template"]["metadata"]["annotations"]
+    assert pod_spec(sts)["schedulerName"] == "default-scheduler"
+
+
+def test_pd_ports_agree_everywhere():
+    objs = render(CHART, pd_values(
+        ports={"business": 2025, "management": 2026, "metrics": 2027, "interComm": 2121, "multiNode": 2120},
+        controller={"port": 3026, "alarmPort": 3027},
+        coordinator={"ports": {"predict": 4025, "manage": 4026, "metrics": 4028, "status": 4029}},
+        prefill={"podsPerInstance": 2}))
+    server = config_json(objs, "config-prefill.json")
+    sc = server["ServerConfig"]
+    sts = one(objs, "StatefulSet", f"{FULL}-prefill-0")
+    c = container(sts)
+    assert ports(c) == {"http": sc["port"], "management": sc["managementPort"], "metrics": sc["metricsPort"],
+                        "inter-comm": sc["interCommPort"],
+                        "multi-node": server["BackendConfig"]["multiNodesInferPort"]}
+    assert (sc["port"], sc["managementPort"], sc["metricsPort"], sc["interCommPort"]) == (2025, 2026, 2027, 2121)
+    assert c["readinessProbe"]["httpGet"]["port"] == "management"
+    servers_svc = {p["name"]: p["port"] for p in one(objs, "Service", f"{FULL}-servers")["spec"]["ports"]}
+    assert servers_svc == {"management": 2026, "inter-comm": 2121, "metrics": 2027}
+
+    ctrl = config_json(objs, "ms_controller.json")
+    coord = config_json(objs, "ms_coordinator.json")["http_config"]
+    assert ctrl["mindie_server_port"] == sc["port"]
+    assert ctrl["mindie_server_control_port"] == sc["managementPort"]
+    assert ctrl["mindie_server_metric_port"] == sc["metricsPort"]
+    assert ctrl["mindie_ms_coordinator_port"] == int(coord["manage_port"]) == 4026
+    assert ctrl["mindie_ms_coordinator_external_port"] == int(coord["external_port"]) == 4028
+    assert ctrl["controller_alarm_port"] == int(coord["alarm_port"]) == 3027
+    assert ctrl["http_server"]["port"] == 3026
+    ctrl_c = container(one(objs, "Deployment", f"{FULL}-controller"))
+    assert ports(ctrl_c) == {"http": 3026, "alarm": 3027}
+    assert ctrl_c["livenessProbe"]["tcpSocket"]["port"] == "http"
+
+    coord_c = container(one(objs, "Deployment", f"{FULL}-coordinator"))
+    assert ports(coord_c) == {"http": int(coord["predict_port"]), "management": int(coord["manage_port"]),
+                              "metrics": int(coord["external_port"]), "status": int(coord["status_port"])}
+    assert coord_c["readinessProbe"]["httpGet"] == {"path": "/v1/readiness", "port": "management", "scheme": "HTTP"}
+    entry = one(objs, "Service", f"{FULL}-coordinator")["spec"]["ports"]
+    assert entry == [{"name": "http", "port": 4025, "targetPort": "http", "protocol": "TCP"}]
+    mgmt = {p["name"]: p["port"] for p in one(objs, "Service", f"{FULL}-coordinator-mgmt")["spec"]["ports"]}
+    assert mgmt == {"management": 4026, "status": 4029, "metrics": 4028}
+    test_pod = one(objs, "Pod", f"{FULL}-test-ready")
+    assert test_pod["spec"]["containers"][0]["command"][-1] == f"http://{FULL}-coordinator-mgmt:4026/v1/readiness"
+
+
+def test_pd_coordinator_service_name_value():
+    objs = render(CHART, pd_values(coordinator={"serviceName": "llm-entry"}, service={"type": "NodePort"}))
+    svc = one(objs, "Service", "llm-entry")
+    assert svc["spec"]["type"] == "NodePort"
+    assert svc["spec"]["selector"]["mindie.huawei.com/role"] == "coordinator"
+
+
+def test_pd_rendered_objects_match_ranktable_module():
+    """The chart's labels and annotations are what kubectl_ascend.ranktable reads."""
+    objs = render(CHART, pd_values(prefill={"podsPerInstance": 2}))
+    cms = find(objs, "ConfigMap")
+    pods, ip = [], 10
+    for kind in ("Deployment", "StatefulSet"):
+        for w in find(objs, kind):
+            for ordinal in range(w["spec"]["replicas"]):
+                pods.append({"metadata": {"name": f"{w['metadata']['name']}-{ordinal}",
+                                          "labels": w["spec"]["template"]["metadata"]["labels"]},
+                             "status": {"phase": "Running", "podIP": f"10.0.0.{ip}", "hostIP": "192.168.0.1"}})
+                ip += 1
+    not_yet = build_global_ranktable("rel", cms, pods)
+    assert not not_yet.ready
+    assert not_yet.configmap == f"{FULL}-global-ranktable"
+    assert len(not_yet.missing) == 2
+    assert all("is still 'initializing'" in m for m in not_yet.missing)
+    # The Ascend Operator completes each instance's hccl.json.
+    for cm in cms:
+        if cm["metadata"]["labels"].get("mindie.huawei.com/ranktable") != "instance":
+            continue
+        lab = cm["metadata"]["labels"]
+        mine = [p for p in pods if p["metadata"]["labels"].get("mindie.huawei.com/role") == lab["mindie.huawei.com/role"]
+                and p["metadata"]["labels"].get("mindie.huawei.com/instance-index") == lab["mindie.huawei.com/instance-index"]]
+        cm["data"]["hccl.json"] = json.dumps({"status": "completed", "server_list": [
+            {"server_id": "192.168.0.1", "container_ip": p["status"]["podIP"],
+             "device": [{"device_id": "0", "device_ip": "29.0.0.1", "rank_id": "0"}]} for p in mine]})
+    done = build_global_ranktable("rel", cms, pods)
+    assert done.ready, done.missing
+    assert done.groups == ("0 coordinator", "1 controller", "2 prefill-0", "3 decode-0")
+    assert done.ranktable["server_group_list"][2]["server_count"] == "2"
+
+
+# --------------------------------------------------------------------------
+# refusals
+# --------------------------------------------------------------------------
+
+def test_refuses_pd_npu_mismatch():
+    err = render_error(CHART, pd_values(prefill={"npusPerPod": 8}, decode={"npusPerPod": 4}))
+    assert "prefill.npusPerPod (8) and decode.npusPerPod (4) must be equal" in err
+
+
+@pytest.mark.parametrize("vals, key", [
+    ({"single": {"npusPerInstance": 17}}, "npusPerInstance"),
+    ({"mode": "pd", "prefill": {"npusPerPod": 32}, "decode": {"npusPerPod": 32}}, "npusPerPod"),
+    ({"single": {"npusPerInstance": 0}}, "npusPerInstance"),
+])
+def test_refuses_npu_counts_outside_1_to_16(vals, key):
+    err = render_error(CHART, values(**vals))
+    assert "schema" in err
+    assert key in err
+
+
+def test_refuses_missing_model_name_and_path():
+    no_name = values()
+    del no_name["model"]["name"]
+    assert "model.name is required" in render_error(CHART, no_name)
+    no_path = values()
+    del no_path["model"]["path"]
+    assert "model.path is required" in render_error(CHART, no_path)
+
+
+def test_refuses_model_path_outside_mount():
+    err = render_error(CHART, values(model={"path": "/weights/qwen"}))
+    assert 'model.path "/weights/qwen" is not under model.mountPath "/data"' in err
+
+
+def test_refuses_pvc_without_claim():
+    assert "model.pvc.claimName is required" in render_error(CHART, values(model={"source": "pvc"}))
+
+
+@pytest.mark.parametrize("extra, kw", [
+    ({"coordinator": {"serviceName": "mindie-ms-coordinator"}}, {}),
+    ({"fullnameOverride": "mindie-ms"}, {}),
+])
+def test_refuses_coordinator_service_named_mindie_ms_coordinator(extra, kw):
+    err = render_error(CHART, pd_values(**extra), **kw)
+    assert "mindie-ms-coordinator" in err
+    assert "MINDIE_MS_COORDINATOR_PORT" in err
+    assert "coordinator.serviceName" in err
+
+
+@pytest.mark.parametrize("vals, needle", [
+    ({"single": {"replica": 2}}, "replica"),
+    ({"modle": {"name": "x"}}, "modle"),
+    ({"coordinator": {"ports": {"predcit": 1}}}, "predcit"),
+    ({"accelerator": {"family": "910B"}}, "family"),
+    ({"mode": "hybrid"}, "mode"),
+])
+def test_refuses_misspelt_keys_and_bad_enums(vals, needle):
+    err = render_error(CHART, values(**vals))
+    assert "schema" in err
+    assert needle in err
+
+
+def test_refuses_latest_and_missing_image():
+    assert '"latest" is not allowed' in render_error(CHART, values(image={"tag": "latest"}))
+    no_repo = values()
+    del no_repo["image"]["repository"]
+    assert "image.repository is required" in render_error(CHART, no_repo)
+
+
+def test_refuses_pd_on_310p():
+    err = render_error(CHART, pd_values(accelerator={"family": "310P"}))
+    assert "mode=pd needs accelerator.family=910" in err
+
+
+def test_refuses_npus_in_resources():
+    err = render_error(CHART, values(single={"resources": {"limits": {"huawei.com/Ascend910": 2}}}))
+    assert "single.resources.limits.huawei.com/Ascend910: NPUs are set by the chart" in err
+
+
+def test_refuses_decode_priority_not_above_prefill():
+    err = render_error(CHART, pd_values(priorityClasses={"prefillValue": 500, "decodeValue": 500}))
+    assert "priorityClasses.decodeValue (500) must be greater than priorityClasses.prefillValue (500)" in err
+
+
+def test_refuses_gang_without_volcano():
+    err = render_error(CHART, pd_values(decode={"podsPerInstance": 2}, schedulerName="default-scheduler"))
+    assert "set schedulerName=volcano, or gang.enabled=false" in err
+
+
+@pytest.mark.parametrize("raw, hint", [
+    ({"rawConfig": {"ServerConfig": {"port": 8080}}}, "rawConfig.ServerConfig.port is managed by the chart: set ports.business"),
+    ({"rawConfig": {"BackendConfig": {"npuDeviceIds": [[0]]}}}, "set single.npusPerInstance"),
+    ({"mode": "pd", "coordinator": {"rawConfig": {"http_config": {"manage_port": "9"}}}},
+     "coordinator.rawConfig.http_config.manage_port is managed by the chart: set coordinator.ports.manage"),
+    ({"mode": "pd", "decode": {"rawConfig": {"ServerConfig": {"inferMode": "standard"}}}},
+     "decode.rawConfig.ServerConfig.inferMode is managed by the chart"),
+    ({"model": {"extraModelConfig": {"worldSize": 2}}}, "model.extraModelConfig.worldSize is managed by the chart"),
+])
+def test_refuses_managed_raw_config_keys(raw, hint):
+    assert hint in render_error(CHART, values(**raw))
+
+
+def test_role_raw_config_overrides_global_raw_config_with_false():
+    objs = render(CHART, pd_values(rawConfig={"ServerConfig": {"fullTextEnabled": True}},
+                                   prefill={"rawConfig": {"ServerConfig": {"fullTextEnabled": False}}}))
+    assert config_json(objs, "config-prefill.json")["ServerConfig"]["fullTextEnabled"] is False
+    assert config_json(objs, "config-decode.json")["ServerConfig"]["fullTextEnabled"] is True
+
+
+def test_refuses_too_long_full_name():
+    err = render_error(CHART, values(fullnameOverride="a" * 41))
+    assert "at most 40 fit" in err
+
+
+def test_refuses_duplicate_server_ports():
+    err = render_error(CHART, values(ports={"metrics": 1026}))
+    assert "must all differ" in err

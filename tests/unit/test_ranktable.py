@@ -1,0 +1,274 @@
+"""Unit tests for kubectl_ascend.ranktable (global ranktable of a PD release).
+
+Scenarios:
+- not ready: coordinator pod without IP; a prefill pod without IP; a
+  per-instance hccl.json still "initializing"; hccl.json naming a pod IP no
+  current pod has (pod recreated); two controller pods during a rollout;
+  everything missing at once is reported together;
+- ready: 1 two-pod Prefill + 1 Decode instance -> groups 0 coordinator,
+  1 controller, 2 prefill-0 (both pods, hccl order), 3 decode-0, with pod IPs,
+  devices and device_logical_id, status completed, data() and message();
+- 3P1D group numbering (prefill first, then decode);
+- Atlas A3 format (no container_ip: servers mapped to pods by host IP,
+  super_pod_list kept, version 1.2);
+- objects of other releases and terminating pods are ignored;
+- a namespace without the release's global ConfigMap raises RanktableError;
+- selectors and differs_from().
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kubectl_ascend.ranktable import (
+    GLOBAL_KEY,
+    RanktableError,
+    build_global_ranktable,
+    configmap_selector,
+    pod_selector,
+)
+
+pytestmark = pytest.mark.unit
+
+REL = "rel"
+FULL = "rel-mindie-service"
+
+
+def pod(name, role, ip, index=None, release=REL, host_ip="192.168.0.1", **meta):
+    labels = {"app.kubernetes.io/instance": release, "mindie.huawei.com/role": role}
+    if index is not None:
+        labels["mindie.huawei.com/instance-index"] = str(index)
+    status = {"phase": "Running" if ip else "Pending", "hostIP": host_ip}
+    if ip:
+        status["podIP"] = ip
+    return {"metadata": {"name": name, "labels": labels, **meta}, "status": status}
+
+
+def global_cm(prefill=1, decode=1, p_pods=1, d_pods=1, release=REL):
+    return {
+        "metadata": {
+            "name": f"{release}-mindie-service-global-ranktable",
+            "labels": {"app.kubernetes.io/instance": release, "mindie.huawei.com/ranktable": "global"},
+            "annotations": {
+                "mindie.huawei.com/prefill-instances": str(prefill),
+                "mindie.huawei.com/decode-instances": str(decode),
+                "mindie.huawei.com/prefill-pods-per-instance": str(p_pods),
+                "mindie.huawei.com/decode-pods-per-instance": str(d_pods),
+            },
+        },
+        "data": {GLOBAL_KEY: '{"status":"initializing"}'},
+    }
+
+
+def devices(first_ip, n=2):
+    base = first_ip.rsplit(".", 1)
+    return [{"device_id": str(i), "device_ip": f"{base[0]}.{int(base[1]) + i}", "rank_id": str(i)}
+            for i in range(n)]
+
+
+def hccl(servers, status="completed", **extra):
+    return json.dumps({"status": status, "server_count": str(len(servers)),
+                       "server_list": servers, "version": "1.0", **extra})
+
+
+def instance_cm(role, index, hccl_text, pods=1, release=REL):
+    return {
+        "metadata": {
+            "name": f"rings-config-{release}-mindie-service-{role}-{index}",
+            "labels": {"app.kubernetes.io/instance": release, "mindie.huawei.com/role": role,
+                       "mindie.huawei.com/instance-index": str(index),
+                       "mindie.huawei.com/ranktable": "instance",
+                       "ring-controller.atlas": "ascend-910b"},
+            "annotations": {"mindie.huawei.com/pods": str(pods)},
+        },
+        "data": {"hccl.json": hccl_text},
+    }
+
+
+def server(pod_ip, node_ip, dev_ip):
+    return {"server_id": node_ip, "container_ip": pod_ip, "device": devices(dev_ip)}
+
+
+def cluster_1p2_1d():
+    """One Prefill instance of two pods, one Decode instance of one pod, all completed."""
+    pods = [
+        pod("coord", "coordinator", "10.0.0.2"),
+        pod("ctrl", "controller", "10.0.0.3"),
+        pod(f"{FULL}-prefill-0-0", "prefill", "10.0.1.10", 0, host_ip="192.168.0.11"),
+        pod(f"{FULL}-prefill-0-1", "prefill", "10.0.1.11", 0, host_ip="192.168.0.12"),
+        pod(f"{FULL}-decode-0-0", "decode", "10.0.2.10", 0, host_ip="192.168.0.13"),
+    ]
+    cms = [
+        global_cm(prefill=1, decode=1, p_pods=2, d_pods=1),
+        instance_cm("prefill", 0, hccl([server("10.0.1.10", "192.168.0.11", "29.0.0.1"),
+                                        server("10.0.1.11", "192.168.0.12", "29.0.1.1")]), pods=2),
+        instance_cm("decode", 0, hccl([server("10.0.2.10", "192.168.0.13", "29.0.2.1")])),
+    ]
+    return cms, pods
+
+
+class TestMindieRanktableReady:
+    """A completed global ranktable, once everything is in place."""
+
+    def test_selectors_name_release_and_chart_labels(self):
+        assert configmap_selector("r1") == "app.kubernetes.io/instance=r1,mindie.huawei.com/ranktable"
+        assert pod_selector("r1") == "app.kubernetes.io/instance=r1,mindie.huawei.com/role"
+
+    def test_completed_ranktable_has_groups_ips_and_devices(self):
+        cms, pods = cluster_1p2_1d()
+        result = build_global_ranktable(REL, cms, pods)
+        assert result.ready, result.missing
+        assert result.configmap == f"{FULL}-global-ranktable"
+        rt = result.ranktable
+        assert rt["status"] == "completed"
+        assert rt["version"] == "1.0"
+        groups = rt["server_group_list"]
+        assert [g["group_id"] for g in groups] == ["0", "1", "2", "3"]
+        assert groups[0]["server_list"] == [{"server_ip": "10.0.0.2"}]
+        assert groups[1]["server_list"] == [{"server_ip": "10.0.0.3"}]
+        prefill = groups[2]
+        assert prefill["server_count"] == "2"
+        assert [s["server_ip"] for s in prefill["server_list"]] == ["10.0.1.10", "10.0.1.11"]
+        assert [s["server_id"] for s in prefill["server_list"]] == ["192.168.0.11", "192.168.0.12"]
+        first = prefill["server_list"][0]["device"]
+        assert first == [
+            {"device_id": "0", "device_ip": "29.0.0.1", "rank_id": "0", "device_logical_id": "0"},
+            {"device_id": "1", "device_ip": "29.0.0.2", "rank_id": "1", "device_logical_id": "1"},
+        ]
+        assert groups[3]["server_list"][0]["server_ip"] == "10.0.2.10"
+        assert result.groups == ("0 coordinator", "1 controller", "2 prefill-0", "3 decode-0")
+        # data() is what gets written: valid JSON equal to the ranktable.
+        assert json.loads(result.data()[GLOBAL_KEY]) == rt
+        assert result.message().startswith("global ranktable completed: 4 groups")
+
+    def test_three_prefill_one_decode_numbering(self):
+        pods = [pod("coord", "coordinator", "10.0.0.2"), pod("ctrl", "controller", "10.0.0.3")]
+        cms = [global_cm(prefill=3, decode=1)]
+        for i in range(3):
+            ip = f"10.0.1.{10 + i}"
+            pods.append(pod(f"p{i}", "prefill", ip, i))
+            cms.append(instance_cm("prefill", i, hccl([server(ip, "192.168.0.1", f"29.0.{i}.1")])))
+        pods.append(pod("d0", "decode", "10.0.2.10", 0))
+        cms.append(instance_cm("decode", 0, hccl([server("10.0.2.10", "192.168.0.1", "29.1.0.1")])))
+        result = build_global_ranktable(REL, cms, pods)
+        assert result.ready, result.missing
+        ids = {g["group_id"]: g["server_list"][0]["server_ip"] for g in result.ranktable["server_group_list"]}
+        assert ids == {"0": "10.0.0.2", "1": "10.0.0.3", "2": "10.0.1.10", "3": "10.0.1.11",
+                       "4": "10.0.1.12", "5": "10.0.2.10"}
+
+    def test_other_releases_and_terminating_pods_are_ignored(self):
+        cms, pods = cluster_1p2_1d()
+        other_cms, other_pods = [global_cm(release="other")], [
+            pod("other-coord", "coordinator", "10.9.0.2", release="other"),
+            pod("other-p", "prefill", "10.9.0.3", 0, release="other"),
+        ]
+        dying = pod("old-coord", "coordinator", "10.0.0.250", deletionTimestamp="2026-01-01T00:00:00Z")
+        finished = pod("old-ctrl", "controller", "10.0.0.251")
+        finished["status"]["phase"] = "Failed"
+        result = build_global_ranktable(REL, other_cms + cms, other_pods + pods + [dying, finished])
+        assert result.ready, result.missing
+        groups = result.ranktable["server_group_list"]
+        assert groups[0]["server_list"] == [{"server_ip": "10.0.0.2"}]
+        assert groups[1]["server_list"] == [{"server_ip": "10.0.0.3"}]
+
+    def test_a3_format_maps_servers_to_pods_by_host_and_keeps_super_pods(self):
+        pods = [pod("coord", "coordinator", "10.0.0.2"), pod("ctrl", "controller", "10.0.0.3"),
+                pod("p0", "prefill", "10.0.1.10", 0, host_ip="192.168.0.21"),
+                pod("d0", "decode", "10.0.2.10", 0, host_ip="192.168.0.22")]
+        super_pods = [{"super_pod_id": "0", "server_list": [{"server_id": "192.168.0.21"}]}]
+        a3 = [{"server_id": "192.168.0.21",
+               "device": [{"device_id": "0", "device_ip": "29.0.0.1", "super_device_id": "37748736",
+                           "rank_id": "0"}]}]
+        a3_d = [{"server_id": "192.168.0.22",
+                 "device": [{"device_id": "0", "device_ip": "29.0.0.9", "rank_id": "0"}]}]
+        cms = [global_cm(),
+               instance_cm("prefill", 0, json.dumps({"status": "completed", "version": "1.2",
+                                                     "server_count": "1", "server_list": a3,
+                                                     "super_pod_list": super_pods})),
+               instance_cm("decode", 0, hccl(a3_d))]
+        result = build_global_ranktable(REL, cms, pods)
+        assert result.ready, result.missing
+        assert result.ranktable["version"] == "1.2"
+        prefill = result.ranktable["server_group_list"][2]
+        assert prefill["server_list"][0]["server_ip"] == "10.0.1.10"
+        assert prefill["server_list"][0]["device"][0]["super_device_id"] == "37748736"
+        assert prefill["super_pod_list"] == super_pods
+
+    def test_differs_from_compares_parsed_json(self):
+        cms, pods = cluster_1p2_1d()
+        result = build_global_ranktable(REL, cms, pods)
+        assert result.differs_from('{"status":"initializing"}')
+        assert result.differs_from(None)
+        assert result.differs_from("not json")
+        assert not result.differs_from(json.dumps(result.ranktable))
+
+
+class TestMindieRanktableNotReady:
+    """What is still missing is reported, one sentence each."""
+
+    def test_not_ready_when_coordinator_has_no_ip(self):
+        cms, pods = cluster_1p2_1d()
+        pods[0] = pod("coord", "coordinator", None)
+        result = build_global_ranktable(REL, cms, pods)
+        assert not result.ready
+        assert result.ranktable is None
+        assert result.missing == ("coordinator pod coord has no IP yet",)
+        assert result.message() == "not ready yet: coordinator pod coord has no IP yet"
+        with pytest.raises(ValueError):
+            result.data()
+
+    def test_not_ready_when_a_prefill_pod_has_no_ip(self):
+        cms, pods = cluster_1p2_1d()
+        pods[3] = pod(f"{FULL}-prefill-0-1", "prefill", None, 0)
+        result = build_global_ranktable(REL, cms, pods)
+        assert result.missing == ("prefill instance 0: 1 of 2 pods have an IP",)
+
+    def test_not_ready_while_instance_ranktable_initializing(self):
+        cms, pods = cluster_1p2_1d()
+        cms[2] = instance_cm("decode", 0, '{"status":"initializing"}')
+        result = build_global_ranktable(REL, cms, pods)
+        assert not result.ready
+        assert len(result.missing) == 1
+        assert result.missing[0].startswith(f"rings-config-{FULL}-decode-0: hccl.json is still 'initializing'")
+
+    def test_not_ready_when_hccl_names_a_pod_that_is_gone(self):
+        cms, pods = cluster_1p2_1d()
+        pods[4] = pod(f"{FULL}-decode-0-0", "decode", "10.0.2.99", 0)  # recreated: new IP
+        result = build_global_ranktable(REL, cms, pods)
+        assert len(result.missing) == 1
+        assert "lists pod IP 10.0.2.10, which no current pod of the instance has" in result.missing[0]
+
+    def test_not_ready_with_two_controllers_and_all_problems_reported(self):
+        cms, pods = cluster_1p2_1d()
+        pods.append(pod("ctrl-new", "controller", "10.0.0.4"))
+        cms[1] = instance_cm("prefill", 0, '{"status":"initializing"}', pods=2)
+        result = build_global_ranktable(REL, cms, pods)
+        assert result.missing[0] == "2 controller pods exist (ctrl, ctrl-new); wait until only one is left"
+        assert "hccl.json is still 'initializing'" in result.missing[1]
+        assert len(result.missing) == 2
+
+    def test_missing_instance_configmap_and_missing_coordinator(self):
+        cms, pods = cluster_1p2_1d()
+        del cms[2]
+        pods = [p for p in pods if p["metadata"]["name"] != "coord"]
+        result = build_global_ranktable(REL, cms, pods)
+        assert result.missing == (
+            "no coordinator pod exists",
+            "decode instance 0: expected one per-instance ranktable ConfigMap, found 0",
+        )
+
+
+class TestMindieRanktableErrors:
+    """Objects that are not a mindie-service PD release."""
+
+    def test_release_without_global_configmap_is_an_error(self):
+        cms, pods = cluster_1p2_1d()
+        with pytest.raises(RanktableError, match="no global ranktable ConfigMap"):
+            build_global_ranktable("absent", cms, pods)
+
+    def test_global_configmap_without_annotations_is_an_error(self):
+        cms, pods = cluster_1p2_1d()
+        del cms[0]["metadata"]["annotations"]
+        with pytest.raises(RanktableError, match="mindie.huawei.com/prefill-instances"):
+            build_global_ranktable(REL, cms, pods)
