@@ -1,0 +1,221 @@
+{{/* One device plugin DaemonSet; called by daemonset.yaml. */}}
+{{- define "ascend-device-plugin.daemonset" -}}
+{{- $ := .ctx -}}
+{{- $v := $.Values -}}
+{{- $facts := .facts -}}
+{{- $family := .family -}}
+{{- $name := "ascend-device-plugin-daemonset" -}}
+{{- $familyLabel := "" -}}
+{{- if $family -}}
+{{- $familyLabel = (index $facts $family).suffix -}}
+{{- $name = printf "ascend-device-plugin-daemonset-%s" $familyLabel -}}
+{{- end -}}
+{{- $logDir := trimSuffix "/" $v.log.dir -}}
+{{- $kubelet := trimSuffix "/" $v.hostPaths.kubeletRoot -}}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: {{ $name }}
+  namespace: {{ $v.namespace }}
+  labels:
+    {{- include "ascend-device-plugin.labels" $ | nindent 4 }}
+    {{- if $familyLabel }}
+    ascend.huawei.com/family: {{ $familyLabel | quote }}
+    {{- end }}
+spec:
+  selector:
+    matchLabels:
+      {{- include "ascend-device-plugin.selectorLabels" $ | nindent 6 }}
+      {{- if $familyLabel }}
+      {{- /* Several DaemonSets share one namespace: the family keeps their selectors apart. */}}
+      ascend.huawei.com/family: {{ $familyLabel | quote }}
+      {{- end }}
+  updateStrategy:
+    {{- toYaml $v.updateStrategy | nindent 4 }}
+  template:
+    metadata:
+      labels:
+        {{- include "ascend-device-plugin.labels" $ | nindent 8 }}
+        {{- if $familyLabel }}
+        ascend.huawei.com/family: {{ $familyLabel | quote }}
+        {{- end }}
+        {{- with $v.podLabels }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+      {{- with $v.podAnnotations }}
+      annotations:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+    spec:
+      serviceAccountName: {{ include "ascend-device-plugin.serviceAccountName" $ }}
+      priorityClassName: {{ $v.priorityClassName | quote }}
+      {{- with include "ascend-device-plugin.imagePullSecrets" $ }}
+      {{- . | nindent 6 }}
+      {{- end }}
+      securityContext:
+        seccompProfile:
+          type: RuntimeDefault
+      {{- if $family }}
+      nodeSelector:
+        accelerator: {{ (index $facts $family).accelerator }}
+        {{- with $v.nodeSelector }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+      {{- else }}
+      {{- with $v.nodeSelector }}
+      nodeSelector:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      affinity:
+        nodeAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            nodeSelectorTerms:
+              - matchExpressions:
+                  - key: accelerator
+                    operator: In
+                    values:
+                      {{- range .families }}
+                      - {{ (index $facts .).accelerator }}
+                      {{- end }}
+      {{- end }}
+      tolerations:
+        - key: CriticalAddonsOnly
+          operator: Exists
+        {{- range .families }}
+        - key: {{ (index $facts .).resource }}
+          operator: Exists
+          effect: NoSchedule
+        {{- end }}
+        {{- with $v.extraTolerations }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+      {{- if $v.log.createDir }}
+      initContainers:
+        # Creates the plugin log directory (750 root:root) before the plugin
+        # starts; root with CHOWN/FOWNER only, not privileged.
+        - name: log-dir
+          image: {{ include "ascend-device-plugin.image" (dict "ctx" $ "image" $v.image) | quote }}
+          imagePullPolicy: {{ $v.image.pullPolicy }}
+          command: ["/bin/sh", "-c"]
+          args:
+            - >-
+              mkdir -p "/log-parent/$(LOG_DIR_NAME)" &&
+              chown 0:0 "/log-parent/$(LOG_DIR_NAME)" &&
+              chmod 750 "/log-parent/$(LOG_DIR_NAME)"
+          env:
+            - name: LOG_DIR_NAME
+              value: {{ base $logDir | quote }}
+          securityContext:
+            runAsUser: 0
+            runAsGroup: 0
+            runAsNonRoot: false
+            allowPrivilegeEscalation: false
+            readOnlyRootFilesystem: true
+            capabilities:
+              drop: ["ALL"]
+              add: ["CHOWN", "FOWNER"]
+          resources:
+            {{- toYaml $v.initResources | nindent 12 }}
+          volumeMounts:
+            - name: log-parent
+              mountPath: /log-parent
+      {{- end }}
+      containers:
+        - name: device-plugin
+          image: {{ include "ascend-device-plugin.image" (dict "ctx" $ "image" $v.image) | quote }}
+          imagePullPolicy: {{ $v.image.pullPolicy }}
+          # `sh -c 'umask 027 && exec device-plugin "$@"'` keeps the argument
+          # list below a plain list while log files get mode 640.
+          command:
+            - /bin/sh
+            - -c
+            - umask 027 && exec device-plugin "$@"
+            - device-plugin
+          args:
+            {{- include "ascend-device-plugin.args" $ | nindent 12 }}
+            {{- if $family }}
+            {{- range (index $v.families $family).extraArgs }}
+            - {{ . | quote }}
+            {{- end }}
+            {{- end }}
+          env:
+            - name: NODE_NAME
+              valueFrom:
+                fieldRef:
+                  fieldPath: spec.nodeName
+            - name: HOST_IP
+              valueFrom:
+                fieldRef:
+                  fieldPath: status.hostIP
+            {{- with $v.extraEnv }}
+            {{- toYaml . | nindent 12 }}
+            {{- end }}
+          securityContext:
+            privileged: true
+            readOnlyRootFilesystem: true
+          resources:
+            {{- toYaml $v.resources | nindent 12 }}
+          volumeMounts:
+            - name: device-plugin
+              mountPath: /var/lib/kubelet/device-plugins
+            - name: pod-resource
+              mountPath: /var/lib/kubelet/pod-resources
+            - name: hiai-driver
+              mountPath: /usr/local/Ascend/driver
+              readOnly: true
+            - name: log-path
+              mountPath: {{ $logDir }}
+            - name: tmp
+              mountPath: /tmp
+            - name: localtime
+              mountPath: /etc/localtime
+              readOnly: true
+            {{- if $v.volcanoType }}
+            - name: vnpucfg
+              mountPath: /etc/vnpu.cfg
+            - name: vnpu-cfg-lock
+              mountPath: /run/vnpu_cfg_lock
+            {{- end }}
+      volumes:
+        - name: device-plugin
+          hostPath:
+            path: {{ $kubelet }}/device-plugins
+            type: Directory
+        - name: pod-resource
+          hostPath:
+            path: {{ $kubelet }}/pod-resources
+            type: DirectoryOrCreate
+        - name: hiai-driver
+          hostPath:
+            path: {{ trimSuffix "/" $v.hostPaths.driver }}
+            type: Directory
+        - name: log-path
+          hostPath:
+            path: {{ $logDir }}
+            type: DirectoryOrCreate
+        {{- if $v.log.createDir }}
+        - name: log-parent
+          hostPath:
+            path: {{ dir $logDir }}
+            type: DirectoryOrCreate
+        {{- end }}
+        - name: tmp
+          hostPath:
+            path: /tmp
+        - name: localtime
+          hostPath:
+            path: /etc/localtime
+        {{- if $v.volcanoType }}
+        # Must exist on the node (type File): the pod does not start without
+        # it. `kubectl ascend doctor` checks it.
+        - name: vnpucfg
+          hostPath:
+            path: /etc/vnpu.cfg
+            type: File
+        - name: vnpu-cfg-lock
+          hostPath:
+            path: /run/vnpu_cfg_lock
+            type: DirectoryOrCreate
+        {{- end }}
+{{- end -}}

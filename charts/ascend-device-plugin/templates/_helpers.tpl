@@ -1,0 +1,126 @@
+{{/*
+Helpers of the ascend-device-plugin chart. Every name carries the chart
+prefix: unprefixed helpers collide across the subcharts of an umbrella.
+*/}}
+
+{{- define "ascend-device-plugin.name" -}}
+{{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "ascend-device-plugin.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Selector labels: name + instance only (never a version). */}}
+{{- define "ascend-device-plugin.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "ascend-device-plugin.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/* Labels on every object; status/doctor find workloads by them. */}}
+{{- define "ascend-device-plugin.labels" -}}
+helm.sh/chart: {{ include "ascend-device-plugin.chart" . }}
+{{ include "ascend-device-plugin.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: mindcluster
+app.kubernetes.io/component: device-plugin
+{{- end -}}
+
+{{- define "ascend-device-plugin.serviceAccountName" -}}
+ascend-device-plugin
+{{- end -}}
+
+{{/*
+Facts per chip family: DaemonSet suffix, value of the `accelerator` node
+label, extended resource name. Order of the list is the render order.
+*/}}
+{{- define "ascend-device-plugin.familyOrder" -}}
+- ascend910
+- ascend310
+- ascend310p
+- npu
+{{- end -}}
+
+{{- define "ascend-device-plugin.familyFacts" -}}
+ascend910:
+  suffix: "910"
+  accelerator: huawei-Ascend910
+  resource: huawei.com/Ascend910
+ascend310:
+  suffix: "310"
+  accelerator: huawei-Ascend310
+  resource: huawei.com/Ascend310
+ascend310p:
+  suffix: 310p
+  accelerator: huawei-Ascend310P
+  resource: huawei.com/Ascend310P
+npu:
+  suffix: npu
+  accelerator: huawei-npu
+  resource: huawei.com/npu
+{{- end -}}
+
+{{/* Enabled family keys, in render order, as a YAML list. */}}
+{{- define "ascend-device-plugin.enabledFamilies" -}}
+{{- $out := list -}}
+{{- range $key := include "ascend-device-plugin.familyOrder" . | fromYamlArray -}}
+{{- $fam := index $.Values.families $key -}}
+{{- if $fam.enabled -}}
+{{- $out = append $out $key -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $out -}}
+{{- end -}}
+
+{{/*
+Image reference. Call with (dict "ctx" $ "image" .Values.image).
+global.imageRegistry overrides image.registry; a digest wins over the tag.
+*/}}
+{{- define "ascend-device-plugin.image" -}}
+{{- $img := .image -}}
+{{- $global := .ctx.Values.global | default dict -}}
+{{- $registry := $global.imageRegistry | default $img.registry -}}
+{{- $repo := $img.repository -}}
+{{- if $registry -}}
+{{- $repo = printf "%s/%s" $registry $img.repository -}}
+{{- end -}}
+{{- if $img.digest -}}
+{{- printf "%s@%s" $repo $img.digest -}}
+{{- else -}}
+{{- printf "%s:%s" $repo $img.tag -}}
+{{- end -}}
+{{- end -}}
+
+{{/* imagePullSecrets from global + chart values; accepts names or {name: x}. */}}
+{{- define "ascend-device-plugin.imagePullSecrets" -}}
+{{- $global := .Values.global | default dict -}}
+{{- $names := list -}}
+{{- range (concat ($global.imagePullSecrets | default list) (.Values.imagePullSecrets | default list)) -}}
+{{- $n := . -}}
+{{- if kindIs "map" . -}}
+{{- $n = .name -}}
+{{- end -}}
+{{- if not (has $n $names) -}}
+{{- $names = append $names $n -}}
+{{- end -}}
+{{- end -}}
+{{- if $names -}}
+imagePullSecrets:
+{{- range $names }}
+  - name: {{ . }}
+{{- end }}
+{{- end -}}
+{{- end -}}
+
+{{/* Arguments of the device-plugin binary (without the per-family extras). */}}
+{{- define "ascend-device-plugin.args" -}}
+- -useAscendDocker={{ .Values.useAscendDocker }}
+- -volcanoType={{ .Values.volcanoType }}
+- -presetVirtualDevice={{ .Values.presetVirtualDevice }}
+- -logFile={{ trimSuffix "/" .Values.log.dir }}/devicePlugin.log
+- -logLevel={{ .Values.log.level }}
+{{- range .Values.extraArgs }}
+- {{ . | quote }}
+{{- end }}
+{{- end -}}
