@@ -408,6 +408,14 @@ class Kube:
     def get_namespace(self, name: str) -> dict[str, Any] | None:
         return self.get_optional(f"get namespace {name}", f"/api/v1/namespaces/{quote(name)}")
 
+    def create_cluster_object(self, what: str, api_path: str, body: dict[str, Any]) -> bool:
+        """Create a cluster-scoped object at an API collection path; False if it already exists."""
+        try:
+            self.request(f"create {what}", "POST", api_path, body=body)
+            return True
+        except errors.Conflict:
+            return False
+
     # -- RBAC ---------------------------------------------------------------
 
     def get_cluster_role_binding(self, name: str) -> dict[str, Any] | None:

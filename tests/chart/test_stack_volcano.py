@@ -268,7 +268,8 @@ def test_crds_off_and_not_kept() -> None:
 
 
 def test_default_queue_is_a_hook() -> None:
-    q = one(render(CHART), "Queue", "default")
+    assert not find(render(CHART), "Queue")  # off by default: Helm 4 cannot map it on a first install
+    q = one(render(CHART, {"defaultQueue": {"create": True}}), "Queue", "default")
     assert q["apiVersion"] == "scheduling.volcano.sh/v1beta1"
     assert "namespace" not in q["metadata"]
     assert q["metadata"]["annotations"] == {
@@ -277,7 +278,6 @@ def test_default_queue_is_a_hook() -> None:
         "helm.sh/hook-delete-policy": "before-hook-creation",
     }
     assert q["spec"] == {"weight": 1, "reclaimable": True}
-    assert not find(render(CHART, {"defaultQueue": {"create": False}}), "Queue")
 
 
 def test_scheduler_rbac() -> None:

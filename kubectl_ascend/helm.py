@@ -1,0 +1,172 @@
+"""The one door to Helm: pyhelm3 (async, bridged here with asyncio.run) and the helm binary.
+
+Everything else gets plain Python back. Charts ship inside the package
+(kubectl_ascend/charts in a wheel) or come from the checkout's charts/ in a
+development install; the umbrella's file:// dependencies are packaged into a
+private copy with `helm dependency build`, which works offline.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any, Awaitable, TypeVar
+
+from kubectl_ascend import errors
+
+T = TypeVar("T")
+UMBRELLA = "ascend-stack"
+
+
+def _run(coro: Awaitable[T]) -> T:
+    """The single bridge from our synchronous code to pyhelm3's coroutines."""
+    return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+def helm_executable() -> str:
+    exe = os.environ.get("HELM_BIN") or shutil.which("helm")
+    if not exe:
+        raise errors.HelmError("helm (v3.8+ or v4) is not on PATH; install it or set HELM_BIN "
+                               "(in the repository: `make tools` builds the pinned one)")
+    return exe
+
+
+def charts_root() -> Path:
+    """Where the shipped charts are: inside the package, else the checkout next to it."""
+    here = Path(__file__).resolve().parent
+    for cand in (here / "charts", here.parent / "charts"):
+        if (cand / UMBRELLA / "Chart.yaml").is_file():
+            return cand
+    raise errors.AscendError("the bundled charts are missing from this installation; reinstall "
+                             "kubectl-ascend or pass --chart PATH")
+
+
+def _explain(e: Exception, what: str) -> errors.AscendError:
+    stderr = getattr(e, "stderr", b"")
+    msg = stderr.decode(errors="replace").strip() if isinstance(stderr, bytes) else str(stderr or e)
+    msg = msg.replace("Error: ", "").strip() or str(e)
+    return errors.HelmError(f"{what}: {msg}")
+
+
+class Helm:
+    """Helm operations against one cluster."""
+
+    def __init__(self, kubeconfig: str | None = None, context: str | None = None) -> None:
+        self.exe = helm_executable()
+        self.kubeconfig = kubeconfig
+        self.context = context
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+
+    def _client(self) -> Any:
+        import logging
+
+        from pyhelm3 import Client
+
+        # pyhelm3 logs every failed helm call as a warning; we report the failure ourselves, once.
+        logging.getLogger("pyhelm3").setLevel(logging.ERROR)
+
+        return Client(executable=self.exe, kubeconfig=Path(self.kubeconfig) if self.kubeconfig else None,
+                      kubecontext=self.context)
+
+    def _helm(self, *args: str) -> str:
+        cmd = [self.exe, *args]
+        if self.kubeconfig:
+            cmd += ["--kubeconfig", self.kubeconfig]
+        if self.context:
+            cmd += ["--kube-context", self.context]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise errors.HelmError(f"helm {args[0]}: {proc.stderr.strip().replace('Error: ', '')}")
+        return proc.stdout
+
+    def prepare_chart(self, chart: str | None) -> str:
+        """A chart reference helm can install: OCI/repo refs as given, local dirs with dependencies built."""
+        if chart and (chart.startswith("oci://") or not Path(chart).exists()):
+            return chart
+        src = Path(chart) if chart else charts_root() / UMBRELLA
+        if not (src / "Chart.yaml").is_file():
+            if src.suffix == ".tgz":
+                return str(src)
+            raise errors.InvalidInput(f"{src} is not a Helm chart (no Chart.yaml)")
+        self._tmp = tempfile.TemporaryDirectory(prefix="kubectl-ascend-")
+        root = Path(self._tmp.name)
+        # copy the chart and its siblings so file://../<dep> references resolve
+        shutil.copytree(src.parent, root, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns(".git", "__pycache__"))
+        dst = root / src.name
+        self._helm("dependency", "build", str(dst), "--skip-refresh")
+        return str(dst)
+
+    def show_chart(self, chart_ref: str) -> dict[str, Any]:
+        import yaml
+
+        out = self._helm("show", "chart", chart_ref)
+        return yaml.safe_load(out) or {}
+
+    def template(self, chart_ref: str, release: str, namespace: str, values: dict[str, Any]) -> list[dict[str, Any]]:
+        async def go() -> list[dict[str, Any]]:
+            c = self._client()
+            ch = await c.get_chart(chart_ref)
+            return list(await c.template_resources(ch, release, values, namespace=namespace, include_crds=True))
+
+        try:
+            return _run(go())
+        except errors.AscendError:
+            raise
+        except Exception as e:
+            raise _explain(e, "helm template") from None
+
+    def install_or_upgrade(self, chart_ref: str, release: str, namespace: str, values: dict[str, Any], *,
+                           timeout: str = "10m", reset_values: bool = False) -> dict[str, Any]:
+        async def go() -> dict[str, Any]:
+            c = self._client()
+            ch = await c.get_chart(chart_ref)
+            rev = await c.install_or_upgrade_release(
+                release, ch, values, namespace=namespace, create_namespace=True, timeout=timeout,
+                reset_values=reset_values, rollback_on_failure=False)
+            return {"release": release, "namespace": namespace, "revision": rev.revision,
+                    "status": str(rev.status.value), "chartVersion": ch.metadata.version}
+
+        try:
+            return _run(go())
+        except errors.AscendError:
+            raise
+        except Exception as e:
+            raise _explain(e, f"helm upgrade --install {release}") from None
+
+    def release(self, release: str, namespace: str) -> dict[str, Any] | None:
+        """Current revision of a release, or None when it is not installed."""
+        async def go() -> dict[str, Any] | None:
+            from pyhelm3.errors import ReleaseNotFoundError
+
+            c = self._client()
+            try:
+                rev = await c.get_current_revision(release, namespace=namespace)
+            except ReleaseNotFoundError:
+                return None
+            chart = await rev.chart_metadata()
+            return {"release": release, "namespace": namespace, "revision": rev.revision,
+                    "status": str(rev.status.value), "chart": chart.name, "chartVersion": chart.version,
+                    "appVersion": chart.app_version}
+
+        try:
+            return _run(go())
+        except Exception as e:
+            raise _explain(e, f"helm status {release}") from None
+
+    def values(self, release: str, namespace: str) -> dict[str, Any]:
+        import json
+
+        return json.loads(self._helm("get", "values", release, "-n", namespace, "-o", "json")) or {}
+
+    def uninstall(self, release: str, namespace: str, *, wait: bool = True, timeout: str = "5m") -> None:
+        async def go() -> None:
+            await self._client().uninstall_release(release, namespace=namespace, wait=wait, timeout=timeout)
+
+        try:
+            _run(go())
+        except Exception as e:
+            raise _explain(e, f"helm uninstall {release}") from None

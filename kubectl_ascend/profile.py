@@ -1,0 +1,140 @@
+"""The cluster-aware install profile: chart values decided from the nodes in front of us. Pure logic.
+
+`decide` looks at the Nodes (as the API returns them) and returns the umbrella
+values it would set plus a sentence per decision, so `install` can show what
+it decided before applying. User values (-f/--set) are merged on top: the
+user always wins.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from kubectl_ascend import errors
+from kubectl_ascend.labels import ACCELERATOR, MASTER_SELECTOR, npu_resources
+
+#: accelerator label value -> device-plugin family key in the chart values.
+FAMILY_KEYS = {
+    "huawei-Ascend910": "ascend910",
+    "huawei-Ascend310": "ascend310",
+    "huawei-Ascend310P": "ascend310p",
+    "huawei-npu": "npu",
+}
+DP, VOLCANO, OPERATOR, RUNTIME, MINDIE = (
+    "ascend-device-plugin", "ascend-volcano", "ascend-operator", "ascend-docker-runtime", "mindie-service")
+
+
+@dataclass
+class ClusterFacts:
+    nodes: int
+    npu_nodes: dict[str, int]            # accelerator label value -> labelled node count
+    unlabelled_npu_nodes: list[str]
+    masters: list[str]
+
+    @property
+    def single_node(self) -> bool:
+        return self.nodes == 1
+
+
+@dataclass
+class Profile:
+    facts: ClusterFacts
+    values: dict[str, Any]
+    decisions: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def facts_from_nodes(nodes: list[dict[str, Any]]) -> ClusterFacts:
+    npu: dict[str, int] = {}
+    unlabelled, masters = [], []
+    for n in nodes:
+        labels = n["metadata"].get("labels") or {}
+        acc = labels.get(ACCELERATOR)
+        if acc:
+            npu[acc] = npu.get(acc, 0) + 1
+        elif npu_resources(n):
+            unlabelled.append(n["metadata"]["name"])
+        if labels.get(MASTER_SELECTOR) == "dls-master-node":
+            masters.append(n["metadata"]["name"])
+    return ClusterFacts(len(nodes), npu, sorted(unlabelled), sorted(masters))
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def parse_set(items: list[str]) -> dict[str, Any]:
+    """`a.b.c=value` pairs (values parsed as YAML scalars: true, 3, "x") into nested dicts."""
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise errors.InvalidInput(f"--set {item!r}: want KEY=VALUE (e.g. ascend-volcano.enabled=false)")
+        key, raw = item.split("=", 1)
+        parts = [p for p in key.split(".")]
+        if not key or any(not p for p in parts):
+            raise errors.InvalidInput(f"--set {item!r}: empty key segment")
+        try:
+            val = yaml.safe_load(raw) if raw != "" else ""
+        except yaml.YAMLError:
+            val = raw
+        cur = out
+        for p in parts[:-1]:
+            nxt = cur.setdefault(p, {})
+            if not isinstance(nxt, dict):
+                raise errors.InvalidInput(f"--set {item!r}: {p} is already set to a scalar")
+            cur = nxt
+        cur[parts[-1]] = val
+    return out
+
+
+def enabled(values: dict[str, Any], chart: str, default: bool = True) -> bool:
+    v = values.get(chart, {})
+    return bool(v.get("enabled", default)) if isinstance(v, dict) else default
+
+
+def decide(nodes: list[dict[str, Any]], user: dict[str, Any]) -> Profile:
+    """Values for the umbrella from the cluster, with user values on top. Refuses unusable clusters."""
+    facts = facts_from_nodes(nodes)
+    if not facts.npu_nodes:
+        hint = (f" ({len(facts.unlabelled_npu_nodes)} node(s) advertise NPUs but are unlabelled)"
+                if facts.unlabelled_npu_nodes else "")
+        raise errors.InvalidInput(
+            f"no node carries MindCluster labels{hint}; run `kubectl ascend label-node --all` "
+            "(and `kubectl ascend label-node NODE --role master` for the management node) first")
+    values: dict[str, Any] = {}
+    p = Profile(facts, values)
+    families = {FAMILY_KEYS[a]: n for a, n in facts.npu_nodes.items() if a in FAMILY_KEYS}
+    fam_values = {key: {"enabled": key in families} for key in FAMILY_KEYS.values()}
+    volcano_on = enabled(user, VOLCANO)
+    values[DP] = {"families": fam_values, "volcanoType": volcano_on}
+    p.decisions.append("device plugin DaemonSets for: " + ", ".join(
+        f"{k} ({n} node{'s' if n != 1 else ''})" for k, n in sorted(families.items())))
+    p.decisions.append(f"device plugin -volcanoType={'true' if volcano_on else 'false'} "
+                       f"(Volcano {'enabled' if volcano_on else 'disabled'})")
+    values[VOLCANO] = {"scheduler": {"initParams": {"useClusterInfoManager": "false"}}}
+    if facts.single_node:
+        p.decisions.append("single-node cluster: Volcano useClusterInfoManager=\"false\" "
+                           "(required on one node), one replica per component")
+    else:
+        p.decisions.append("Volcano useClusterInfoManager=\"false\" (ClusterD is not part of this stack)")
+    if facts.unlabelled_npu_nodes:
+        p.warnings.append(f"{len(facts.unlabelled_npu_nodes)} node(s) advertise NPUs but carry no accelerator "
+                          f"label and get no device plugin: {', '.join(facts.unlabelled_npu_nodes[:10])}"
+                          " (run `kubectl ascend label-node --all`)")
+    merged = deep_merge(values, user)
+    needs_master = enabled(merged, VOLCANO) or enabled(merged, OPERATOR)
+    if needs_master and not facts.masters:
+        raise errors.InvalidInput(
+            "no management node is labelled masterselector=dls-master-node, so Volcano and the Ascend "
+            "Operator could not be scheduled; run `kubectl ascend label-node NODE --role master` first")
+    p.values = merged
+    return p
