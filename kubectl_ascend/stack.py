@@ -80,6 +80,55 @@ def components(kube: Any) -> list[dict[str, Any]]:
 
 # -- install ------------------------------------------------------------------
 
+#: (values key of the component, its default namespace)
+COMPONENT_NAMESPACES = (("ascend-volcano", "volcano-system"), ("ascend-operator", "mindx-dl"))
+
+
+def adopt_existing_namespaces(kube: Any, profile: Profile, release: str, namespace: str) -> None:
+    """Namespaces made by hand (the old runbook) cannot be adopted by Helm: reuse them instead.
+
+    When a component namespace exists without this release's Helm ownership, the umbrella
+    must not template it (namespaces.create=false); the missing ones are then created by
+    `create_missing_namespaces` right before the install.
+    """
+    from kubectl_ascend.profile import enabled
+
+    if (profile.values.get("namespaces") or {}).get("create") is False:
+        return
+    foreign = []
+    for key, default in COMPONENT_NAMESPACES:
+        if not enabled(profile.values, key):
+            continue
+        ns = (profile.values.get(key) or {}).get("namespace") or default
+        if ns == namespace:
+            continue
+        obj = kube.get_namespace(ns)
+        owner = ((obj or {}).get("metadata", {}).get("annotations") or {}).get("meta.helm.sh/release-name")
+        if obj is not None and owner != release:
+            foreign.append(ns)
+    if foreign:
+        profile.values.setdefault("namespaces", {})["create"] = False
+        profile.decisions.append(f"namespace(s) {', '.join(foreign)} already exist outside this release: "
+                                 "reusing them (namespaces.create=false)")
+
+
+def create_missing_namespaces(kube: Any, values: dict[str, Any], release_ns: str) -> list[str]:
+    """With namespaces.create=false, make sure every component namespace exists."""
+    from kubectl_ascend.profile import enabled
+
+    if (values.get("namespaces") or {}).get("create") is not False:
+        return []
+    created = []
+    for key, default in COMPONENT_NAMESPACES:
+        ns = (values.get(key) or {}).get("namespace") or default
+        if enabled(values, key) and ns != release_ns and kube.get_namespace(ns) is None:
+            if kube.create_cluster_object(f"namespace {ns}", "/api/v1/namespaces", {
+                    "apiVersion": "v1", "kind": "Namespace",
+                    "metadata": {"name": ns, "labels": {"pod-security.kubernetes.io/enforce": "privileged"}}}):
+                created.append(ns)
+    return created
+
+
 @dataclass
 class InstallPlan:
     profile: Profile
@@ -93,6 +142,7 @@ def plan_install(kube: Any, helm: Any, *, chart: str | None, release: str, names
                  user_values: dict[str, Any]) -> InstallPlan:
     """Everything is decided and validated (chart renders with these values) before any change."""
     profile = decide(kube.list_nodes(), user_values)
+    adopt_existing_namespaces(kube, profile, release, namespace)
     ref = helm.prepare_chart(chart)
     # render once: a schema violation or a failed validation stops us before anything is applied
     helm.template(ref, release, namespace, profile.values)

@@ -63,7 +63,8 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
       kubectl ascend install -f my-registry.yaml --timeout 15m --wait
     """
     from kubectl_ascend.helm import Helm
-    from kubectl_ascend.stack import ensure_default_queue, expected_components, plan_install, wait_ready
+    from kubectl_ascend.stack import create_missing_namespaces, ensure_default_queue, expected_components, \
+        plan_install, wait_ready
     from kubectl_ascend.tokens import parse_duration
 
     user = _load_values(values_files, sets)
@@ -92,6 +93,8 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
              out_fmt, lambda d: f"dry run: {len(objrows)} object(s) would be applied:\n"
              + table(["KIND", "NAMESPACE", "NAME"], objrows))
         return
+    for created_ns in create_missing_namespaces(kube, plan.profile.values, ns):
+        say(f"created namespace {created_ns}")
     result = helm.install_or_upgrade(plan.chart_ref, release, ns, plan.profile.values, timeout=timeout)
     say(f"release {release} {'installed' if verb == 'install' else 'upgraded'}: revision {result['revision']} ({result['status']})")
     from kubectl_ascend.profile import VOLCANO, enabled

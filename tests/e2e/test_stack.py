@@ -1,0 +1,267 @@
+"""The MindCluster stack on a real API server: server-side dry-run, install, upgrade, status, doctor, uninstall.
+
+Scenarios: every rendered manifest (each chart, umbrella with everything on,
+mindie-service single and PD) passes server-side dry-run; install refuses a
+cluster without MindCluster labels and changes nothing; --dry-run shows the
+profile and creates nothing; label-node then install --wait puts device-plugin
+pods on exactly the NPU nodes of their family, Volcano and the operator on the
+management node, useClusterInfoManager "false"; status and doctor tell the
+truth on a healthy cluster and on broken ones (an unlabelled NPU node, a
+missing component); an upgrade with a changed operator value rolls only the
+operator; uninstall leaves only the CRDs and namespaces the docs name; the
+single-node cluster gets the same settings.
+
+These tests use their own clusters (module fixtures): they install
+cluster-wide objects that other test modules must not see.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+
+import pytest
+import yaml
+
+from tests.conftest import _start_cluster, _stop_cluster
+from tests.chart.helmutil import template
+from tests.tooling import CHARTS, need_tool, run
+
+pytestmark = pytest.mark.e2e
+
+FAMILY_DS = {"huawei-Ascend910": "ascend-device-plugin-daemonset-910",
+             "huawei-Ascend310P": "ascend-device-plugin-daemonset-310p"}
+
+
+@pytest.fixture(scope="module")
+def stack_cluster():
+    c = _start_cluster(f"stack-{secrets.token_hex(3)}")
+    try:
+        yield c
+    finally:
+        _stop_cluster(c)
+
+
+def _helm(cluster, *args: str, check: bool = True):
+    return run([need_tool("helm"), "--kubeconfig", cluster.kubeconfig, *args], check=check)
+
+
+def _dry_run(cluster, manifest: str) -> None:
+    docs = [d for d in yaml.safe_load_all(manifest) if d]
+    assert docs
+    proc = cluster.kubectl("apply", "--dry-run=server", "-f", "-", input=manifest, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("(server dry run)") == len(docs)
+
+
+def test_rendered_manifests_pass_server_side_dry_run(stack_cluster):
+    c = stack_cluster
+    for ns in ("mindx-dl", "volcano-system", "mindie-dry"):
+        c.kubectl("create", "namespace", ns, check=False)
+    run([need_tool("helm"), "dependency", "build", str(CHARTS / "ascend-stack"), "--skip-refresh"])
+    mindie = {"image": {"repository": "registry.example/mindie", "tag": "2.1.RC1"},
+              "model": {"name": "qwen", "path": "/data/qwen"}}
+    everything = {
+        "namespaces": {"create": False},
+        "ascend-docker-runtime": {"enabled": True, "image": {"repository": "registry.example/adr", "tag": "7.0"}},
+        "ascend-device-plugin": {"families": {"npu": {"enabled": True}}},
+    }
+    # CRDs first (real), so the custom resources of later manifests can be validated
+    crds = template("ascend-stack", everything, release="ascend-stack", namespace="mindx-dl",
+                    extra=["--show-only", "charts/ascend-volcano/templates/crd-podgroups.yaml"]).stdout
+    c.kubectl("apply", "-f", "-", input=crds)
+    c.kubectl("wait", "--for=condition=Established", "crd/podgroups.scheduling.volcano.sh", "--timeout=60s")
+    _dry_run(c, template("ascend-stack", everything, release="ascend-stack", namespace="mindx-dl").stdout)
+    for chart in ("ascend-device-plugin", "ascend-volcano", "ascend-operator"):
+        _dry_run(c, template(chart, release="x", namespace="mindx-dl").stdout)
+    _dry_run(c, template("mindie-service", mindie, release="single", namespace="mindie-dry").stdout)
+    pd = {**mindie, "mode": "pd", "accelerator": {"family": "910", "type": "module-910b-8"},
+          "prefill": {"podsPerInstance": 2, "instances": 2}}
+    _dry_run(c, template("mindie-service", pd, release="pd", namespace="mindie-dry").stdout)
+    c.kubectl("delete", "crd", "podgroups.scheduling.volcano.sh")
+
+
+def test_install_refuses_unlabelled_cluster(stack_cluster):
+    proc = stack_cluster.plugin("install", "--wait")
+    assert proc.returncode == 1
+    assert "no node carries MindCluster labels" in proc.stderr and "label-node --all" in proc.stderr
+    assert "4 node(s) advertise NPUs" in proc.stderr
+    assert json.loads(_helm(stack_cluster, "list", "-A", "-o", "json").stdout) == []
+
+
+def test_install_refuses_without_management_node(stack_cluster):
+    c = stack_cluster
+    assert c.plugin("label-node", "--all").returncode == 0
+    proc = c.plugin("install")
+    assert proc.returncode == 1 and "--role master" in proc.stderr
+    assert json.loads(_helm(c, "list", "-A", "-o", "json").stdout) == []
+    assert c.plugin("label-node", "mgmt-0", "--role", "master").returncode == 0
+
+
+def test_dry_run_changes_nothing(stack_cluster):
+    proc = stack_cluster.plugin("install", "--dry-run", "-o", "json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    fams = data["values"]["ascend-device-plugin"]["families"]
+    assert fams["ascend910"]["enabled"] and fams["ascend310p"]["enabled"]
+    assert not fams["ascend310"]["enabled"] and not fams["npu"]["enabled"]
+    names = {(o["kind"], o["name"]) for o in data["objects"]}
+    assert ("DaemonSet", "ascend-device-plugin-daemonset-910") in names
+    assert ("DaemonSet", "ascend-device-plugin-daemonset-310") not in names
+    assert json.loads(_helm(stack_cluster, "list", "-A", "-o", "json").stdout) == []
+    bad = stack_cluster.plugin("install", "--dry-run", "--set", "ascend-volcano.shceduler.x=1")
+    assert bad.returncode == 1 and "shceduler" in bad.stderr
+
+
+def _pods(cluster, component: str) -> list[dict]:
+    return cluster.get_json("pods", "-A", "-l",
+                            f"app.kubernetes.io/part-of=mindcluster,app.kubernetes.io/component={component}")["items"]
+
+
+def test_install_places_components(stack_cluster):
+    c = stack_cluster
+    proc = c.plugin("install", "--wait", "--timeout", "3m")
+    assert proc.returncode == 0, proc.stderr
+    assert "all components ready" in proc.stdout
+    assert "device plugin DaemonSets for: ascend310p (1 node), ascend910 (3 nodes)" in proc.stdout
+    nodes = {n["metadata"]["name"]: n["metadata"]["labels"] for n in c.get_json("nodes")["items"]}
+    for acc, ds in FAMILY_DS.items():
+        want = {name for name, labels in nodes.items() if labels.get("accelerator") == acc}
+        pods = [p for p in _pods(c, "device-plugin") if p["metadata"]["name"].startswith(ds + "-")]
+        assert {p["spec"]["nodeName"] for p in pods} == want
+        assert all(p["status"]["phase"] == "Running" for p in pods)
+    assert not c.get_json("daemonsets", "-n", "kube-system", "-l", "ascend.huawei.com/family=310")["items"]
+    for comp, ns, dep in (("volcano-scheduler", "volcano-system", "volcano-scheduler"),
+                          ("volcano-controllers", "volcano-system", "volcano-controllers"),
+                          ("ascend-operator", "mindx-dl", "ascend-operator-manager")):
+        c.kubectl("wait", "-n", ns, "--for=condition=Available", f"deployment/{dep}", "--timeout=60s")
+        assert {p["spec"]["nodeName"] for p in _pods(c, comp)} == {"mgmt-0"}
+    cm = c.get_json("configmap", "-n", "volcano-system", "volcano-scheduler-configmap")
+    conf = yaml.safe_load(cm["data"]["volcano-scheduler.conf"])
+    params = [x for x in conf["configurations"] if x["name"] == "init-params"][0]["arguments"]
+    assert params["useClusterInfoManager"] == "false"
+    assert c.get_json("queue", "default")["spec"]["weight"] == 1
+    # rerun: an upgrade that changes nothing and still succeeds
+    again = c.plugin("install")
+    assert again.returncode == 0 and "upgrade" in again.stdout.lower()
+
+
+def test_status_and_doctor_healthy(stack_cluster):
+    c = stack_cluster
+    status = json.loads(c.plugin("status", "-o", "json").stdout)
+    rows = {r["node"]: r for r in status["nodes"]}
+    assert rows["atlas-800i-a2-0"]["accelerator"] == "huawei-Ascend910"
+    assert rows["atlas-800i-a2-0"]["acceleratorType"] == "module-910b-8"
+    assert rows["atlas-800i-a2-0"]["npuCapacity"] == 8 and rows["atlas-800i-a2-0"]["devicePlugin"] == "Running"
+    assert rows["mgmt-0"]["role"] == "master" and rows["mgmt-0"]["devicePlugin"] is None
+    comps = {r["name"]: r for r in status["components"]}
+    assert comps["ascend-device-plugin-daemonset-910"]["ready"] == 3
+    assert comps["volcano-scheduler"]["version"] == "v1.7.0-v26.0.0"
+    text = c.plugin("status").stdout
+    assert "8/8/0" in text and "ascend-operator-manager" in text
+    doc = c.plugin("doctor", "-o", "json")
+    assert doc.returncode == 0, doc.stdout
+    checks = {x["check"]: x["status"] for x in json.loads(doc.stdout)["checks"]}
+    assert set(checks.values()) == {"PASS"}, checks
+    assert {"kubernetes-version", "management-node", "npu-nodes-labelled", "device-plugin", "volcano-scheduler",
+            "ascend-operator", "use-cluster-info-manager", "crds"} <= set(checks)
+
+
+def test_npu_requests_show_in_status(stack_cluster):
+    c = stack_cluster
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "npu4", "namespace": "default"},
+           "spec": {"nodeSelector": {"kubernetes.io/hostname": "atlas-800t-a2-0"},
+                    "containers": [{"name": "c", "image": "registry.example/x:1",
+                                    "resources": {"limits": {"huawei.com/Ascend910": "4"}}}]}}
+    c.kubectl("apply", "-f", "-", input=json.dumps(pod))
+    c.kubectl("wait", "--for=condition=Ready", "pod/npu4", "--timeout=60s")
+    rows = {r["node"]: r for r in json.loads(c.plugin("status", "-o", "json").stdout)["nodes"]}
+    assert rows["atlas-800t-a2-0"]["npuRequested"] == 4
+    c.kubectl("delete", "pod", "npu4", "--wait=false")
+
+
+def test_doctor_finds_unlabelled_node_and_missing_component(stack_cluster, node_prefix):
+    c = stack_cluster
+    c.nodes("--layout", "single", "--prefix", node_prefix, "--offset", "500")
+    try:
+        doc = c.plugin("doctor")
+        assert doc.returncode == 1
+        assert f"[FAIL] npu-nodes-labelled" in doc.stdout and f"{node_prefix}atlas-800i-a2-0" in doc.stdout
+        assert "fix: kubectl ascend label-node" in doc.stdout
+        status = json.loads(c.plugin("status", "-o", "json").stdout)
+        row = [r for r in status["nodes"] if r["node"] == f"{node_prefix}atlas-800i-a2-0"][0]
+        assert row["accelerator"] is None and row["npuCapacity"] == 8 and row["devicePlugin"] is None
+    finally:
+        c.nodes("--layout", "single", "--prefix", node_prefix, "--delete")
+    c.kubectl("delete", "deployment", "-n", "volcano-system", "volcano-scheduler")
+    doc = json.loads(c.plugin("doctor", "-o", "json").stdout)
+    checks = {x["check"]: x for x in doc["checks"]}
+    assert doc["failed"] and checks["volcano-scheduler"]["status"] == "FAIL"
+    assert checks["volcano-scheduler"]["fix"] == "kubectl ascend install"
+    assert checks["ascend-operator"]["status"] == "PASS"
+    # the fix works: install restores it
+    assert c.plugin("install", "--wait", "--timeout", "2m").returncode == 0
+    assert c.plugin("doctor").returncode == 0
+
+
+def test_upgrade_rolls_only_the_changed_workload(stack_cluster):
+    c = stack_cluster
+
+    def gens() -> dict[str, int]:
+        out = {}
+        for kind in ("deployments", "daemonsets"):
+            for o in c.get_json(kind, "-A", "-l", "app.kubernetes.io/part-of=mindcluster")["items"]:
+                out[o["metadata"]["name"]] = o["metadata"]["generation"]
+        return out
+
+    before = gens()
+    proc = c.plugin("install", "--set", "ascend-operator.log.level=1", "--wait", "--timeout", "2m")
+    assert proc.returncode == 0, proc.stderr
+    after = gens()
+    changed = {k for k in before if after[k] != before[k]}
+    assert changed == {"ascend-operator-manager"}
+    dep = c.get_json("deployment", "-n", "mindx-dl", "ascend-operator-manager")
+    args = dep["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert any(a.replace(" ", "") in ("--logLevel=1",) for a in args), args
+
+
+def test_uninstall_leaves_crds_and_namespaces(stack_cluster):
+    c = stack_cluster
+    proc = c.plugin("uninstall")
+    assert proc.returncode == 0, proc.stderr
+    assert "CRDs" in proc.stdout and "mindx-dl" in proc.stdout
+    assert not c.get_json("deployments", "-A", "-l", "app.kubernetes.io/part-of=mindcluster")["items"]
+    assert not c.get_json("daemonsets", "-A", "-l", "app.kubernetes.io/part-of=mindcluster")["items"]
+    assert not c.get_json("configmap", "-n", "volcano-system")["items"] or \
+        "volcano-scheduler-configmap" not in {x["metadata"]["name"] for x in
+                                              c.get_json("configmap", "-n", "volcano-system")["items"]}
+    crds = {x["metadata"]["name"] for x in c.get_json("crd")["items"]}
+    assert {"queues.scheduling.volcano.sh", "ascendjobs.mindxdl.gitee.com"} <= crds
+    for ns in ("mindx-dl", "volcano-system"):
+        assert c.get_json("namespace", ns)["status"]["phase"] == "Active"
+    again = c.plugin("uninstall")
+    assert again.returncode == 1 and "not installed" in again.stderr
+    assert c.plugin("doctor").returncode == 1
+
+
+def test_single_node_cluster(single_cluster):
+    c = single_cluster
+    assert c.plugin("label-node", "--all").returncode == 0
+    assert c.plugin("label-node", "atlas-800i-a2-0", "--role", "master").returncode == 0
+    proc = c.plugin("install", "--wait", "--timeout", "3m")
+    assert proc.returncode == 0, proc.stderr
+    assert "single-node cluster" in proc.stdout
+    cm = c.get_json("configmap", "-n", "volcano-system", "volcano-scheduler-configmap")
+    conf = yaml.safe_load(cm["data"]["volcano-scheduler.conf"])
+    params = [x for x in conf["configurations"] if x["name"] == "init-params"][0]["arguments"]
+    assert params["useClusterInfoManager"] == "false"
+    for comp in ("device-plugin", "volcano-scheduler", "volcano-controllers", "ascend-operator"):
+        pods = _pods(c, comp)
+        assert pods and {p["spec"]["nodeName"] for p in pods} == {"atlas-800i-a2-0"}
+    assert c.plugin("doctor").returncode == 0
+    # a single node with useClusterInfoManager "true" is exactly what doctor must catch
+    bad = c.plugin("install", "--set", "ascend-volcano.scheduler.initParams.useClusterInfoManager=true",
+                   "--set", "ascend-volcano.clusterd.installed=true")
+    assert bad.returncode == 0, bad.stderr
+    doc = json.loads(c.plugin("doctor", "-o", "json").stdout)
+    ucim = [x for x in doc["checks"] if x["check"] == "use-cluster-info-manager"][0]
+    assert ucim["status"] == "FAIL" and "single-node" in ucim["message"]
