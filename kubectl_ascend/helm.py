@@ -107,17 +107,20 @@ class Helm:
         return yaml.safe_load(out) or {}
 
     def template(self, chart_ref: str, release: str, namespace: str, values: dict[str, Any]) -> list[dict[str, Any]]:
-        async def go() -> list[dict[str, Any]]:
-            c = self._client()
-            ch = await c.get_chart(chart_ref)
-            return list(await c.template_resources(ch, release, values, namespace=namespace, include_crds=True))
+        """Render like `helm template` (schema and validations included); objects as dicts.
 
-        try:
-            return _run(go())
-        except errors.AscendError:
-            raise
-        except Exception as e:
-            raise _explain(e, "helm template") from None
+        Called directly rather than through pyhelm3, whose template path runs
+        `helm show chart` first and costs a second more.
+        """
+        import json
+
+        import yaml
+
+        with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+            json.dump(values, f)
+            f.flush()
+            out = self._helm("template", release, chart_ref, "-n", namespace, "-f", f.name, "--include-crds")
+        return [d for d in yaml.load_all(out, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) if d]
 
     def install_or_upgrade(self, chart_ref: str, release: str, namespace: str, values: dict[str, Any], *,
                            timeout: str = "10m", reset_values: bool = False) -> dict[str, Any]:
@@ -138,24 +141,17 @@ class Helm:
             raise _explain(e, f"helm upgrade --install {release}") from None
 
     def release(self, release: str, namespace: str) -> dict[str, Any] | None:
-        """Current revision of a release, or None when it is not installed."""
-        async def go() -> dict[str, Any] | None:
-            from pyhelm3.errors import ReleaseNotFoundError
+        """Current revision of a release, or None when it is not installed (one `helm list`)."""
+        import json
+        import re
 
-            c = self._client()
-            try:
-                rev = await c.get_current_revision(release, namespace=namespace)
-            except ReleaseNotFoundError:
-                return None
-            chart = await rev.chart_metadata()
-            return {"release": release, "namespace": namespace, "revision": rev.revision,
-                    "status": str(rev.status.value), "chart": chart.name, "chartVersion": chart.version,
-                    "appVersion": chart.app_version}
-
-        try:
-            return _run(go())
-        except Exception as e:
-            raise _explain(e, f"helm status {release}") from None
+        rows = json.loads(self._helm("list", "-n", namespace, "--deployed", "--failed", "--pending", "--filter", f"^{re.escape(release)}$",
+                                     "-o", "json") or "[]")
+        for r in rows:
+            if r.get("name") == release:
+                return {"release": release, "namespace": namespace, "revision": int(r.get("revision", 0)),
+                        "status": r.get("status"), "chart": r.get("chart"), "appVersion": r.get("app_version")}
+        return None
 
     def values(self, release: str, namespace: str) -> dict[str, Any]:
         import json

@@ -150,7 +150,7 @@ def plan_install(kube: Any, helm: Any, *, chart: str | None, release: str, names
 
 
 def wait_ready(kube: Any, expect_components: list[str], timeout: float,
-               report: Callable[[list[dict[str, Any]]], None], interval: float = 2.0) -> list[dict[str, Any]]:
+               report: Callable[[list[dict[str, Any]]], None], interval: float = 0.5) -> list[dict[str, Any]]:
     """Poll the stack's workloads until all are rolled out (or raise on timeout). Reports each change."""
     deadline = time.monotonic() + timeout
     last: list[tuple[Any, ...]] | None = None

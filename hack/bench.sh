@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Run the benchmarks (each starts and stops its own local cluster named "bench").
+# BENCH_ARGS_ONBOARDING / BENCH_ARGS_STACK pass options through (see each script's --help).
+set -o errexit -o nounset -o pipefail
+
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+main() {
+  cd "${ASCEND_REPO_ROOT}/bench"
+  export PATH="${ASCEND_REPO_ROOT}/.venv/bin:${ASCEND_TOOLS_BIN}:${PATH}"
+  # shellcheck disable=SC2086
+  ../.venv/bin/python bench_onboarding.py ${BENCH_ARGS_ONBOARDING:-}
+  # shellcheck disable=SC2086
+  ../.venv/bin/python bench_stack.py ${BENCH_ARGS_STACK:-}
+}
+
+main "$@"
