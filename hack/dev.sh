@@ -15,7 +15,7 @@ main() {
   fi
   local stamp="${venv}/.installed"
   if [[ ! -f "${stamp}" || setup.cfg -nt "${stamp}" ]]; then
-    "${venv}/bin/pip" install --quiet --disable-pip-version-check -e '.[test]' mypy types-PyYAML
+    "${venv}/bin/pip" install --quiet --disable-pip-version-check -e '.[test]' mypy types-PyYAML 'setuptools>=61' wheel
     touch "${stamp}"
   fi
 }
