@@ -353,9 +353,10 @@ class Kube:
         return self.get_optional(f"get configmap {namespace}/{name}",
                                  f"/api/v1/namespaces/{namespace}/configmaps/{quote(name)}")
 
-    def list_configmaps(self, namespace: str, label_selector: str | None = None) -> list[dict[str, Any]]:
-        return self.paginate(f"list configmaps in {namespace}", f"/api/v1/namespaces/{namespace}/configmaps",
-                             labelSelector=label_selector)
+    def list_configmaps(self, namespace: str | None, label_selector: str | None = None) -> list[dict[str, Any]]:
+        """ConfigMaps of one namespace, or of all namespaces when namespace is None."""
+        path = f"/api/v1/namespaces/{namespace}/configmaps" if namespace else "/api/v1/configmaps"
+        return self.paginate(f"list configmaps in {namespace or 'all namespaces'}", path, labelSelector=label_selector)
 
     def patch_configmap_data(self, namespace: str, name: str, data: dict[str, str]) -> dict[str, Any]:
         return self.request(f"update configmap {namespace}/{name}", "PATCH",

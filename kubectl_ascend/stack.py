@@ -263,7 +263,47 @@ def cluster_status(kube: Any) -> dict[str, Any]:
                      "acceleratorType": labels.get(ACCELERATOR_TYPE), "npuCapacity": cap,
                      "npuAllocatable": alloc, "npuRequested": requested.get(name, 0),
                      "devicePlugin": dp_pods.get(name)})
-    return {"nodes": rows, "components": components(kube)}
+    return {"nodes": rows, "components": components(kube), "services": mindie_services(kube, pods)}
+
+
+MINDIE_ROLE = "mindie.huawei.com/role"
+ROLE_ORDER = ("single", "coordinator", "controller", "prefill", "decode")
+
+
+def mindie_services(kube: Any, pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """MindIE releases (mindie-service chart) found from their pods: ready pods per role, ranktable state."""
+    import json
+
+    services: dict[tuple[str, str], dict[str, Any]] = {}
+    for p in pods:
+        labels = p["metadata"].get("labels") or {}
+        role = labels.get(MINDIE_ROLE)
+        if not role or labels.get("app.kubernetes.io/part-of") != "mindie-service":
+            continue
+        key = (p["metadata"]["namespace"], labels.get("app.kubernetes.io/instance", "?"))
+        svc = services.setdefault(key, {"namespace": key[0], "release": key[1], "roles": {}, "npus": 0,
+                                        "ranktable": None})
+        ready = any(c.get("type") == "Ready" and c.get("status") == "True"
+                    for c in (p.get("status") or {}).get("conditions") or [])
+        r = svc["roles"].setdefault(role, {"ready": 0, "pods": 0})
+        r["pods"] += 1
+        r["ready"] += int(ready)
+        svc["npus"] += sum(pod_npu_requests(p).values())
+    if services:
+        for cm in kube.list_configmaps(None, "mindie.huawei.com/ranktable=global"):
+            key = (cm["metadata"]["namespace"], (cm["metadata"].get("labels") or {}).get("app.kubernetes.io/instance"))
+            if key in services:
+                try:
+                    text = next(iter((cm.get("data") or {}).values()), "{}")
+                    services[key]["ranktable"] = json.loads(text).get("status")
+                except (ValueError, AttributeError):
+                    services[key]["ranktable"] = "unreadable"
+    out = []
+    for svc in sorted(services.values(), key=lambda s: (s["namespace"], s["release"])):
+        svc["mode"] = "single" if "single" in svc["roles"] else "pd"
+        svc["roles"] = {k: svc["roles"][k] for k in ROLE_ORDER if k in svc["roles"]}
+        out.append(svc)
+    return out
 
 
 # -- doctor ---------------------------------------------------------------------

@@ -141,7 +141,7 @@ def uninstall(settings: Settings, release: str, wait: bool, output: str | None) 
 @output_option
 @pass_settings
 def status(settings: Settings, output: str | None) -> None:
-    """Show NPU nodes (labels, NPUs capacity/allocatable/requested, device plugin) and components."""
+    """Show NPU nodes (labels, NPUs capacity/allocatable/requested, device plugin), components, MindIE services."""
     from kubectl_ascend.stack import cluster_status
 
     data = cluster_status(settings.kube())
@@ -155,7 +155,13 @@ def status(settings: Settings, output: str | None) -> None:
                       [[c["component"], c["namespace"], c["kind"], c["name"], f"{c['ready']}/{c['desired']}",
                         c["version"]] for c in d["components"]]) if d["components"] else \
             "No MindCluster components installed (kubectl ascend install)."
-        return f"{nodes}\n\n{comps}"
+        out = f"{nodes}\n\n{comps}"
+        if d["services"]:
+            out += "\n\n" + table(["MINDIE SERVICE", "NAMESPACE", "MODE", "READY PODS (BY ROLE)", "NPUS", "RANKTABLE"],
+                                   [[s["release"], s["namespace"], s["mode"],
+                                     " ".join(f"{k}={v['ready']}/{v['pods']}" for k, v in s["roles"].items()),
+                                     s["npus"], s["ranktable"] or "-"] for s in d["services"]])
+        return out
 
     emit(data, fmt(settings, output), text)
 
