@@ -18,11 +18,11 @@ dev:
 tools:
 	@hack/tools.sh all
 
-## cluster-up: start the local simulated Ascend cluster (ARGS="--nodes 1000", "--layout single", "--bare")
+## cluster-up: start the local simulated Ascend cluster and switch kubectl to it (ARGS="--nodes 1000", "--layout single", "--bare")
 cluster-up: dev
-	@hack/cluster.sh up $(ARGS)
+	@hack/cluster.sh up --merge-kubeconfig $(ARGS)
 
-## cluster-down: stop the local cluster and remove its files (also cleans up a crashed run)
+## cluster-down: stop the local cluster, remove its files and its kubeconfig context (also after a crash)
 cluster-down:
 	@hack/cluster.sh down
 

@@ -3,10 +3,13 @@
 # real etcd, kube-apiserver, kube-controller-manager, kube-scheduler; only
 # kubelets are simulated).
 #
-#   hack/cluster.sh up [--bare] [--layout default|single|all-models | --nodes N]
+#   hack/cluster.sh up [--bare] [--layout default|single|all-models | --nodes N] [--merge-kubeconfig]
 #   hack/cluster.sh down          # stops every process, removes every file (also after a crash)
 #   hack/cluster.sh kubeconfig    # prints the kubeconfig path
 #
+# --merge-kubeconfig (what `make cluster-up` passes) also adds the context
+# kwok-<name> to your kubeconfig and switches to it, as kind does; `down`
+# removes it again. Without it your kubeconfig is never touched.
 # Env: ASCEND_CLUSTER (name, default "ascend"), KUBECTL_ASCEND_CACHE (tool/cluster cache).
 set -o errexit -o nounset -o pipefail
 
@@ -71,17 +74,57 @@ YAML
   kctl apply -f "${ASCEND_REPO_ROOT}/hack/kubeadm-bootstrap.yaml" >/dev/null
 }
 
+user_kubeconfig() {
+  local first="${KUBECONFIG:-${HOME}/.kube/config}"
+  printf '%s\n' "${first%%:*}"
+}
+
+merge_kubeconfig() {
+  local user; user="$(user_kubeconfig)"
+  mkdir -p "$(dirname "${user}")"
+  [[ -f "${user}" ]] || printf 'apiVersion: v1\nkind: Config\n' > "${user}"
+  local merged; merged="$(mktemp)"
+  KUBECONFIG="${KUBECONFIG_OUT}:${user}" kubectl config view --flatten > "${merged}"
+  cat "${merged}" > "${user}"
+  rm -f "${merged}"
+  kubectl --kubeconfig "${user}" config use-context "kwok-${CLUSTER}" >/dev/null
+  log "context kwok-${CLUSTER} added to ${user} and made current"
+}
+
+unmerge_kubeconfig() {
+  local user; user="$(user_kubeconfig)"
+  [[ -f "${user}" ]] || return 0
+  kubectl --kubeconfig "${user}" config get-contexts "kwok-${CLUSTER}" >/dev/null 2>&1 || return 0
+  if [[ "$(kubectl --kubeconfig "${user}" config current-context 2>/dev/null)" == "kwok-${CLUSTER}" ]]; then
+    kubectl --kubeconfig "${user}" config unset current-context >/dev/null
+  fi
+  kubectl --kubeconfig "${user}" config delete-context "kwok-${CLUSTER}" >/dev/null 2>&1 || true
+  kubectl --kubeconfig "${user}" config delete-cluster "kwok-${CLUSTER}" >/dev/null 2>&1 || true
+  kubectl --kubeconfig "${user}" config delete-user "kwok-${CLUSTER}" >/dev/null 2>&1 || true
+  log "context kwok-${CLUSTER} removed from ${user}"
+}
+
 healthy() {
   [[ -f "${KUBECONFIG_OUT}" ]] && kctl get --raw /readyz >/dev/null 2>&1
 }
 
+# Poll /readyz until the API server answers ready (kubectl wait fails at once on a refused connection).
+wait_ready() {
+  local deadline=$((SECONDS + ${1:-120}))
+  until healthy; do
+    (( SECONDS < deadline )) || die "the API server of cluster ${CLUSTER} did not become ready; logs: ${CLUSTER_DIR}/logs"
+    sleep 0.5
+  done
+}
+
 cluster_up() {
-  local bare=false layout=default nodes=""
+  local bare=false layout=default nodes="" merge=false
   while [[ $# -gt 0 ]]; do
     case "$1" in
       --bare) bare=true ;;
       --layout) layout="$2"; shift ;;
       --nodes) nodes="$2"; shift ;;
+      --merge-kubeconfig) merge=true ;;
       *) die "unknown option '$1' (see hack/cluster.sh header)" ;;
     esac
     shift
@@ -106,6 +149,7 @@ cluster_up() {
       --etcd-binary "${ASCEND_TOOLS_BIN}/etcd" \
       --timeout 5m --wait 5m >&2
   fi
+  wait_ready 120
   kctl wait --for=create serviceaccount/default -n default --timeout=120s >/dev/null
   if [[ "${bare}" == true ]]; then
     log "bare cluster: no cluster-info, no kubeadm bootstrap RBAC"
@@ -119,6 +163,7 @@ cluster_up() {
     "${py}" "${ASCEND_REPO_ROOT}/hack/nodes.py" --kubeconfig "${KUBECONFIG_OUT}" --layout "${layout}"
   fi
   kctl wait --for=condition=Ready nodes --all --timeout=600s >/dev/null
+  [[ "${merge}" == true ]] && merge_kubeconfig
   log "cluster ${CLUSTER} ready in $((SECONDS - start))s; use: export KUBECONFIG=${KUBECONFIG_OUT}"
   printf '%s\n' "${KUBECONFIG_OUT}"
 }
@@ -138,6 +183,7 @@ cluster_down() {
     [[ -z "${pids}" ]] || kill -9 ${pids} 2>/dev/null || true
   fi
   rm -rf "${CLUSTER_DIR}" "${KUBECONFIG_OUT}" "${KWOK_WORKDIR}/${CLUSTER}-kwokctl.yaml"
+  if command -v kubectl >/dev/null 2>&1; then unmerge_kubeconfig; fi
   log "cluster ${CLUSTER} is down"
 }
 
