@@ -38,8 +38,8 @@ main() {
   run kubectl ascend doctor
 
   step "A PD-separated MindIE service (1 Prefill + 1 Decode instance)"
-  run helm upgrade --install demo-llm charts/mindie-service -n mindie --create-namespace -f hack/demo/mindie-pd.yaml
-  run kubectl -n mindie wait --for=condition=Ready pod -l app.kubernetes.io/instance=demo-llm --timeout=180s
+  run helm upgrade --install demo-llm charts/mindie-service -n mindie --create-namespace -f hack/demo/mindie-pd.yaml \
+    --wait --timeout 3m
   step "Play the Ascend Operator (it needs real NPUs): mark the per-instance ranktables completed"
   run "${ASCEND_REPO_ROOT}/.venv/bin/python" hack/fake_operator.py --namespace mindie --release demo-llm
   run kubectl ascend -n mindie mindie ranktable demo-llm --wait --timeout 2m

@@ -36,9 +36,11 @@ def main() -> None:
         labels = cm["metadata"].get("labels") or {}
         mine = [p for p in pods if (p["metadata"].get("labels") or {}).get(role) == labels.get(role)
                 and (p["metadata"].get("labels") or {}).get(idx) == labels.get(idx)
-                and (p.get("status") or {}).get("podIP")]
-        if not mine:
-            print(f"{cm['metadata']['name']}: no pods with an IP yet", file=sys.stderr)
+                and (p.get("status") or {}).get("podIP") and not p["metadata"].get("deletionTimestamp")]
+        want = int((cm["metadata"].get("annotations") or {}).get("mindie.huawei.com/pods", "1"))
+        if len(mine) != want:
+            print(f"{cm['metadata']['name']}: {len(mine)} of {want} pods have an IP; not completing it",
+                  file=sys.stderr)
             continue
         servers = []
         for n, pod in enumerate(sorted(mine, key=lambda p: p["metadata"]["name"])):

@@ -45,6 +45,12 @@ from typing import Any, Iterable, Mapping
 GLOBAL_KEY = "global_ranktable.json"
 """Data key of the global ranktable ConfigMap (the file pods wait for)."""
 
+UIDS_KEY = "pod_uids"
+"""Data key listing (one per line) the UIDs of the pods the global ranktable was built from.
+
+Pod IPs get reused, so a pod recreated after the table was written could find
+its IP in a stale table; each pod instead waits until its own UID is listed."""
+
 HCCL_KEY = "hccl.json"
 """Data key of a per-instance ranktable ConfigMap (written by the Ascend Operator)."""
 
@@ -91,6 +97,8 @@ class RanktableResult:
     ranktable: dict[str, Any] | None = None
     groups: tuple[str, ...] = field(default=())
     """Human-readable description of each group, in group-id order."""
+    pod_uids: tuple[str, ...] = ()
+    """UIDs of the pods the table describes (sorted)."""
 
     @property
     def ready(self) -> bool:
@@ -100,7 +108,8 @@ class RanktableResult:
         """The ConfigMap ``data`` to write (ready results only)."""
         if not self.ready:
             raise ValueError("the global ranktable is not ready: " + "; ".join(self.missing))
-        return {GLOBAL_KEY: json.dumps(self.ranktable, indent=2, sort_keys=False) + "\n"}
+        return {GLOBAL_KEY: json.dumps(self.ranktable, indent=2, sort_keys=False) + "\n",
+                UIDS_KEY: "".join(uid + "\n" for uid in self.pod_uids)}
 
     def message(self) -> str:
         """One line for the user: not ready yet (and why), or what was built."""
@@ -108,10 +117,12 @@ class RanktableResult:
             return "not ready yet: " + "; ".join(self.missing)
         return f"global ranktable completed: {len(self.groups)} groups ({', '.join(self.groups)})"
 
-    def differs_from(self, current: str | None) -> bool:
-        """True when ``current`` (the ConfigMap's present text) is not this ranktable."""
+    def differs_from(self, current: str | None, current_uids: str | None = None) -> bool:
+        """True when ``current`` (the ConfigMap's present table) or its pod UID list is not this one."""
         if not self.ready:
             return False
+        if (current_uids or "") != self.data()[UIDS_KEY]:
+            return True
         try:
             return json.loads(current or "null") != self.ranktable
         except ValueError:
@@ -358,4 +369,9 @@ def build_global_ranktable(release: str, configmaps: Iterable[Mapping[str, Any]]
         "status": COMPLETED,
         "server_group_list": groups,
     }
-    return RanktableResult(configmap=_name(global_cm), ranktable=ranktable, groups=tuple(described))
+    ips = {s.get("server_ip") for g in groups for s in g["server_list"]}
+    uids = sorted(str(_meta(p).get("uid")) for p in live
+                  if _labels(p).get(labels.role) in ("coordinator", "controller", *ROLES_SERVER)
+                  and _pod_ip(p) in ips and _meta(p).get("uid"))
+    return RanktableResult(configmap=_name(global_cm), ranktable=ranktable, groups=tuple(described),
+                           pod_uids=tuple(uids))

@@ -69,8 +69,8 @@ def ranktable(settings: Settings, release: str, wait: bool, timeout: str, dry_ru
             last = msg
         time.sleep(2)
     current = next((cm for cm in cms if cm["metadata"]["name"] == result.configmap), None)
-    current_text = ((current or {}).get("data") or {}).get("global_ranktable.json")
-    changed = result.differs_from(current_text)
+    current_data = (current or {}).get("data") or {}
+    changed = result.differs_from(current_data.get("global_ranktable.json"), current_data.get("pod_uids"))
     if not dry_run and changed:
         kube.patch_configmap_data(ns, result.configmap, result.data())
     state = "would write" if dry_run and changed else "written" if changed else "unchanged"

@@ -431,9 +431,18 @@ def test_pd_every_pod_waits_for_global_ranktable(pd_default):
         s = script(c)
         assert env(c)["GLOBAL_RANK_TABLE_FILE_PATH"] == "/etc/mindie/global-ranktable/global_ranktable.json"
         assert "until grep -Eq '\"status\"[[:space:]]*:[[:space:]]*\"completed\"'" in s
-        assert 'grep -Fq "\\"$POD_IP\\""' in s  # the table must list this pod
+        # the table must have been built from this very pod (UIDs, unlike IPs, are never reused)
+        assert 'grep -Fqx "$POD_UID" "$(dirname "$GLOBAL_RANK_TABLE_FILE_PATH")/pod_uids"' in s
+        assert env(c)["POD_UID"] == {"fieldRef": {"fieldPath": "metadata.uid"}}
         assert "kubectl ascend mindie ranktable rel -n default" in s
         assert s.index("until grep") < s.index("exec ")
+
+
+def test_pd_motor_pods_go_to_npu_server_nodes(pd_default):
+    # the MindIE image is built for the NPU servers' architecture: controller/coordinator follow them
+    for name in (f"{FULL}-controller", f"{FULL}-coordinator"):
+        pod = one(pd_default, "Deployment", name)["spec"]["template"]["spec"]
+        assert pod["nodeSelector"]["accelerator"] == "huawei-Ascend910"
 
 
 def test_pd_3p1d():

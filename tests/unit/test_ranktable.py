@@ -272,3 +272,16 @@ class TestMindieRanktableErrors:
         del cms[0]["metadata"]["annotations"]
         with pytest.raises(RanktableError, match="mindie.huawei.com/prefill-instances"):
             build_global_ranktable(REL, cms, pods)
+
+
+def test_pod_uids_written_and_compared():
+    """The table names the UIDs of the pods it was built from; a recreated pod (new UID, reused IP) differs."""
+    import kubectl_ascend.ranktable as rt
+
+    res = rt.RanktableResult(configmap="cm", ranktable={"status": "completed", "server_group_list": []},
+                             groups=(), pod_uids=("u1", "u2"))
+    data = res.data()
+    assert data[rt.UIDS_KEY] == "u1\nu2\n"
+    assert not res.differs_from(data[rt.GLOBAL_KEY], data[rt.UIDS_KEY])
+    assert res.differs_from(data[rt.GLOBAL_KEY], "u1\nu3\n")
+    assert res.differs_from(data[rt.GLOBAL_KEY], None)

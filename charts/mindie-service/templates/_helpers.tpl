@@ -200,6 +200,21 @@ Node selection of the helm test pod and of the NOTES' try-it pod. When they
 run the (large) MindIE image they go where it is already pulled: the NPU
 nodes, with the release's node selector and tolerations.
 */}}
+{{/*
+Node selector of the Controller and Coordinator: they need no NPU but run
+the same image as the servers (built for the NPU servers' architecture), so
+they go to the same kind of node: accelerator (+ accelerator-type), merged
+with .Values.nodeSelector.
+*/}}
+{{- define "mindie-service.motorNodeSelector" -}}
+{{- $sel := deepCopy .Values.nodeSelector -}}
+{{- $_ := set $sel "accelerator" (include "mindie-service.acceleratorLabel" .) -}}
+{{- with .Values.accelerator.type -}}
+{{- $_ := set $sel "accelerator-type" . -}}
+{{- end -}}
+{{- toJson $sel -}}
+{{- end -}}
+
 {{- define "mindie-service.auxNodeSelector" -}}
 {{- $sel := deepCopy .Values.nodeSelector -}}
 {{- if not .Values.test.image.repository -}}
