@@ -7,6 +7,8 @@ set -o errexit -o nounset -o pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
+DEMO_WORK=""
+
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
 
@@ -16,14 +18,14 @@ main() {
   step "Start the local cluster (KWOK binary runtime, simulated Ascend servers)"
   KUBECONFIG="$(hack/cluster.sh up | tail -n1)"
   export KUBECONFIG
-  local work; work="$(mktemp -d)"
-  trap 'rm -rf "${work}"' EXIT
+  DEMO_WORK="$(mktemp -d)"
+  trap 'rm -rf "${DEMO_WORK}"' EXIT
 
   step "The servers and their NPUs, as the kubelet and device plugin report them"
   run kubectl get nodes -o custom-columns='NAME:.metadata.name,ARCH:.status.nodeInfo.architecture,CHIP:.metadata.labels.node\.kubernetes\.io/npu\.chip\.name,ASCEND910:.status.allocatable.huawei\.com/Ascend910,ASCEND310P:.status.allocatable.huawei\.com/Ascend310P'
 
   step "A join command for the next server, handed over as a script (the token never hits the terminal)"
-  run kubectl ascend join-cmd --ttl 2h --description "demo: next rack" --node-name atlas-800i-a2-9 --output-file "${work}/join.sh"
+  run kubectl ascend join-cmd --ttl 2h --description "demo: next rack" --node-name atlas-800i-a2-9 --output-file "${DEMO_WORK}/join.sh"
   run kubectl ascend token list
 
   step "MindCluster node labels, detected from each node's NPUs"
