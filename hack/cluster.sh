@@ -102,6 +102,11 @@ unmerge_kubeconfig() {
   kubectl --kubeconfig "${user}" config delete-cluster "kwok-${CLUSTER}" >/dev/null 2>&1 || true
   kubectl --kubeconfig "${user}" config delete-user "kwok-${CLUSTER}" >/dev/null 2>&1 || true
   log "context kwok-${CLUSTER} removed from ${user}"
+  # a kubeconfig left with nothing in it (we created it for the cluster) goes too
+  if [[ -z "$(kubectl --kubeconfig "${user}" config get-contexts -o name 2>/dev/null)" && \
+        -z "$(kubectl --kubeconfig "${user}" config view -o jsonpath='{.clusters[*].name}{.users[*].name}' 2>/dev/null)" ]]; then
+    rm -f "${user}"
+  fi
 }
 
 healthy() {

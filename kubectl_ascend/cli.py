@@ -112,8 +112,17 @@ def cli(ctx: click.Context, kubeconfig: str | None, context: str | None, namespa
 @output_option
 @pass_settings
 def version(settings: Settings, output: str | None) -> None:
-    """Print the plugin version, and the cluster's when it is reachable."""
-    data: dict[str, Any] = {"plugin": __version__, "server": None}
+    """Print the plugin and bundled chart versions, and the cluster's when it is reachable."""
+    data: dict[str, Any] = {"plugin": __version__, "chart": None, "server": None}
+    try:
+        import yaml
+
+        from kubectl_ascend.helm import UMBRELLA, charts_root
+
+        meta = yaml.safe_load((charts_root() / UMBRELLA / "Chart.yaml").read_text())
+        data["chart"] = f"{meta['name']}-{meta['version']} (MindCluster {meta.get('appVersion', '?')})"
+    except (errors.AscendError, OSError, KeyError, TypeError):
+        data["chart"] = None
     try:
         v = settings.kube().server_version()
         data["server"] = v.get("gitVersion")
@@ -121,7 +130,7 @@ def version(settings: Settings, output: str | None) -> None:
         data["serverError"] = str(e)
 
     def text(d: dict[str, Any]) -> str:
-        lines = [f"Plugin Version: {d['plugin']}"]
+        lines = [f"Plugin Version: {d['plugin']}", f"Bundled Chart: {d['chart'] or 'not found'}"]
         lines.append(f"Server Version: {d['server']}" if d["server"] else f"Server Version: unavailable ({d['serverError']})")
         return "\n".join(lines)
 

@@ -81,5 +81,22 @@ def lint(chart: str | Path, values: dict[str, Any] | None = None) -> None:
             Path(tmp.name).unlink(missing_ok=True)
 
 
+def assert_structural(node: dict[str, Any], where: str) -> None:
+    """Every schema node is typed (or int-or-string); preserve-unknown only on objects."""
+    if node.get("x-kubernetes-int-or-string"):
+        return
+    assert "type" in node, f"{where}: untyped schema node {sorted(node)}"
+    if node.get("x-kubernetes-preserve-unknown-fields"):
+        assert node["type"] == "object", where
+    if "properties" in node:
+        assert isinstance(node["properties"], dict) and node["properties"], f"{where}: empty properties"
+        for k, child in node["properties"].items():
+            assert_structural(child, f"{where}.{k}")
+    if isinstance(node.get("additionalProperties"), dict):
+        assert_structural(node["additionalProperties"], f"{where}.*")
+    if "items" in node:
+        assert_structural(node["items"], f"{where}[]")
+
+
 def as_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True)

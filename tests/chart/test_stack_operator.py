@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.chart.helmutil import find, lint, one, render, render_error
+from tests.chart.helmutil import assert_structural, find, lint, one, render, render_error
 
 pytestmark = pytest.mark.chart
 
@@ -119,23 +119,6 @@ def test_crd() -> None:
     assert {"conditions", "replicaStatuses", "startTime", "completionTime"} <= set(
         schema["properties"]["status"]["properties"])
     assert_structural(schema, "ascendjobs")
-
-
-def assert_structural(node: dict[str, Any], where: str) -> None:
-    """Every schema node is typed (or int-or-string); preserve-unknown only on objects."""
-    if node.get("x-kubernetes-int-or-string"):
-        return
-    assert "type" in node, f"{where}: untyped schema node {sorted(node)}"
-    if node.get("x-kubernetes-preserve-unknown-fields"):
-        assert node["type"] == "object", where
-    if "properties" in node:
-        assert isinstance(node["properties"], dict) and node["properties"], f"{where}: empty properties"
-        for k, child in node["properties"].items():
-            assert_structural(child, f"{where}.{k}")
-    if isinstance(node.get("additionalProperties"), dict):
-        assert_structural(node["additionalProperties"], f"{where}.*")
-    if "items" in node:
-        assert_structural(node["items"], f"{where}[]")
 
 
 def test_crd_install_and_keep_off() -> None:

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.chart.helmutil import find, lint, one, render, render_error
+from tests.chart.helmutil import assert_structural, find, lint, one, render, render_error
 
 pytestmark = pytest.mark.chart
 
@@ -242,23 +242,6 @@ def test_crds() -> None:
         "properties"]["spec"]["properties"]["tasks"]["items"]["properties"]
     assert job_tasks["template"] == {"type": "object", "description": "A PodTemplateSpec.",
                                      "x-kubernetes-preserve-unknown-fields": True}
-
-
-def assert_structural(node: dict[str, Any], where: str) -> None:
-    """Every schema node is typed (or int-or-string); preserve-unknown only on objects."""
-    if node.get("x-kubernetes-int-or-string"):
-        return
-    assert "type" in node, f"{where}: untyped schema node {sorted(node)}"
-    if node.get("x-kubernetes-preserve-unknown-fields"):
-        assert node["type"] == "object", where
-    if "properties" in node:
-        assert isinstance(node["properties"], dict) and node["properties"], f"{where}: empty properties"
-        for k, child in node["properties"].items():
-            assert_structural(child, f"{where}.{k}")
-    if isinstance(node.get("additionalProperties"), dict):
-        assert_structural(node["additionalProperties"], f"{where}.*")
-    if "items" in node:
-        assert_structural(node["items"], f"{where}[]")
 
 
 def test_crds_off_and_not_kept() -> None:
