@@ -81,15 +81,16 @@ def main() -> None:
     ap.add_argument("--join-runs", type=int, default=10)
     ap.add_argument("--keep", action="store_true", help="leave the benchmark cluster running")
     args = ap.parse_args()
-    sizes = sorted(int(x) for x in args.sizes.split(","))
+    sizes = sorted(int(x) for x in args.sizes.split(",") if int(x) > 0)  # --sizes 0: join-cmd only
     cluster_down()
     kubeconfig = cluster_up("--nodes", "0")
     try:
         sh(sys.executable, NODES, "--kubeconfig", kubeconfig, "--nodes", "0", "--delete")
         join = bench_join(kubeconfig, args.join_runs)
-        labels = bench_labels(kubeconfig, sizes, args.runs)
+        labels = bench_labels(kubeconfig, sizes, args.runs) if sizes else []
         report("join command (median of %d)" % args.join_runs, join, "kubeadm", "kubectl-ascend")
-        report("node labels (median of %d)" % args.runs, labels, "kubectl label", "kubectl-ascend")
+        if labels:
+            report("node labels (median of %d)" % args.runs, labels, "kubectl label", "kubectl-ascend")
     finally:
         if not args.keep:
             cluster_down()

@@ -5,8 +5,8 @@ Python (dicts as the API server sends them, as `kubectl get -o json` shows
 them), and every API error leaves it as one of our error types with a
 sentence saying what to do.
 
-Transport: requests go straight through http.client (a small keep-alive
-connection pool, safe for worker threads) with the credentials of the
+Transport: requests go out through a small HTTP/1.1 client of our own over
+ssl sockets (a keep-alive connection pool, safe for worker threads) with the credentials of the
 kubeconfig context (client certificates, bearer tokens, basic auth). Importing
 the official `kubernetes` client costs most of a second, which would make
 `join-cmd` several times slower than `kubeadm token create`; it is imported
@@ -211,11 +211,95 @@ def _credentials_from_client(kubeconfig: str | None, context: str | None, creds:
     return creds
 
 
+class _ProtocolError(ConnectionError):
+    """The server's answer was not the HTTP/1.1 we speak (or the connection closed mid-answer)."""
+
+
+class _Conn:
+    """One keep-alive HTTP/1.1 connection: just what the Kubernetes API needs.
+
+    Written out rather than taken from http.client, whose import (it pulls in
+    the email package for header parsing) costs ~30 ms on every invocation.
+    Handles Content-Length and chunked bodies; connects on first use.
+    """
+
+    def __init__(self, host: str, port: int, ctx: Any, timeout: float) -> None:
+        self._host, self._port, self._ctx, self._timeout = host, port, ctx, timeout
+        self._hostport = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        self._sock: Any = None
+        self._rfile: Any = None
+
+    def close(self) -> None:
+        for f in (self._rfile, self._sock):
+            if f is not None:
+                try:
+                    f.close()
+                except OSError:
+                    pass
+        self._sock = self._rfile = None
+
+    def request(self, method: str, target: str, body: bytes | None,
+                headers: dict[str, str]) -> tuple[int, bytes, bool]:
+        """(status, body, server-will-close)."""
+        import socket
+
+        if self._sock is None:
+            sock = socket.create_connection((self._host, self._port), self._timeout)
+            if self._ctx is not None:
+                sock = self._ctx.wrap_socket(sock, server_hostname=self._host)
+            self._sock, self._rfile = sock, sock.makefile("rb")
+        head = [f"{method} {target} HTTP/1.1", f"Host: {self._hostport}"]
+        head += [f"{k}: {v}" for k, v in headers.items()]
+        if body is not None or method in ("POST", "PUT", "PATCH"):
+            head.append(f"Content-Length: {len(body or b'')}")
+        self._sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + (body or b""))
+        rfile = self._rfile
+        line = rfile.readline(65537)
+        if not line:
+            raise _ProtocolError("connection closed before the response")
+        parts = line.split(None, 2)
+        if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
+            raise _ProtocolError(f"malformed status line {line[:80]!r}")
+        status = int(parts[1])
+        hdrs: dict[str, str] = {}
+        while True:
+            h = rfile.readline(65537)
+            if h in (b"\r\n", b"\n"):
+                break
+            if not h:
+                raise _ProtocolError("connection closed in the response headers")
+            k, _, v = h.decode("latin-1").partition(":")
+            hdrs[k.strip().lower()] = v.strip()
+        will_close = hdrs.get("connection", "").lower() == "close" or parts[0] == b"HTTP/1.0"
+        if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
+            return status, b"", will_close
+        if "chunked" in hdrs.get("transfer-encoding", "").lower():
+            chunks = []
+            while True:
+                size_line = rfile.readline(65537)
+                if not size_line:
+                    raise _ProtocolError("connection closed in a chunked body")
+                size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    while rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    break
+                chunks.append(rfile.read(size))
+                rfile.readline(65537)
+            return status, b"".join(chunks), will_close
+        if "content-length" in hdrs:
+            n = int(hdrs["content-length"])
+            data = rfile.read(n)
+            if len(data) != n:
+                raise _ProtocolError("connection closed in the response body")
+            return status, data, will_close
+        return status, rfile.read(), True
+
+
 class _Pool:
-    """Keep-alive HTTP(S) connections to one API server, shared by threads (at most `size` at once)."""
+    """Keep-alive connections to one API server, shared by threads (at most `size` at once)."""
 
     def __init__(self, creds: _Credentials, size: int, timeout: float) -> None:
-        import http.client
         import queue
         import ssl
         import threading
@@ -225,11 +309,10 @@ class _Pool:
         if u.scheme not in ("https", "http") or not u.hostname:
             raise errors.KubeConfigError(f"server {creds.server!r} in the kubeconfig is not an http(s) URL")
         self.prefix = u.path.rstrip("/")
-        self._host, self._port, self._timeout = u.hostname, u.port, timeout
+        self._host, self._timeout = u.hostname, timeout
+        self._port = u.port or (443 if u.scheme == "https" else 80)
         self._ctx = None
-        self._cls: Any = http.client.HTTPConnection
         if u.scheme == "https":
-            self._cls = http.client.HTTPSConnection
             if creds.insecure:
                 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
                 ctx.check_hostname = False
@@ -244,12 +327,6 @@ class _Pool:
             self._ctx = ctx
         self._idle: Any = queue.LifoQueue()
         self._slots = threading.BoundedSemaphore(max(1, size))
-        self._errors = (http.client.HTTPException, ConnectionError)
-
-    def _connect(self) -> Any:
-        if self._ctx is not None:
-            return self._cls(self._host, self._port, timeout=self._timeout, context=self._ctx)
-        return self._cls(self._host, self._port, timeout=self._timeout)
 
     def request(self, method: str, url: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, bytes]:
         import queue
@@ -258,23 +335,25 @@ class _Pool:
             try:
                 conn, reused = self._idle.get_nowait(), True
             except queue.Empty:
-                conn, reused = self._connect(), False
+                conn, reused = _Conn(self._host, self._port, self._ctx, self._timeout), False
             for attempt in (1, 2):
                 try:
-                    conn.request(method, url, body=body, headers=headers)
-                    resp = conn.getresponse()
-                    data = resp.read()
+                    status, data, will_close = conn.request(method, url, body, headers)
                     break
-                except self._errors:
+                except (ConnectionError, ValueError):
                     conn.close()
                     if not reused or attempt == 2:
-                        raise
-                    conn, reused = self._connect(), False  # the server closed an idle keep-alive connection
-            if resp.will_close:
+                        raise ConnectionError("the API server closed the connection or answered garbage") from None
+                    # the server closed an idle keep-alive connection: retry once on a new one
+                    conn, reused = _Conn(self._host, self._port, self._ctx, self._timeout), False
+                except OSError:
+                    conn.close()
+                    raise
+            if will_close:
                 conn.close()
             else:
                 self._idle.put(conn)
-            return resp.status, data
+            return status, data
 
 
 class Kube:
