@@ -336,19 +336,19 @@ class _Pool:
                 conn, reused = self._idle.get_nowait(), True
             except queue.Empty:
                 conn, reused = _Conn(self._host, self._port, self._ctx, self._timeout), False
-            for attempt in (1, 2):
+            while True:
                 try:
                     status, data, will_close = conn.request(method, url, body, headers)
                     break
-                except (ConnectionError, ValueError):
+                except (OSError, ValueError) as e:
                     conn.close()
-                    if not reused or attempt == 2:
-                        raise ConnectionError("the API server closed the connection or answered garbage") from None
-                    # the server closed an idle keep-alive connection: retry once on a new one
+                    if not reused:
+                        if isinstance(e, ValueError):
+                            raise _ProtocolError(f"the API server answered garbage ({e})") from None
+                        raise
+                    # The server dropped an idle keep-alive connection (plain EOF, TLS EOF, reset):
+                    # retry once on a new connection, which then fails for real if the server is gone.
                     conn, reused = _Conn(self._host, self._port, self._ctx, self._timeout), False
-                except OSError:
-                    conn.close()
-                    raise
             if will_close:
                 conn.close()
             else:
@@ -372,8 +372,14 @@ class Kube:
     # -- plumbing ---------------------------------------------------------
 
     def request(self, what: str, method: str, path: str, *, query: dict[str, Any] | None = None,
-                body: Any = None, content_type: str = "application/json") -> dict[str, Any]:
-        """One API call; JSON in, JSON out; errors translated (never echoing the request body)."""
+                body: Any = None, content_type: str = "application/json",
+                discard: bool = False) -> dict[str, Any]:
+        """One API call; JSON in, JSON out; errors translated (never echoing the request body).
+
+        discard=True: the caller does not need the returned object; skip decoding it.
+        (Asking for protobuf instead made no measurable difference on 5,000 nodes and
+        would turn error Status messages into bytes we cannot show.)
+        """
         import ssl
 
         url = self._pool.prefix + path
@@ -397,6 +403,8 @@ class Kube:
                 "check that the cluster is running and --kubeconfig/--context point at it") from None
         if status >= 400:
             raise _explain(status, what, payload.decode("utf-8", "replace"))
+        if discard:
+            return {}
         return json.loads(payload) if payload else {}
 
     def get_optional(self, what: str, path: str) -> dict[str, Any] | None:
@@ -464,10 +472,11 @@ class Kube:
     def list_nodes(self, label_selector: str | None = None) -> list[dict[str, Any]]:
         return self.paginate("list nodes", "/api/v1/nodes", labelSelector=label_selector)
 
-    def patch_node_labels(self, name: str, labels: dict[str, str | None]) -> dict[str, Any]:
+    def patch_node_labels(self, name: str, labels: dict[str, str | None]) -> None:
         """Merge-patch only the given labels (None deletes one)."""
-        return self.request(f"label node {name}", "PATCH", f"/api/v1/nodes/{quote(name)}",
-                            body={"metadata": {"labels": labels}}, content_type="application/merge-patch+json")
+        self.request(f"label node {name}", "PATCH", f"/api/v1/nodes/{quote(name)}",
+                     body={"metadata": {"labels": labels}}, content_type="application/merge-patch+json",
+                     discard=True)
 
     # -- Workloads --------------------------------------------------------
 
