@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -106,13 +105,14 @@ def validate_request(req: JoinRequest) -> None:
     if req.endpoint is not None:
         normalize_endpoint(req.endpoint)
     if req.output_file:
-        p = Path(req.output_file)
-        if p.exists():
+        p = req.output_file
+        parent = os.path.dirname(os.path.abspath(p))
+        if os.path.lexists(p):
             raise errors.InvalidInput(f"--output-file {p} already exists; remove it or choose another path")
-        if not p.parent.is_dir():
-            raise errors.InvalidInput(f"--output-file {p}: directory {p.parent} does not exist")
-        if not os.access(p.parent, os.W_OK):
-            raise errors.InvalidInput(f"--output-file {p}: directory {p.parent} is not writable")
+        if not os.path.isdir(parent):
+            raise errors.InvalidInput(f"--output-file {p}: directory {parent} does not exist")
+        if not os.access(parent, os.W_OK):
+            raise errors.InvalidInput(f"--output-file {p}: directory {parent} is not writable")
     tokens.validate_groups(list(req.groups))
 
 

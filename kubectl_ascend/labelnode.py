@@ -9,8 +9,9 @@ from kubectl_ascend import errors
 from kubectl_ascend.labels import NodePlan, plan_nodes
 
 #: Concurrent PATCH requests. The API server's default mutating in-flight limit
-#: is 200; 16 keeps us far below it while hiding per-request latency.
-DEFAULT_WORKERS = 16
+#: is 200. On the 2-core test cluster, 64 labelled 2,000 nodes ~25% faster than
+#: 16 (more writes per etcd commit); 128 was no faster.
+DEFAULT_WORKERS = 64
 
 
 @dataclass

@@ -113,19 +113,24 @@ def adopt_existing_namespaces(kube: Any, profile: Profile, release: str, namespa
 
 
 def create_missing_namespaces(kube: Any, values: dict[str, Any], release_ns: str) -> list[str]:
-    """With namespaces.create=false, make sure every component namespace exists."""
+    """Create the release namespace, and with namespaces.create=false every component namespace, if missing.
+
+    They get `pod-security.kubernetes.io/enforce: privileged`: the components mount host
+    paths (logs, driver, device-plugin sockets), which any stricter Pod Security level
+    rejects. (`helm --create-namespace` would create the release namespace without it.)
+    """
     from kubectl_ascend.profile import enabled
 
-    if (values.get("namespaces") or {}).get("create") is not False:
-        return []
+    wanted = [release_ns]
+    if (values.get("namespaces") or {}).get("create") is False:
+        wanted += [(values.get(key) or {}).get("namespace") or default
+                   for key, default in COMPONENT_NAMESPACES if enabled(values, key)]
     created = []
-    for key, default in COMPONENT_NAMESPACES:
-        ns = (values.get(key) or {}).get("namespace") or default
-        if enabled(values, key) and ns != release_ns and kube.get_namespace(ns) is None:
-            if kube.create_cluster_object(f"namespace {ns}", "/api/v1/namespaces", {
-                    "apiVersion": "v1", "kind": "Namespace",
-                    "metadata": {"name": ns, "labels": {"pod-security.kubernetes.io/enforce": "privileged"}}}):
-                created.append(ns)
+    for ns in dict.fromkeys(wanted):
+        if kube.get_namespace(ns) is None and kube.create_cluster_object(f"namespace {ns}", "/api/v1/namespaces", {
+                "apiVersion": "v1", "kind": "Namespace",
+                "metadata": {"name": ns, "labels": {"pod-security.kubernetes.io/enforce": "privileged"}}}):
+            created.append(ns)
     return created
 
 

@@ -28,7 +28,7 @@ _MODELS_HELP = ", ".join(SERVER_MODELS)
 @click.option("--overwrite", is_flag=True, help="Replace labels that already have other values.")
 @click.option("--dry-run", type=click.Choice(["none", "client"]), default="none", show_default=True,
               flag_value="client", help="Print the plan (node, label, old -> new) and change nothing.")
-@click.option("--workers", type=click.IntRange(1, 128), default=16, show_default=True,
+@click.option("--workers", type=click.IntRange(1, 128), default=64, show_default=True,
               help="Concurrent PATCH requests.")
 @output_option
 @pass_settings
