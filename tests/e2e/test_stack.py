@@ -250,6 +250,10 @@ def test_single_node_cluster(single_cluster):
     proc = c.plugin("install", "--wait", "--timeout", "3m")
     assert proc.returncode == 0, proc.stderr
     assert "single-node cluster" in proc.stdout
+    # the plugin creates the release namespace itself, allowing the host paths the components mount
+    assert "created namespace mindx-dl" in proc.stdout
+    labels = c.get_json("namespace", "mindx-dl")["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "privileged"
     cm = c.get_json("configmap", "-n", "volcano-system", "volcano-scheduler-configmap")
     conf = yaml.safe_load(cm["data"]["volcano-scheduler.conf"])
     params = [x for x in conf["configurations"] if x["name"] == "init-params"][0]["arguments"]
