@@ -34,6 +34,17 @@ def helm_executable() -> str:
     return exe
 
 
+def _tree_digest(root: Path) -> str:
+    """SHA-256 over the relative paths and contents of a chart tree (packaged deps excluded)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and p.suffix != ".tgz" and p.name != "Chart.lock" and "__pycache__" not in p.parts:
+            h.update(str(p.relative_to(root)).encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()[:20]
+
+
 def charts_root() -> Path:
     """Where the shipped charts are: inside the package, else the checkout next to it."""
     here = Path(__file__).resolve().parent
@@ -83,21 +94,37 @@ class Helm:
         return proc.stdout
 
     def prepare_chart(self, chart: str | None) -> str:
-        """A chart reference helm can install: OCI/repo refs as given, local dirs with dependencies built."""
-        if chart and (chart.startswith("oci://") or not Path(chart).exists()):
+        """A chart reference helm can install.
+
+        --chart values (OCI/repo refs, archives, directories) go to helm as given, exactly as
+        `helm install` would take them (a directory must have its dependencies built). The
+        bundled umbrella gets its file:// dependencies built in a private cached copy.
+        """
+        if chart:
+            if not chart.startswith("oci://") and Path(chart).is_dir() and not (Path(chart) / "Chart.yaml").is_file():
+                raise errors.InvalidInput(f"--chart {chart} is not a Helm chart (no Chart.yaml)")
             return chart
-        src = Path(chart) if chart else charts_root() / UMBRELLA
-        if not (src / "Chart.yaml").is_file():
-            if src.suffix == ".tgz":
-                return str(src)
-            raise errors.InvalidInput(f"{src} is not a Helm chart (no Chart.yaml)")
-        self._tmp = tempfile.TemporaryDirectory(prefix="kubectl-ascend-")
-        root = Path(self._tmp.name)
-        # copy the chart and its siblings so file://../<dep> references resolve
-        shutil.copytree(src.parent, root, dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns(".git", "__pycache__"))
+        src = charts_root() / UMBRELLA
+        # A private copy of the chart and its siblings (so file://../<dep> resolves) with the
+        # dependencies built, cached by content: reruns skip the copy and `helm dependency build`.
+        digest = _tree_digest(src.parent)
+        cache = Path(os.environ.get("KUBECTL_ASCEND_CACHE") or
+                     Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kubectl-ascend")
+        root = cache / "charts" / digest
         dst = root / src.name
-        self._helm("dependency", "build", str(dst), "--skip-refresh")
+        if (root / ".complete").exists():
+            return str(dst)
+        self._tmp = tempfile.TemporaryDirectory(prefix="kubectl-ascend-")
+        work = Path(self._tmp.name) / "charts"
+        shutil.copytree(src.parent, work, ignore=shutil.ignore_patterns(".git", "__pycache__", "*.tgz",
+                                                                         "Chart.lock"))
+        self._helm("dependency", "build", str(work / src.name), "--skip-refresh")
+        (work / ".complete").touch()
+        try:
+            root.parent.mkdir(parents=True, exist_ok=True)
+            work.rename(root)
+        except OSError:  # a concurrent run won the race, or the cache is not writable: use our copy
+            return str(work / src.name) if not (root / ".complete").exists() else str(dst)
         return str(dst)
 
     def show_chart(self, chart_ref: str) -> dict[str, Any]:

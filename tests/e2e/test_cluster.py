@@ -3,7 +3,8 @@
 Scenarios: the default layout's nodes carry NPU allocatable and no MindCluster
 labels; a Deployment asking for 8 Ascend910 lands on an Atlas node and runs; a
 pod asking for more NPUs than any node has stays Pending with the scheduler's
-reason; `version` reports the pinned server version; the plugin runs through
+reason; `version` reports the pinned server version; tokencleaner deletes an
+expired token; the plugin runs through
 kubectl's plugin mechanism.
 """
 from __future__ import annotations
@@ -83,3 +84,19 @@ def test_kubectl_plugin_mechanism(cluster, tmp_path):
     assert "join-cmd" in proc.stdout and "label-node" in proc.stdout
     proc = run([kubectl, "ascend", "--kubeconfig", cluster.kubeconfig, "version"], env=env)
     assert f"Server Version: {VERSIONS['KUBE_VERSION']}" in proc.stdout
+
+
+def test_tokencleaner_deletes_expired_tokens(cluster):
+    """kube-controller-manager runs tokencleaner: an expired bootstrap token Secret is deleted."""
+    import time
+
+    secret = {"apiVersion": "v1", "kind": "Secret", "type": "bootstrap.kubernetes.io/token",
+              "metadata": {"name": "bootstrap-token-expird", "namespace": "kube-system"},
+              "stringData": {"token-id": "expird", "token-secret": "0123456789abcdef",
+                             "expiration": "2020-01-01T00:00:00Z", "usage-bootstrap-authentication": "true"}}
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(secret))
+    deadline = time.monotonic() + 60
+    while cluster.kubectl("get", "secret", "-n", "kube-system", "bootstrap-token-expird",
+                          check=False).returncode == 0:
+        assert time.monotonic() < deadline, "tokencleaner did not delete the expired token"
+        time.sleep(0.5)

@@ -110,6 +110,11 @@ def test_dry_run_changes_nothing(stack_cluster):
     assert json.loads(_helm(stack_cluster, "list", "-A", "-o", "json").stdout) == []
     bad = stack_cluster.plugin("install", "--dry-run", "--set", "ascend-volcano.shceduler.x=1")
     assert bad.returncode == 1 and "shceduler" in bad.stderr
+    # --chart: a local chart directory goes to helm as given; a directory without Chart.yaml is refused
+    own = stack_cluster.plugin("install", "--dry-run", "--chart", str(CHARTS / "ascend-stack"))
+    assert own.returncode == 0, own.stderr
+    notchart = stack_cluster.plugin("install", "--dry-run", "--chart", str(CHARTS.parent / "hack"))
+    assert notchart.returncode == 1 and "not a Helm chart" in notchart.stderr
 
 
 def _pods(cluster, component: str) -> list[dict]:
