@@ -127,12 +127,6 @@ class Helm:
             return str(work / src.name) if not (root / ".complete").exists() else str(dst)
         return str(dst)
 
-    def show_chart(self, chart_ref: str) -> dict[str, Any]:
-        import yaml
-
-        out = self._helm("show", "chart", chart_ref)
-        return yaml.safe_load(out) or {}
-
     def template(self, chart_ref: str, release: str, namespace: str, values: dict[str, Any]) -> list[dict[str, Any]]:
         """Render like `helm template` (schema and validations included); objects as dicts.
 
@@ -179,11 +173,6 @@ class Helm:
                 return {"release": release, "namespace": namespace, "revision": int(r.get("revision", 0)),
                         "status": r.get("status"), "chart": r.get("chart"), "appVersion": r.get("app_version")}
         return None
-
-    def values(self, release: str, namespace: str) -> dict[str, Any]:
-        import json
-
-        return json.loads(self._helm("get", "values", release, "-n", namespace, "-o", "json")) or {}
 
     def uninstall(self, release: str, namespace: str, *, wait: bool = True, timeout: str = "5m") -> None:
         async def go() -> None:

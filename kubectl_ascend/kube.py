@@ -436,10 +436,6 @@ class Kube:
     def server_version(self) -> dict[str, Any]:
         return self.request("get server version", "GET", "/version")
 
-    def whoami(self) -> dict[str, Any]:
-        """SelfSubjectReview: who the API server thinks we are."""
-        body = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
-        return self.request("review own identity", "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", body=body)
 
     # -- ConfigMaps / Secrets ---------------------------------------------
 

@@ -141,6 +141,7 @@ class InstallPlan:
     release: str
     namespace: str
     existing: dict[str, Any] | None
+    objects: list[dict[str, Any]]
 
 
 def plan_install(kube: Any, helm: Any, *, chart: str | None, release: str, namespace: str,
@@ -149,9 +150,9 @@ def plan_install(kube: Any, helm: Any, *, chart: str | None, release: str, names
     profile = decide(kube.list_nodes(), user_values)
     adopt_existing_namespaces(kube, profile, release, namespace)
     ref = helm.prepare_chart(chart)
-    # render once: a schema violation or a failed validation stops us before anything is applied
-    helm.template(ref, release, namespace, profile.values)
-    return InstallPlan(profile, ref, release, namespace, helm.release(release, namespace))
+    # render first: a schema violation or a failed validation stops us before anything is applied
+    objects = helm.template(ref, release, namespace, profile.values)
+    return InstallPlan(profile, ref, release, namespace, helm.release(release, namespace), objects)
 
 
 def wait_ready(kube: Any, expect_components: list[str], timeout: float,

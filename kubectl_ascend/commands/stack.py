@@ -84,7 +84,7 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
     for w in plan.profile.warnings:
         warn(w)
     if dry_run:
-        objs = helm.template(plan.chart_ref, release, ns, plan.profile.values)
+        objs = plan.objects
         objrows = [[o.get("kind"), (o.get("metadata") or {}).get("namespace", ns if o.get("kind") not in (
             "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "Namespace", "Queue",
             "PriorityClass") else ""), o["metadata"]["name"]] for o in objs if o]

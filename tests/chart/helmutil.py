@@ -1,7 +1,6 @@
 """Render charts with the real helm binary and return parsed objects."""
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -97,6 +96,3 @@ def assert_structural(node: dict[str, Any], where: str) -> None:
     if "items" in node:
         assert_structural(node["items"], f"{where}[]")
 
-
-def as_json(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True)
