@@ -20,6 +20,12 @@ build_once() {
   while [[ "$1" != "--" ]]; do bins+=("$1"); shift; done
   shift
   local out; out="$(tool_dir "${name}" "${version}")"
+  # One build per tool at a time: a second caller (another checkout, a parallel
+  # test run) waits for the first and then finds it cached.
+  mkdir -p "$(dirname "${out}")"
+  local lock
+  exec {lock}>"${out}.lock"
+  flock "${lock}"
   if [[ -f "${out}/.complete" ]]; then
     log "${name} ${version}: cached in ${out}"
   else
@@ -32,6 +38,7 @@ build_once() {
     log "${name} ${version}: built in $((SECONDS - start))s"
   fi
   local b; for b in "${bins[@]}"; do link_tool "${out}" "${b}"; done
+  exec {lock}>&-
 }
 
 build_helm() {
