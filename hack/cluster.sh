@@ -109,6 +109,54 @@ unmerge_kubeconfig() {
   fi
 }
 
+# Addons: host processes that stand in for in-cluster components (real Volcano,
+# the Ascend Operator emulator). Each runs in its own session (process group),
+# logs to ${CLUSTER_DIR}/logs/addon-NAME.log and records its pid in
+# ${ADDON_DIR}/NAME.pid; `down` stops every group by pid. Addons start with the
+# cluster and wait for their chart's ServiceAccount themselves, so they come to
+# life when `kubectl ascend install` (or `helm install`) creates it.
+ADDON_DIR="${CLUSTER_DIR}/addons"
+
+addon_running() { # addon_running NAME
+  local pidfile="${ADDON_DIR}/$1.pid"
+  [[ -f "${pidfile}" ]] && kill -0 "$(cat "${pidfile}")" 2>/dev/null
+}
+
+start_addon() { # start_addon NAME CMD...  (idempotent: a running addon is left alone)
+  local name="$1"; shift
+  if addon_running "${name}"; then
+    log "addon ${name} already running (pid $(cat "${ADDON_DIR}/${name}.pid"))"
+    return 0
+  fi
+  mkdir -p "${ADDON_DIR}" "${CLUSTER_DIR}/logs"
+  setsid "$@" >>"${CLUSTER_DIR}/logs/addon-${name}.log" 2>&1 < /dev/null &
+  printf '%s\n' "$!" > "${ADDON_DIR}/${name}.pid"
+  log "addon ${name} started (pid $!, log ${CLUSTER_DIR}/logs/addon-${name}.log)"
+}
+
+stop_addons() { # TERM each addon's process group, then KILL what is left
+  [[ -d "${ADDON_DIR}" ]] || return 0
+  local f pid
+  for f in "${ADDON_DIR}"/*.pid; do
+    [[ -f "${f}" ]] || continue
+    pid="$(cat "${f}")"
+    kill -TERM -- "-${pid}" 2>/dev/null || true
+  done
+  local i; for i in $(seq 50); do
+    local alive=false
+    for f in "${ADDON_DIR}"/*.pid; do
+      [[ -f "${f}" ]] && kill -0 -- "-$(cat "${f}")" 2>/dev/null && alive=true
+    done
+    [[ "${alive}" == true ]] || break
+    sleep 0.1
+  done
+  for f in "${ADDON_DIR}"/*.pid; do
+    [[ -f "${f}" ]] || continue
+    kill -KILL -- "-$(cat "${f}")" 2>/dev/null || true
+    rm -f "${f}"
+  done
+}
+
 healthy() {
   [[ -f "${KUBECONFIG_OUT}" ]] && kctl get --raw /readyz >/dev/null 2>&1
 }
@@ -174,6 +222,7 @@ cluster_up() {
 }
 
 cluster_down() {
+  stop_addons
   if command -v kwokctl >/dev/null 2>&1 && [[ -d "${CLUSTER_DIR}" ]]; then
     kwokctl delete cluster --name "${CLUSTER}" --kubeconfig "${KUBECONFIG_OUT}" >&2 || log "kwokctl delete failed; cleaning up by hand"
   fi
