@@ -36,6 +36,73 @@ pass_settings = click.make_pass_decorator(Settings)
 _CTX = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
+DRY_RUN_MODES = ("none", "client", "server")
+
+
+def dry_run_option(supported: tuple[str, ...] = DRY_RUN_MODES, help: str = "") -> Any:
+    """--dry-run with kubectl's grammar on every command that changes something.
+
+    `--dry-run` alone means client (main() rewrites it to `--dry-run=client`, as kubectl's
+    NoOptDefVal does, so the next argument is never taken as its value); `--dry-run=none|client|server`.
+    A mode the command cannot do is a usage error naming the modes it can.
+    """
+    def check(ctx: click.Context, param: click.Parameter, value: str) -> str:
+        if value not in supported:
+            raise click.BadParameter(f"{value!r}: this command supports {', '.join(supported)}", ctx, param)
+        return value
+
+    text = ("--dry-run or --dry-run=client: " + (help or "show what would change, change nothing.")
+            + (" --dry-run=server: the API server also validates it." if "server" in supported else "")
+            + " --dry-run=none (default): make the change.")
+    return click.option("--dry-run", type=click.Choice(DRY_RUN_MODES), default="none", metavar="[=MODE]",
+                        callback=check, help=text)
+
+
+def usage_check(fn: Any, *args: Any, **kw: Any) -> Any:
+    """Run a validator on command-line input: its InvalidInput becomes a usage error (exit 2)."""
+    try:
+        return fn(*args, **kw)
+    except errors.UsageError:
+        raise
+    except errors.InvalidInput as e:
+        raise errors.UsageError(str(e)) from None
+
+
+class StrictCommand(click.Command):
+    """A command that refuses an option value that looks like a flag (`--endpoint --ttl 2h`).
+
+    Such a value is almost always a forgotten argument; write `--opt=-value` if it is meant.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        refuse_flag_values(self, args)
+        return super().parse_args(ctx, args)
+
+
+class StrictGroup(click.Group):
+    command_class = StrictCommand
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        refuse_flag_values(self, args)
+        return super().parse_args(ctx, args)
+
+
+StrictGroup.group_class = StrictGroup
+
+
+def refuse_flag_values(cmd: click.Command, args: list[str]) -> None:
+    takes_value = {o for p in cmd.params if isinstance(p, click.Option) and not p.is_flag and not p.count
+                   for o in (*p.opts, *p.secondary_opts)}
+    for i, a in enumerate(args):
+        if a == "--":
+            return
+        if a in takes_value and i + 1 < len(args) and args[i + 1].startswith("-") and args[i + 1] != "-":
+            raise click.UsageError(f"option {a} needs a value but is followed by {args[i + 1]!r}, which looks "
+                                   f"like a flag; give the value, or write {a}={args[i + 1]} if it is one")
+        if isinstance(cmd, click.Group) and not a.startswith("-") and (i == 0 or args[i - 1] not in takes_value):
+            return  # the subcommand starts here; it checks its own options
+
+
 def output_option(f: Any) -> Any:
     """-o on subcommands too, since kubectl users type it after the verb."""
     return click.option("-o", "--output", "output", type=click.Choice(FORMATS), default=None,
@@ -60,7 +127,7 @@ LAZY_COMMANDS = {
 }
 
 
-class LazyGroup(click.Group):
+class LazyGroup(StrictGroup):
     """A click group that imports a subcommand's module on first use."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -97,6 +164,10 @@ def cli(ctx: click.Context, kubeconfig: str | None, context: str | None, namespa
       kubectl ascend status / doctor
     """
     _VERBOSE["on"] = verbose > 0
+    if namespace is not None:
+        from kubectl_ascend import validate
+
+        usage_check(validate.namespace, namespace, "-n/--namespace")
     if verbose:  # logging costs ~14 ms to import: only when asked for
         import logging
 
@@ -142,7 +213,13 @@ _GLOBAL_FLAGS = ("-v", "-vv", "-vvv", "--verbose")
 
 
 def hoist_global_options(argv: list[str]) -> list[str]:
-    """Move global options given after the subcommand to the front, as kubectl allows flags anywhere."""
+    """Normalise argv the way kubectl reads flags.
+
+    Global options given after the subcommand move to the front (kubectl allows flags
+    anywhere), in every form pflag accepts: `-n NS`, `-nNS`, `-n=NS`, `--namespace=NS`.
+    `-o=json` becomes `-ojson`, and a bare `--dry-run` becomes `--dry-run=client`, so
+    the argument after it is never taken as its value. Nothing after `--` is touched.
+    """
     front: list[str] = []
     rest: list[str] = []
     i = 0
@@ -158,6 +235,12 @@ def hoist_global_options(argv: list[str]) -> list[str]:
             i += 1
         elif any(a.startswith(g + "=") for g in _GLOBAL_WITH_VALUE if g.startswith("--")):
             front.append(a)
+        elif a.startswith("-n") and len(a) > 2:
+            front += ["-n", a[3:] if a.startswith("-n=") else a[2:]]
+        elif a.startswith("-o="):
+            rest.append("-o" + a[3:])
+        elif a == "--dry-run":
+            rest.append("--dry-run=client")
         else:
             rest.append(a)
         i += 1
@@ -165,20 +248,25 @@ def hoist_global_options(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the CLI, turn every error into one line on stderr and an exit code."""
+    """Entry point: run the CLI, turn every error into one line on stderr and an exit code.
+
+    Exit codes: 0 success; 1 runtime error (the cluster, a file, helm, a partial failure);
+    2 usage error (a malformed or conflicting flag or argument); 130 interrupted (Ctrl-C).
+    """
     argv = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     try:
         cli.main(args=argv, prog_name="kubectl ascend", standalone_mode=False)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
-    except click.exceptions.Abort:
-        sys.stderr.write("error: aborted\n")
-        sys.exit(1)
+    except click.exceptions.Abort:  # click turns Ctrl-C outside our own handlers into Abort
+        sys.stderr.write("error: interrupted; nothing more was done\n")
+        sys.exit(130)
     except click.UsageError as e:
-        e.show()
+        cmd = e.ctx.command_path if e.ctx else "kubectl ascend"
+        sys.stderr.write(f"error: {_one_line(e.format_message())}\nSee '{cmd} --help' for usage.\n")
         sys.exit(2)
     except click.ClickException as e:
-        e.show()
+        sys.stderr.write(f"error: {_one_line(e.format_message())}\n")
         sys.exit(e.exit_code)
     except errors.AscendError as e:
         if _VERBOSE["on"]:
@@ -186,18 +274,49 @@ def main(argv: list[str] | None = None) -> None:
 
             traceback.print_exc()
         sys.stderr.write(f"error: {e}\n")
+        if isinstance(e, errors.UsageError):
+            sys.stderr.write(f"See 'kubectl ascend {_command_words(argv)} --help' for usage.\n")
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted\n")
         sys.exit(130)
+    except BrokenPipeError:  # `... | head`: the reader is gone; nothing to report
+        sys.exit(1)
     except Exception as e:  # a bug: say so, show the traceback only with -v
         if _VERBOSE["on"]:
             import traceback
 
             traceback.print_exc()
-        sys.stderr.write(f"error: unexpected {type(e).__name__}: {e} (rerun with -v for a traceback)\n")
+        sys.stderr.write(f"error: internal error in kubectl-ascend ({type(e).__name__}: {_one_line(str(e))}); "
+                         "please report it; rerun with -v for a traceback\n")
         sys.exit(1)
     sys.exit(0)
 
 
-__all__ = ["cli", "main", "Settings", "pass_settings", "output_option", "fmt", "emit", "info", "table", "warn"]
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _command_words(argv: list[str]) -> str:
+    """The subcommand words of argv (for the --help hint), e.g. `token revoke`."""
+    words: list[str] = []
+    group: Any = cli
+    skip = False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a in _GLOBAL_WITH_VALUE:
+            skip = True
+            continue
+        if a.startswith("-"):
+            continue
+        if not isinstance(group, click.Group) or a not in group.list_commands(None):  # type: ignore[arg-type]
+            break
+        words.append(a)
+        group = group.get_command(None, a)  # type: ignore[arg-type]
+    return " ".join(words) or "<command>"
+
+
+__all__ = ["cli", "main", "Settings", "pass_settings", "output_option", "dry_run_option", "usage_check",
+           "StrictCommand", "StrictGroup", "fmt", "emit", "info", "table", "warn"]

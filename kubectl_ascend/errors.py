@@ -42,3 +42,15 @@ class HelmError(AscendError):
 
 class PartialFailure(AscendError):
     """Some items of a bulk operation failed; the rest were applied (reported per item)."""
+
+
+class UsageError(InvalidInput):
+    """A flag or argument is malformed or does not fit the others (exit 2, like click's usage errors)."""
+
+    exit_code = 2
+
+
+class Interrupted(AscendError):
+    """The user pressed Ctrl-C (SIGINT); the message says what was done and what was not (exit 130)."""
+
+    exit_code = 130

@@ -7,18 +7,15 @@ the cluster as it was.
 from __future__ import annotations
 
 import os
-import re
+import shlex
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import urlparse
 
 import yaml
 
-from kubectl_ascend import _log, errors, tokens
+from kubectl_ascend import _log, errors, tokens, validate
 from kubectl_ascend.cahash import ca_cert_hashes
 
-
-CERT_KEY_RE = re.compile(r"^[0-9a-fA-F]{64}$")
 CLUSTER_INFO_NS = "kube-public"
 CLUSTER_INFO = "cluster-info"
 
@@ -98,12 +95,14 @@ def validate_request(req: JoinRequest) -> None:
         raise errors.InvalidInput("--control-plane needs --certificate-key (from `kubeadm init phase upload-certs --upload-certs`)")
     if req.certificate_key and not req.control_plane:
         raise errors.InvalidInput("--certificate-key only applies with --control-plane")
-    if req.certificate_key and not CERT_KEY_RE.match(req.certificate_key):
-        raise errors.InvalidInput("--certificate-key must be 64 hexadecimal characters (a 32-byte AES key)")
-    if req.node_name is not None and not re.match(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", req.node_name):
-        raise errors.InvalidInput(f"--node-name {req.node_name!r} is not a valid node name (lower-case DNS subdomain)")
+    if req.certificate_key is not None:
+        validate.certificate_key(req.certificate_key)
+    if req.node_name is not None:
+        validate.dns_subdomain(req.node_name, "--node-name")
     if req.endpoint is not None:
-        normalize_endpoint(req.endpoint)
+        validate.endpoint(req.endpoint, "--endpoint")
+    if req.description is not None and (len(req.description) > 256 or not req.description.isprintable()):
+        raise errors.InvalidInput("--description must be at most 256 printable characters (no control characters)")
     if req.output_file:
         p = req.output_file
         parent = os.path.dirname(os.path.abspath(p))
@@ -116,24 +115,23 @@ def validate_request(req: JoinRequest) -> None:
     tokens.validate_groups(list(req.groups))
 
 
-def normalize_endpoint(server: str) -> str:
-    """`https://host:port/...` or `host[:port]` -> `host:port` (kubeadm wants no scheme)."""
-    s = server.strip()
-    if "://" not in s:
-        s = "https://" + s
-    u = urlparse(s)
-    if not u.hostname:
-        raise errors.InvalidInput(f"endpoint {server!r} has no host")
+CLUSTER_INFO_REF = f"ConfigMap {CLUSTER_INFO_NS}/{CLUSTER_INFO}"
+_OVERRIDE = "fix it, or pass --endpoint HOST:PORT with the address new nodes should use"
+
+
+def endpoint_from(server: Any, source: str) -> str:
+    """A server URL or HOST:PORT from cluster-info or the kubeconfig, validated like --endpoint."""
+    if not isinstance(server, str):
+        raise errors.InvalidInput(f"the server in {source} is not a string; {_OVERRIDE}")
     try:
-        port = u.port or 443
-    except ValueError as e:
-        raise errors.InvalidInput(f"endpoint {server!r} has an invalid port") from e
-    host = f"[{u.hostname}]" if ":" in u.hostname else u.hostname
-    return f"{host}:{port}"
+        return validate.endpoint(server, f"the server in {source}")
+    except errors.InvalidInput as e:
+        raise errors.InvalidInput(f"{e}; refusing to put it in a join command: {_OVERRIDE}") from None
 
 
 def is_loopback(endpoint: str) -> bool:
-    host = urlparse("https://" + endpoint).hostname or ""
+    """endpoint: a validated HOST:PORT."""
+    host = endpoint.rpartition(":")[0].strip("[]").lower()
     if host == "localhost" or host.endswith(".localhost"):
         return True
     import ipaddress
@@ -145,22 +143,42 @@ def is_loopback(endpoint: str) -> bool:
 
 
 def parse_cluster_info(cm: dict[str, Any]) -> tuple[str | None, bytes | None]:
-    """Server and CA from the cluster-info ConfigMap's embedded kubeconfig."""
+    """Server and CA from the cluster-info ConfigMap's embedded kubeconfig (strictly: a bad field is named)."""
     import base64
+    import binascii
 
+    where = f"{CLUSTER_INFO_REF} key kubeconfig"
     raw = (cm.get("data") or {}).get("kubeconfig")
     if not raw:
         return None, None
     try:
-        doc = yaml.safe_load(raw) or {}
+        doc = yaml.safe_load(raw)
     except yaml.YAMLError:
+        raise errors.InvalidInput(f"{where} is not valid YAML; {_OVERRIDE}") from None
+    if doc is None:
         return None, None
+    if not isinstance(doc, dict):
+        raise errors.InvalidInput(f"{where} is not a kubeconfig (a {type(doc).__name__}, want a mapping); {_OVERRIDE}")
     clusters = doc.get("clusters") or []
+    if not isinstance(clusters, list):
+        raise errors.InvalidInput(f"{where}: clusters must be a list; {_OVERRIDE}")
     if not clusters:
         return None, None
-    c = clusters[0].get("cluster") or {}
-    ca = base64.b64decode(c["certificate-authority-data"]) if c.get("certificate-authority-data") else None
-    return c.get("server"), ca
+    first = clusters[0]
+    c = first.get("cluster") if isinstance(first, dict) else None
+    if not isinstance(c, dict):
+        raise errors.InvalidInput(f"{where}: clusters[0].cluster must be a mapping; {_OVERRIDE}")
+    ca = None
+    if c.get("certificate-authority-data"):
+        try:
+            ca = base64.b64decode(str(c["certificate-authority-data"]), validate=True)
+        except (binascii.Error, ValueError):
+            raise errors.InvalidInput(f"{where}: clusters[0].cluster.certificate-authority-data is not valid base64"
+                                      f"; fix the ConfigMap (kubeadm init phase bootstrap-token rewrites it)") from None
+    server = c.get("server")
+    if server is not None and not isinstance(server, str):
+        raise errors.InvalidInput(f"{where}: clusters[0].cluster.server is not a string; {_OVERRIDE}")
+    return server, ca
 
 
 def missing_bindings(kube: Any) -> list[str]:
@@ -198,7 +216,7 @@ def ensure_bindings(kube: Any, names: list[str]) -> list[str]:
     return created
 
 
-def build_command(endpoint: str, token: str, hashes: list[str], req: JoinRequest) -> str:
+def build_argv(endpoint: str, token: str, hashes: list[str], req: JoinRequest) -> list[str]:
     parts = ["kubeadm", "join", endpoint, "--token", token]
     for h in hashes:
         parts += ["--discovery-token-ca-cert-hash", h]
@@ -206,7 +224,12 @@ def build_command(endpoint: str, token: str, hashes: list[str], req: JoinRequest
         parts += ["--node-name", req.node_name]
     if req.control_plane:
         parts += ["--control-plane", "--certificate-key", str(req.certificate_key)]
-    return " ".join(parts)
+    return parts
+
+
+def build_command(endpoint: str, token: str, hashes: list[str], req: JoinRequest) -> str:
+    """The command line; every argument is shell-quoted even though each was validated (defence in depth)."""
+    return " ".join(shlex.quote(p) for p in build_argv(endpoint, token, hashes, req))
 
 
 def write_script(path: str, command: str, expiration: datetime | None) -> None:
@@ -239,11 +262,12 @@ def join_command(kube: Any, kubeconfig: Any, req: JoinRequest, warn: Any) -> Joi
         w("ConfigMap kube-public/cluster-info is missing: kubeadm discovery on the new node will fail. "
           "Create it as `kubeadm init phase bootstrap-token` does (server + CA, readable by system:anonymous).")
     if req.endpoint:
-        endpoint, source = normalize_endpoint(req.endpoint), "--endpoint"
+        endpoint, source = validate.endpoint(req.endpoint, "--endpoint"), "--endpoint"
     elif ci_server:
-        endpoint, source = normalize_endpoint(ci_server), "cluster-info"
+        endpoint, source = endpoint_from(ci_server, CLUSTER_INFO_REF), "cluster-info"
     else:
-        endpoint, source = normalize_endpoint(kubeconfig.server), "kubeconfig"
+        endpoint, source = endpoint_from(kubeconfig.server, f"the kubeconfig (context {kubeconfig.context!r})"), \
+            "kubeconfig"
     if is_loopback(endpoint):
         w(f"endpoint {endpoint} (from {source}) is a loopback address a new node cannot reach; "
           "pass --endpoint HOST:PORT with an address the node can reach")
@@ -251,7 +275,12 @@ def join_command(kube: Any, kubeconfig: Any, req: JoinRequest, warn: Any) -> Joi
     if not ca_pem:
         raise errors.InvalidInput(
             "no CA certificate found in cluster-info or the kubeconfig; the join command needs its hash")
-    hashes = ca_cert_hashes(ca_pem)
+    try:
+        hashes = ca_cert_hashes(ca_pem)
+    except errors.InvalidInput as e:
+        where = f"{CLUSTER_INFO_REF} (certificate-authority-data)" if ci_ca else \
+            f"the kubeconfig's CA for context {kubeconfig.context!r}"
+        raise errors.InvalidInput(f"cannot compute the CA hash from {where}: {e}") from None
     if req.node_name and kube.get_node(req.node_name) is not None:
         raise errors.Conflict(
             f"a Node named {req.node_name!r} already exists: a server joining with that name would clash "

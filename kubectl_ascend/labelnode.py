@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 from kubectl_ascend import errors
 from kubectl_ascend.labels import NodePlan, plan_nodes
+from kubectl_ascend.output import first_few
 
 #: Concurrent PATCH requests. The API server's default mutating in-flight limit
 #: is 200. On the 2-core test cluster, 64 labelled 2,000 nodes ~25% faster than
@@ -20,26 +21,59 @@ class LabelResult:
     applied: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    #: The request was sent but its answer was lost (API server gone, connection reset,
+    #: timeout, or Ctrl-C while it was in flight): the node may or may not carry the labels.
+    unconfirmed: dict[str, str] = field(default_factory=dict)
+    #: Queued patches that were never sent (cancelled by Ctrl-C).
+    not_started: list[str] = field(default_factory=list)
     dry_run: bool = False
+    interrupted: bool = False
+
+    def state(self, p: NodePlan) -> str:
+        if p.node in self.failed:
+            return "failed"
+        if p.node in self.unconfirmed:
+            return "not-confirmed"
+        if p.node in self.not_started:
+            return "not-started"
+        return "unchanged" if p.noop else "would-label" if self.dry_run else "labelled"
 
     def as_dict(self) -> dict[str, Any]:
         nodes = []
         for p in self.plans:
-            state = ("failed" if p.node in self.failed else "unchanged" if p.noop
-                     else "would-label" if self.dry_run else "labelled")
+            err = self.failed.get(p.node) or self.unconfirmed.get(p.node)
             nodes.append({
                 "node": p.node,
-                "state": state,
+                "state": self.state(p),
                 "labels": p.desired,
                 "changes": {k: {"old": o, "new": n} for k, (o, n) in p.changes.items()},
-                **({"error": self.failed[p.node]} if p.node in self.failed else {}),
+                **({"error": err} if err else {}),
             })
-        return {"dryRun": self.dry_run, "nodes": nodes,
+        return {"dryRun": self.dry_run, "interrupted": self.interrupted, "nodes": nodes,
                 "skipped": self.skipped,
                 "summary": {"labelled": len(self.applied), "unchanged": sum(p.noop for p in self.plans),
                             "skipped": len(self.skipped),
                             "failed": len(self.failed),
+                            "notConfirmed": len(self.unconfirmed),
+                            "notStarted": len(self.not_started),
                             "wouldLabel": sum(not p.noop for p in self.plans) if self.dry_run else 0}}
+
+    def problem(self) -> str | None:
+        """One line on what did not get done (None when everything did): counts, then the first names."""
+        parts = []
+        if self.failed:
+            first = sorted(self.failed)
+            parts.append(f"{len(first)} failed ({first_few(first)}: {self.failed[first[0]]})")
+        if self.unconfirmed:
+            parts.append(f"{len(self.unconfirmed)} not confirmed, the answer was lost "
+                         f"({first_few(sorted(self.unconfirmed))})")
+        if self.not_started:
+            parts.append(f"{len(self.not_started)} not started ({first_few(sorted(self.not_started))})")
+        if not parts:
+            return None
+        return (f"{'interrupted: ' if self.interrupted else ''}{len(self.applied)} node(s) labelled, "
+                + ", ".join(parts) + "; rerun the same command to finish (labelled nodes are skipped); "
+                "the full list: -o json or -v")
 
 
 def select_nodes(kube: Any, names: list[str], selector: str | None, all_nodes: bool) -> list[dict[str, Any]]:
@@ -82,18 +116,50 @@ def label_nodes(kube: Any, nodes: list[dict[str, Any]], *, role: str, accelerato
     if dry_run or not todo:
         return result
     done = 0
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = {pool.submit(kube.patch_node_labels, p.node, {k: n for k, (_, n) in p.changes.items()}): p
-                   for p in todo}
+    pool = ThreadPoolExecutor(max_workers=max(1, workers))
+    futures = {pool.submit(kube.patch_node_labels, p.node, {k: n for k, (_, n) in p.changes.items()}): p
+               for p in todo}
+    finished: set[Any] = set()
+    try:
         for fut in as_completed(futures):
-            p = futures[fut]
-            try:
-                fut.result()
-                result.applied.append(p.node)
-            except errors.AscendError as e:
-                result.failed[p.node] = str(e)
+            _record(result, futures[fut], fut)
+            finished.add(fut)
             done += 1
             if progress:
                 progress(done, len(todo))
+    except KeyboardInterrupt:
+        # Ctrl-C: cancel what is queued; what is in flight is reported as not confirmed.
+        result.interrupted = True
+        pool.shutdown(wait=False, cancel_futures=True)
+        for fut, p in futures.items():
+            if fut in finished:
+                continue
+            if fut.cancelled():
+                result.not_started.append(p.node)
+            elif fut.done():
+                _record(result, p, fut)
+            else:
+                result.unconfirmed[p.node] = "interrupted while the request was in flight"
+        result.applied.sort()
+        raise LabelInterrupted(result) from None
+    pool.shutdown(wait=True)
     result.applied.sort()
     return result
+
+
+class LabelInterrupted(errors.Interrupted):
+    """Ctrl-C during the patches; carries the partial result so the CLI can render it."""
+
+    def __init__(self, result: LabelResult) -> None:
+        super().__init__(result.problem() or "interrupted after every node was labelled")
+        self.result = result
+
+
+def _record(result: LabelResult, p: NodePlan, fut: Any) -> None:
+    try:
+        fut.result()
+        result.applied.append(p.node)
+    except errors.ClusterUnreachable as e:  # sent, but no answer after the transport's retries
+        result.unconfirmed[p.node] = str(e)
+    except errors.AscendError as e:
+        result.failed[p.node] = str(e)

@@ -38,3 +38,13 @@ def warn(msg: str) -> None:
 def info(msg: str) -> None:
     """Progress or a note on stderr (keeps stdout clean for -o json)."""
     sys.stderr.write(msg + "\n")
+
+
+#: How many names a one-line summary shows before "and N more" (the full list: -o json or -v).
+SUMMARY_NAMES = 5
+
+
+def first_few(names: Sequence[str], limit: int = SUMMARY_NAMES) -> str:
+    """`a, b, c` or `a, b, c, d, e and 7 more`: a short list for one-line messages."""
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")

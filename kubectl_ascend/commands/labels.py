@@ -7,14 +7,15 @@ from typing import Any
 import click
 
 from kubectl_ascend import errors
-from kubectl_ascend.cli import Settings, fmt, output_option, pass_settings
+from kubectl_ascend.cli import Settings, StrictCommand, dry_run_option, fmt, output_option, pass_settings, \
+    usage_check
 from kubectl_ascend.labels import FAMILIES, SERVER_MODELS
 from kubectl_ascend.output import emit, table
 
 _MODELS_HELP = ", ".join(SERVER_MODELS)
 
 
-@click.command("label-node")
+@click.command("label-node", cls=StrictCommand)
 @click.argument("nodes", nargs=-1, metavar="[NODE]...")
 @click.option("-l", "--selector", metavar="SELECTOR", help="Label selector choosing the nodes.")
 @click.option("--all", "all_nodes", is_flag=True, help="All nodes in the cluster.")
@@ -26,8 +27,7 @@ _MODELS_HELP = ", ".join(SERVER_MODELS)
               help=f"Server model: sets accelerator-type and extra labels. One of: {_MODELS_HELP} "
                    "(see `kubectl ascend models`).")
 @click.option("--overwrite", is_flag=True, help="Replace labels that already have other values.")
-@click.option("--dry-run", type=click.Choice(["none", "client"]), default="none", show_default=True,
-              flag_value="client", help="Print the plan (node, label, old -> new) and change nothing.")
+@dry_run_option(("none", "client"), help="print the plan (node, label, old -> new) and change nothing.")
 @click.option("--workers", type=click.IntRange(1, 128), default=64, show_default=True,
               help="Concurrent PATCH requests.")
 @output_option
@@ -46,9 +46,15 @@ def label_node(settings: Settings, nodes: tuple[str, ...], selector: str | None,
       kubectl ascend label-node mgmt-0 --role master
       kubectl ascend label-node -l pool=a3 --server-model atlas-800i-a3
       kubectl ascend label-node --all --dry-run
-    """
-    from kubectl_ascend.labelnode import label_nodes, select_nodes
 
+    Ctrl-C cancels the patches not yet sent, reports what was labelled, what was not and
+    what is not confirmed, and exits 130. Exit 1 if some nodes failed.
+    """
+    from kubectl_ascend import validate
+    from kubectl_ascend.labelnode import LabelInterrupted, label_nodes, select_nodes
+
+    for n in nodes:
+        usage_check(validate.dns_subdomain, n, "node name")
     chosen = sum(bool(x) for x in (nodes, selector, all_nodes))
     if chosen != 1:
         raise click.UsageError("name the nodes, or pass -l SELECTOR, or --all (exactly one of them)")
@@ -68,10 +74,17 @@ def label_node(settings: Settings, nodes: tuple[str, ...], selector: str | None,
                 sys.stderr.write("\n")
             sys.stderr.flush()
 
-    result = label_nodes(kube, targets, role=role, accelerator=accelerator, server_model=server_model,
-                         overwrite=overwrite, dry_run=dry_run != "none", workers=workers, progress=progress,
-                         skip_undetectable=role == "worker" and not nodes)
+    interrupted = None
+    try:
+        result = label_nodes(kube, targets, role=role, accelerator=accelerator, server_model=server_model,
+                             overwrite=overwrite, dry_run=dry_run != "none", workers=workers, progress=progress,
+                             skip_undetectable=role == "worker" and not nodes)
+    except LabelInterrupted as e:
+        if tty:
+            sys.stderr.write("\n")
+        result, interrupted = e.result, e
     data = result.as_dict()
+    verbose = settings.verbose > 0
 
     def text(d: dict[str, Any]) -> str:
         lines = []
@@ -80,30 +93,42 @@ def label_node(settings: Settings, nodes: tuple[str, ...], selector: str | None,
                     for k, c in n["changes"].items()]
             lines.append(table(["NODE", "LABEL", "OLD", "NEW"], rows) if rows else "")
         else:
+            # One line per node for small runs and with -v; big runs get the summary only.
+            per_node = verbose or len(d["nodes"]) <= 20
             for n in d["nodes"]:
+                if not per_node:
+                    break
                 if n["state"] == "labelled":
                     lines.append(f"node/{n['node']} labelled")
                 elif n["state"] == "failed":
                     lines.append(f"node/{n['node']} FAILED: {n['error']}")
+                elif n["state"] == "not-confirmed":
+                    lines.append(f"node/{n['node']} NOT CONFIRMED: {n['error']}")
+                elif n["state"] == "not-started":
+                    lines.append(f"node/{n['node']} not started (interrupted)")
         s = d["summary"]
         if d["skipped"]:
             lines.append(f"skipped {len(d['skipped'])} node(s) with no NPU resources or chip label: "
                          + ", ".join(d["skipped"][:10]) + (" …" if len(d["skipped"]) > 10 else ""))
         if d["dryRun"]:
             lines.append(f"dry run: {s['wouldLabel']} node(s) would be labelled, {s['unchanged']} already up to date")
-        elif s["labelled"] == 0 and s["failed"] == 0:
+        elif s["labelled"] == 0 and not result.problem():
             lines.append(f"nothing to do: all {s['unchanged']} node(s) already carry these labels")
         else:
-            lines.append(f"{s['labelled']} node(s) labelled, {s['unchanged']} unchanged, {s['failed']} failed")
+            extra = "".join(f", {s[k]} {w}" for k, w in (("notConfirmed", "not confirmed"),
+                                                          ("notStarted", "not started")) if s[k])
+            lines.append(f"{s['labelled']} node(s) labelled, {s['unchanged']} unchanged, {s['failed']} failed{extra}")
         return "\n".join(x for x in lines if x)
 
     emit(data, out_fmt, text)
-    if result.failed:
-        raise errors.PartialFailure(f"{len(result.failed)} node(s) could not be labelled: "
-                                    + ", ".join(sorted(result.failed)))
+    if interrupted is not None:
+        raise errors.Interrupted(str(interrupted))
+    problem = result.problem()
+    if problem:
+        raise errors.PartialFailure(problem)
 
 
-@click.command("models")
+@click.command("models", cls=StrictCommand)
 @output_option
 @pass_settings
 def models(settings: Settings, output: str | None) -> None:

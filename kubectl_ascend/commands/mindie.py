@@ -17,7 +17,7 @@ from kubectl_ascend.cli import Settings, fmt, output_option, pass_settings
 from kubectl_ascend.output import emit, info
 
 
-@click.group("mindie")
+@click.group("mindie", cls=StrictGroup)
 def mindie_group() -> None:
     """MindIE inference services deployed with the mindie-service chart."""
 

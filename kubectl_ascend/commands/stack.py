@@ -38,7 +38,7 @@ def _load_values(files: tuple[str, ...], sets: tuple[str, ...]) -> dict[str, Any
     return deep_merge(out, parse_set(list(sets)))
 
 
-@click.command("install")
+@click.command("install", cls=StrictCommand)
 @click.option("-f", "--values", "values_files", multiple=True, metavar="FILE", help="Values file (repeatable).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Set a value, e.g. ascend-volcano.enabled=false.")
 @click.option("--chart", metavar="PATH|OCI", help="Chart to install instead of the bundled ascend-stack.")
@@ -113,7 +113,7 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
          lambda d: "next: kubectl ascend status; kubectl ascend doctor")
 
 
-@click.command("uninstall")
+@click.command("uninstall", cls=StrictCommand)
 @RELEASE_OPT
 @click.option("--wait/--no-wait", default=True, show_default=True, help="Wait until the release's objects are gone.")
 @output_option
@@ -137,7 +137,7 @@ def uninstall(settings: Settings, release: str, wait: bool, output: str | None) 
          lambda d: f"release {release} uninstalled from {ns}.\n{kept}")
 
 
-@click.command("status")
+@click.command("status", cls=StrictCommand)
 @output_option
 @pass_settings
 def status(settings: Settings, output: str | None) -> None:
@@ -166,7 +166,7 @@ def status(settings: Settings, output: str | None) -> None:
     emit(data, fmt(settings, output), text)
 
 
-@click.command("doctor")
+@click.command("doctor", cls=StrictCommand)
 @output_option
 @pass_settings
 def doctor(settings: Settings, output: str | None) -> None:

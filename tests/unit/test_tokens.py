@@ -57,13 +57,16 @@ def test_bad_token_refused_without_echo():
 
 @pytest.mark.parametrize("text,seconds", [
     ("30m", 1800), ("2h", 7200), ("24h", 86400), ("1h30m", 5400), ("90s", 90), ("1.5h", 5400),
-    ("0", 0), ("0s", 0), ("500ms", 0.5),
+    ("0", 0), ("0s", 0), ("1s", 1), ("1000ms", 1), ("1500ms", 1.5), ("2562047h", 2562047 * 3600),
 ])
 def test_parse_duration(text, seconds):
     assert tokens.parse_duration(text).total_seconds() == seconds
 
 
-@pytest.mark.parametrize("text", ["-1h", "1d", "h", "", "10", "1h-5m", "abc", "1hh"])
+@pytest.mark.parametrize("text", [
+    "-1h", "+1h", "1d", "h", "", "10", "1h-5m", "abc", "1hh", " 2h", "2h ", "2h\n", "\u0661h", "\uff12h",
+    "500ms", "999999us", "1ns", "2562048h", "9999999999999999999h", "1e3s", "1_000s", "0x10s", "1h 5m", "1.5.5h",
+])
 def test_parse_duration_rejects(text):
     with pytest.raises(InvalidInput):
         tokens.parse_duration(text)
