@@ -174,6 +174,19 @@ class Helm:
                         "status": r.get("status"), "chart": r.get("chart"), "appVersion": r.get("app_version")}
         return None
 
+    def user_values(self, release: str, namespace: str) -> dict[str, Any] | None:
+        """The values the release was installed with (`helm get values`), None when it is not installed."""
+        import json
+
+        try:
+            out = self._helm("get", "values", release, "-n", namespace, "-o", "json")
+        except errors.HelmError as e:
+            if "not found" in str(e):
+                return None
+            raise
+        doc = json.loads(out or "null")
+        return doc if isinstance(doc, dict) else {}
+
     def uninstall(self, release: str, namespace: str, *, wait: bool = True, timeout: str = "5m") -> None:
         async def go() -> None:
             await self._client().uninstall_release(release, namespace=namespace, wait=wait, timeout=timeout)

@@ -155,6 +155,49 @@ def plan_install(kube: Any, helm: Any, *, chart: str | None, release: str, names
     return InstallPlan(profile, ref, release, namespace, helm.release(release, namespace), objects)
 
 
+#: Where install keeps the user's own -f/--set values inside the release (a JSON string under
+#: `global`, which every chart of the stack accepts), so a rerun can tell them from the profile.
+USER_VALUES_KEY = "kubectlAscendUserValues"
+
+
+def previous_user_values(release_values: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The -f/--set values of the installed revision; None if there is no release or no record of them."""
+    import json
+
+    if release_values is None:
+        return None
+    raw = (release_values.get("global") or {}).get(USER_VALUES_KEY) if isinstance(
+        release_values.get("global"), dict) else None
+    if not isinstance(raw, str):
+        return None
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def with_user_record(user: dict[str, Any]) -> dict[str, Any]:
+    """user plus the record of itself that the next install reads back."""
+    import json
+
+    from kubectl_ascend.profile import deep_merge
+
+    return deep_merge(user, {"global": {USER_VALUES_KEY: json.dumps(user, sort_keys=True)}})
+
+
+def value_keys(values: dict[str, Any], prefix: str = "") -> list[str]:
+    """Dotted paths of the leaves: {"a": {"b": 1}} -> ["a.b"]."""
+    out: list[str] = []
+    for k, v in values.items():
+        path = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out += value_keys(v, path + ".")
+        else:
+            out.append(path)
+    return out
+
+
 def wait_ready(kube: Any, expect_components: list[str], timeout: float,
                report: Callable[[list[dict[str, Any]]], None], interval: float = 0.5) -> list[dict[str, Any]]:
     """Poll the stack's workloads until all are rolled out (or raise on timeout). Reports each change."""

@@ -13,7 +13,8 @@ from typing import Any
 import click
 
 from kubectl_ascend import errors
-from kubectl_ascend.cli import Settings, fmt, output_option, pass_settings
+from kubectl_ascend.cli import Settings, StrictGroup, dry_run_option, fmt, output_option, pass_settings, \
+    usage_check
 from kubectl_ascend.output import emit, info
 
 
@@ -25,11 +26,12 @@ def mindie_group() -> None:
 @mindie_group.command("ranktable")
 @click.argument("release")
 @click.option("--wait", is_flag=True, help="Keep checking until the per-instance ranktables and pod IPs are ready.")
-@click.option("--timeout", default="10m", show_default=True, help="How long --wait may take (Go duration).")
-@click.option("--dry-run", is_flag=True, help="Print the global ranktable instead of writing it.")
+@click.option("--timeout", default="10m", show_default=True,
+              help="How long --wait may take (Go duration, at least 1s).")
+@dry_run_option(("none", "client"), help="print the global ranktable instead of writing it.")
 @output_option
 @pass_settings
-def ranktable(settings: Settings, release: str, wait: bool, timeout: str, dry_run: bool, output: str | None) -> None:
+def ranktable(settings: Settings, release: str, wait: bool, timeout: str, dry_run: str, output: str | None) -> None:
     """Build and write the global ranktable of a PD release (coordinator, controller, P/D groups).
 
     Reads the release's per-instance ranktables (rings-config-*, filled by the Ascend
@@ -40,14 +42,40 @@ def ranktable(settings: Settings, release: str, wait: bool, timeout: str, dry_ru
     Examples:
       kubectl ascend -n llm mindie ranktable qwen --wait
       kubectl ascend -n llm mindie ranktable qwen --dry-run -o json
+
+    Ctrl-C while waiting writes nothing and says what was still missing (exit 130).
     """
-    from kubectl_ascend.ranktable import RanktableError, build_global_ranktable, configmap_selector, pod_selector
+    from kubectl_ascend import validate
     from kubectl_ascend.tokens import parse_duration
 
+    usage_check(validate.release_name, release, "release")
+    dry = dry_run != "none"
     ns = settings.namespace or "default"
-    seconds = parse_duration(timeout).total_seconds()
+    seconds = usage_check(parse_duration, timeout, "--timeout").total_seconds()
     kube = settings.kube()
     deadline = time.monotonic() + seconds
+    try:
+        result, cms = _wait_for_ranktables(kube, ns, release, wait, timeout, deadline)
+    except KeyboardInterrupt:
+        raise errors.Interrupted(f"interrupted while waiting for release {release} in {ns}: nothing was written"
+                                 + (f"; last state: {_LAST['msg']}" if _LAST.get("msg") else "")) from None
+    current = next((cm for cm in cms if cm["metadata"]["name"] == result.configmap), None)
+    current_data = (current or {}).get("data") or {}
+    changed = result.differs_from(current_data.get("global_ranktable.json"), current_data.get("pod_uids"))
+    if not dry and changed:
+        kube.patch_configmap_data(ns, result.configmap, result.data())
+    state = "would write" if dry and changed else "written" if changed else "unchanged"
+    emit({"release": release, "namespace": ns, "configMap": result.configmap, "state": state,
+          "groups": list(result.groups), "ranktable": result.ranktable}, fmt(settings, output),
+         lambda d: f"{result.message()}; configmap/{result.configmap} {state}")
+
+
+_LAST: dict[str, str] = {}
+
+
+def _wait_for_ranktables(kube: Any, ns: str, release: str, wait: bool, timeout: str, deadline: float) -> Any:
+    from kubectl_ascend.ranktable import RanktableError, build_global_ranktable, configmap_selector, pod_selector
+
     last = None
     while True:
         cms = kube.list_configmaps(ns, configmap_selector(release))
@@ -66,14 +94,6 @@ def ranktable(settings: Settings, release: str, wait: bool, timeout: str, dry_ru
             raise errors.AscendError(f"timed out after {timeout}: {msg}")
         if msg != last:
             info(f"waiting: {msg}")
-            last = msg
+            last = _LAST["msg"] = msg
         time.sleep(2)
-    current = next((cm for cm in cms if cm["metadata"]["name"] == result.configmap), None)
-    current_data = (current or {}).get("data") or {}
-    changed = result.differs_from(current_data.get("global_ranktable.json"), current_data.get("pod_uids"))
-    if not dry_run and changed:
-        kube.patch_configmap_data(ns, result.configmap, result.data())
-    state = "would write" if dry_run and changed else "written" if changed else "unchanged"
-    emit({"release": release, "namespace": ns, "configMap": result.configmap, "state": state,
-          "groups": list(result.groups), "ranktable": result.ranktable}, fmt(settings, output),
-         lambda d: f"{result.message()}; configmap/{result.configmap} {state}")
+    return result, cms

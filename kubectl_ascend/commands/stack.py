@@ -9,16 +9,34 @@ import click
 import yaml
 
 from kubectl_ascend import errors
-from kubectl_ascend.cli import Settings, fmt, output_option, pass_settings
-from kubectl_ascend.output import emit, info, table, warn
+from kubectl_ascend.cli import Settings, StrictCommand, dry_run_option, fmt, output_option, pass_settings, \
+    usage_check
+from kubectl_ascend.output import emit, first_few, info, table, warn
 
-RELEASE_OPT = click.option("--release", default="ascend-stack", show_default=True, help="Helm release name.")
+
+def _release_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from kubectl_ascend import errors as _errors, validate
+
+    try:
+        return validate.release_name(value, "--release")
+    except _errors.InvalidInput as e:
+        raise click.BadParameter(str(e), ctx, param) from None
+
+
+RELEASE_OPT = click.option("--release", default="ascend-stack", show_default=True, callback=_release_name,
+                           help="Helm release name (RFC 1123 label, at most 53 characters).")
 
 
 def _namespace(settings: Settings) -> str:
     from kubectl_ascend.stack import DEFAULT_NAMESPACE
 
     return settings.namespace or DEFAULT_NAMESPACE
+
+
+def _timeout(text: str) -> float:
+    from kubectl_ascend.tokens import parse_duration
+
+    return float(usage_check(parse_duration, text, "--timeout").total_seconds())
 
 
 def _load_values(files: tuple[str, ...], sets: tuple[str, ...]) -> dict[str, Any]:
@@ -35,7 +53,7 @@ def _load_values(files: tuple[str, ...], sets: tuple[str, ...]) -> dict[str, Any
         if not isinstance(doc, dict):
             raise errors.InvalidInput(f"values file {f} must hold a mapping at the top level")
         out = deep_merge(out, doc)
-    return deep_merge(out, parse_set(list(sets)))
+    return deep_merge(out, usage_check(parse_set, list(sets)))
 
 
 @click.command("install", cls=StrictCommand)
@@ -44,17 +62,24 @@ def _load_values(files: tuple[str, ...], sets: tuple[str, ...]) -> dict[str, Any
 @click.option("--chart", metavar="PATH|OCI", help="Chart to install instead of the bundled ascend-stack.")
 @RELEASE_OPT
 @click.option("--wait", is_flag=True, help="Wait until every component is Ready, showing progress.")
-@click.option("--timeout", default="10m", show_default=True, help="How long --wait (and helm) may take.")
-@click.option("--dry-run", is_flag=True, help="Show the decided profile and the objects; change nothing.")
+@click.option("--timeout", default="10m", show_default=True,
+              help="How long --wait (and helm) may take: a Go duration, at least 1s.")
+@click.option("--reset-values", is_flag=True,
+              help="Forget the -f/--set values of earlier installs; use only this run's.")
+@dry_run_option(("none", "client"), help="show the decided profile and the objects (helm template).")
 @output_option
 @pass_settings
 def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, ...], chart: str | None,
-            release: str, wait: bool, timeout: str, dry_run: bool, output: str | None) -> None:
+            release: str, wait: bool, timeout: str, reset_values: bool, dry_run: str, output: str | None) -> None:
     """Install or upgrade the MindCluster stack with a profile fitted to this cluster.
 
     Counts the labelled NPU nodes and chip families, enables only the device-plugin
     DaemonSets for families present, applies single-node settings on a one-node cluster,
     and refuses when no node carries MindCluster labels. -f/--set values win over the profile.
+
+    On an upgrade, the -f/--set values of the installed release are kept (this run's
+    -f/--set go on top of them) unless --reset-values is given; every run says which.
+    Ctrl-C while waiting says what was applied and what is not ready yet (exit 130).
 
     \b
     Examples:
@@ -63,52 +88,88 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
       kubectl ascend install -f my-registry.yaml --timeout 15m --wait
     """
     from kubectl_ascend.helm import Helm
+    from kubectl_ascend.profile import deep_merge
     from kubectl_ascend.stack import create_missing_namespaces, ensure_default_queue, expected_components, \
-        plan_install, wait_ready
-    from kubectl_ascend.tokens import parse_duration
+        plan_install, previous_user_values, value_keys, wait_ready, with_user_record
 
-    user = _load_values(values_files, sets)
-    seconds = parse_duration(timeout).total_seconds()
-    if seconds <= 0:
-        raise click.UsageError("--timeout must be positive")
+    seconds = _timeout(timeout)
+    given = _load_values(values_files, sets)
     ns = _namespace(settings)
     kube = settings.kube()
     helm = Helm(settings.kubeconfig, settings.context)
-    plan = plan_install(kube, helm, chart=chart, release=release, namespace=ns, user_values=user)
+    installed = helm.user_values(release, ns)
+    previous = previous_user_values(installed)
+    if installed is None:
+        values_note = "user values: " + (first_few(value_keys(given)) if given else "none") + " (new release)"
+        user = given
+    elif reset_values:
+        values_note = ("user values: earlier -f/--set values dropped (--reset-values); now "
+                       + (first_few(value_keys(given)) if given else "none"))
+        user = given
+    elif previous is None:
+        values_note = ("user values: the installed release has no record of its -f/--set values (made by "
+                       "helm or an older plugin); using only this run's: " + (first_few(value_keys(given)) or "none"))
+        user = given
+    else:
+        user = deep_merge(previous, given)
+        values_note = ("user values: kept from the installed release (--reset-values drops them): "
+                       + (first_few(value_keys(previous)) or "none")
+                       + (f"; this run adds/overrides: {first_few(value_keys(given))}" if given else ""))
+    plan = plan_install(kube, helm, chart=chart, release=release, namespace=ns, user_values=with_user_record(user))
     out_fmt = fmt(settings, output)
     verb = "upgrade" if plan.existing else "install"
     say = info if out_fmt != "text" else click.echo
-    say(f"{'Would ' + verb if dry_run else verb.capitalize() + 'ing'} release {release} in namespace {ns}:")
+    dry = dry_run != "none"
+    say(f"{'Would ' + verb if dry else verb.capitalize() + 'ing'} release {release} in namespace {ns}:")
+    say(f"  - {values_note}")
     for d in plan.profile.decisions:
         say(f"  - {d}")
     for w in plan.profile.warnings:
         warn(w)
-    if dry_run:
+    if dry:
         objs = plan.objects
         objrows = [[o.get("kind"), (o.get("metadata") or {}).get("namespace", ns if o.get("kind") not in (
             "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "Namespace", "Queue",
             "PriorityClass") else ""), o["metadata"]["name"]] for o in objs if o]
         emit({"release": release, "namespace": ns, "action": verb, "decisions": plan.profile.decisions,
-              "values": plan.profile.values, "objects": [{"kind": k, "namespace": n, "name": m} for k, n, m in objrows]},
+              "userValues": user, "values": plan.profile.values, "objects": [{"kind": k, "namespace": n, "name": m} for k, n, m in objrows]},
              out_fmt, lambda d: f"dry run: {len(objrows)} object(s) would be applied:\n"
              + table(["KIND", "NAMESPACE", "NAME"], objrows))
         return
-    for created_ns in create_missing_namespaces(kube, plan.profile.values, ns):
-        say(f"created namespace {created_ns}")
-    result = helm.install_or_upgrade(plan.chart_ref, release, ns, plan.profile.values, timeout=timeout)
+    created: list[str] = []
+    try:
+        for created_ns in create_missing_namespaces(kube, plan.profile.values, ns):
+            created.append(created_ns)
+            say(f"created namespace {created_ns}")
+        result = helm.install_or_upgrade(plan.chart_ref, release, ns, plan.profile.values, timeout=timeout,
+                                         reset_values=reset_values)
+    except KeyboardInterrupt:
+        raise errors.Interrupted(
+            f"interrupted while helm was applying release {release}: its state is unknown (see `helm status "
+            f"{release} -n {ns}`; rerun install to finish)"
+            + (f"; namespaces created: {', '.join(created)}" if created else "")) from None
     say(f"release {release} {'installed' if verb == 'install' else 'upgraded'}: revision {result['revision']} ({result['status']})")
     from kubectl_ascend.profile import VOLCANO, enabled
 
-    if enabled(plan.profile.values, VOLCANO) and ensure_default_queue(kube):
-        say("created Volcano queue 'default'")
-    rows: list[dict[str, Any]] = []
-    if wait:
-        def report(rs: list[dict[str, Any]]) -> None:
-            line = ", ".join(f"{r['name']} {r['ready']}/{r['desired']}{'' if r['rolledOut'] else '…'}" for r in rs)
-            info(f"waiting: {line or 'no workloads yet'}")
+    last: list[dict[str, Any]] = []
+    try:
+        if enabled(plan.profile.values, VOLCANO) and ensure_default_queue(kube):
+            say("created Volcano queue 'default'")
+        rows: list[dict[str, Any]] = []
+        if wait:
+            def report(rs: list[dict[str, Any]]) -> None:
+                last[:] = rs
+                line = ", ".join(f"{r['name']} {r['ready']}/{r['desired']}{'' if r['rolledOut'] else '…'}" for r in rs)
+                info(f"waiting: {line or 'no workloads yet'}")
 
-        rows = wait_ready(kube, expected_components(plan.profile.values), seconds, report)
-        say("all components ready")
+            rows = wait_ready(kube, expected_components(plan.profile.values), seconds, report)
+            say("all components ready")
+    except KeyboardInterrupt:
+        pending = [f"{r['name']} {r['ready']}/{r['desired']}" for r in last if not r["rolledOut"]]
+        raise errors.Interrupted(
+            f"interrupted while waiting: release {release} revision {result['revision']} is applied"
+            + (f"; not ready yet: {first_few(pending)}" if pending else "")
+            + "; check with `kubectl ascend status`") from None
     emit({**result, "action": verb, "decisions": plan.profile.decisions, "components": rows}, out_fmt,
          lambda d: "next: kubectl ascend status; kubectl ascend doctor")
 
@@ -116,25 +177,37 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
 @click.command("uninstall", cls=StrictCommand)
 @RELEASE_OPT
 @click.option("--wait/--no-wait", default=True, show_default=True, help="Wait until the release's objects are gone.")
+@dry_run_option(("none", "client"), help="say what would be removed and what is kept.")
 @output_option
 @pass_settings
-def uninstall(settings: Settings, release: str, wait: bool, output: str | None) -> None:
-    """Remove the stack's release. CRDs and namespaces are kept (see the message for why)."""
+def uninstall(settings: Settings, release: str, wait: bool, dry_run: str, output: str | None) -> None:
+    """Remove the stack's release. Lists everything it leaves: CRDs, namespaces, the default Queue, node labels."""
     from kubectl_ascend.helm import Helm
+    from kubectl_ascend.labels import OWNED_KEYS
+    from kubectl_ascend.stack import CRDS
 
     ns = _namespace(settings)
     helm = Helm(settings.kubeconfig, settings.context)
     if helm.release(release, ns) is None:
         raise errors.NotFound(f"release {release} is not installed in namespace {ns} "
                               "(pass -n NAMESPACE / --release NAME)")
-    helm.uninstall(release, ns, wait=wait)
-    kept = ("Kept on purpose: the CRDs (AscendJob, Volcano Job/PodGroup/Queue/Command/Numatopology) so that "
-            "jobs and queues of other users are not deleted with them, and the namespaces mindx-dl and "
-            "volcano-system, which may hold logs, ranktables and other releases. Remove them by hand when the "
-            "cluster is done with MindCluster: kubectl delete crd <name>; kubectl delete namespace <name>.")
-    emit({"release": release, "namespace": ns, "uninstalled": True, "kept": ["CustomResourceDefinitions",
-          "namespace/mindx-dl", "namespace/volcano-system"]}, fmt(settings, output),
-         lambda d: f"release {release} uninstalled from {ns}.\n{kept}")
+    if dry_run == "none":
+        helm.uninstall(release, ns, wait=wait)
+    kept = {
+        "customResourceDefinitions": list(CRDS),
+        "namespaces": sorted({ns, "mindx-dl", "volcano-system"}),
+        "queues": ["default"],
+        "nodeLabels": list(OWNED_KEYS),
+    }
+    text = (f"release {release} {'would be uninstalled' if dry_run != 'none' else 'uninstalled'} from {ns}.\n"
+            "Kept on purpose (jobs, queues, logs and ranktables of other users live there):\n"
+            f"  - CRDs: {', '.join(CRDS)}  (kubectl delete crd NAME)\n"
+            f"  - namespaces: {', '.join(kept['namespaces'])}  (kubectl delete namespace NAME)\n"
+            "  - Volcano queue 'default'  (kubectl delete queue default, before its CRD)\n"
+            f"  - node labels set by label-node: {', '.join(OWNED_KEYS)}  (kubectl label nodes --all "
+            + " ".join(f"{k}-" for k in OWNED_KEYS) + ")")
+    emit({"release": release, "namespace": ns, "uninstalled": dry_run == "none", "dryRun": dry_run != "none",
+          "kept": kept}, fmt(settings, output), lambda d: text)
 
 
 @click.command("status", cls=StrictCommand)
