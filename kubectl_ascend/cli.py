@@ -262,7 +262,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr.write("error: interrupted; nothing more was done\n")
         sys.exit(130)
     except click.UsageError as e:
-        cmd = e.ctx.command_path if e.ctx else "kubectl ascend"
+        cmd = e.ctx.command_path if e.ctx else f"kubectl ascend {_command_words(argv)}"
         sys.stderr.write(f"error: {_one_line(e.format_message())}\nSee '{cmd} --help' for usage.\n")
         sys.exit(2)
     except click.ClickException as e:

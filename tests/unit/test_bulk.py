@@ -1,0 +1,130 @@
+"""Bulk commands under failure: partial results are reported, never hidden.
+
+Scenarios: label-node where the API server disappears mid-run reports the nodes
+whose answer was lost as "not confirmed" (not "failed") and nodes refused by the
+server as failed, with a one-line summary of counts plus the first names;
+Ctrl-C during label-node cancels the queued patches, records the in-flight ones
+as not confirmed and raises Interrupted (exit 130) carrying the partial result;
+token revoke finds the Secret by its data token-id (and name), refuses before
+deleting anything when one ID is unknown, and reports a partial revoke with what
+was and was not revoked.
+"""
+from __future__ import annotations
+
+import base64
+import threading
+
+import pytest
+
+from kubectl_ascend import errors, labelnode, tokenrevoke
+from tests.unit.test_labels import node_of
+
+pytestmark = pytest.mark.unit
+
+
+class PatchKube:
+    def __init__(self, behaviour):
+        self.behaviour, self.calls, self.lock = behaviour, [], threading.Lock()
+
+    def patch_node_labels(self, name, labels):
+        with self.lock:
+            self.calls.append(name)
+        self.behaviour(name)
+
+
+def _nodes(n):
+    return [node_of("atlas-800i-a2", f"n{i:03d}") for i in range(n)]
+
+
+def test_lost_answers_are_not_confirmed_not_failed():
+    def behaviour(name):
+        i = int(name[1:])
+        if i >= 20:
+            raise errors.ClusterUnreachable(f"label node {name}: cannot reach the API server")
+        if i % 7 == 3:
+            raise errors.Forbidden(f"label node {name}: forbidden (403)")
+
+    res = labelnode.label_nodes(PatchKube(behaviour), _nodes(30), role="worker", accelerator="auto",
+                                server_model=None, overwrite=False, dry_run=False, workers=4)
+    assert sorted(res.failed) == ["n003", "n010", "n017"]
+    assert sorted(res.unconfirmed) == [f"n{i:03d}" for i in range(20, 30)]
+    assert len(res.applied) == 17
+    msg = res.problem()
+    assert "\n" not in msg and "3 failed (n003, n010, n017" in msg
+    assert "10 not confirmed" in msg and "n020, n021, n022, n023, n024 and 5 more" in msg
+    assert "n029" not in msg  # the full list is in -o json
+    states = {n["node"]: n["state"] for n in res.as_dict()["nodes"]}
+    assert states["n025"] == "not-confirmed" and states["n003"] == "failed" and states["n000"] == "labelled"
+
+
+def test_ctrl_c_cancels_queued_patches():
+    release = threading.Event()
+    calls = {"n": 0}
+
+    def progress(done, total):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+
+    # The first two patches finish, then Ctrl-C arrives while two more are in flight.
+    def behaviour(name):
+        if name in ("n000", "n001"):
+            return
+        release.wait(5)
+
+    kube = PatchKube(behaviour)
+    with pytest.raises(labelnode.LabelInterrupted) as e:
+        labelnode.label_nodes(kube, _nodes(40), role="worker", accelerator="auto", server_model=None,
+                              overwrite=False, dry_run=False, workers=2, progress=progress)
+    release.set()
+    res = e.value.result
+    assert e.value.exit_code == 130 and res.interrupted
+    assert len(res.applied) == 2
+    assert len(res.applied) + len(res.unconfirmed) + len(res.not_started) + len(res.failed) == 40
+    assert len(res.not_started) >= 30  # queued work was cancelled, not sent
+    assert len(kube.calls) <= 10
+    assert str(e.value).startswith("interrupted: 2 node(s) labelled")
+
+
+def _secret(name, token_id):
+    data = {"token-id": token_id, "token-secret": "0123456789abcdef", "usage-bootstrap-authentication": "true"}
+    return {"metadata": {"name": name}, "type": "bootstrap.kubernetes.io/token",
+            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}}
+
+
+class SecretKube:
+    def __init__(self, secrets, fail=()):
+        self.secrets, self.fail, self.deleted = secrets, set(fail), []
+
+    def list_secrets(self, ns, field_selector=None):
+        return self.secrets
+
+    def delete_secret(self, ns, name):
+        if name in self.fail:
+            raise errors.Forbidden(f"delete secret {ns}/{name}: forbidden (403)")
+        self.deleted.append(name)
+
+
+def test_revoke_finds_secret_by_token_id_and_checks_all_first():
+    kube = SecretKube([_secret("bootstrap-token-aaaaaa", "aaaaaa"), _secret("bootstrap-token-bbbbbb", "bbbbbb")])
+    with pytest.raises(errors.NotFound) as e:
+        tokenrevoke.revoke(kube, ["aaaaaa", "zzzzzz"])
+    assert "zzzzzz" in str(e.value) and "nothing was revoked" in str(e.value) and kube.deleted == []
+    res = tokenrevoke.revoke(kube, ["bbbbbb"])
+    assert res.revoked == ["bbbbbb"] and kube.deleted == ["bootstrap-token-bbbbbb"]
+
+
+def test_revoke_partial_failure_is_reported():
+    kube = SecretKube([_secret(f"bootstrap-token-{c * 6}", c * 6) for c in "abcdefg"],
+                      fail={"bootstrap-token-cccccc", "bootstrap-token-eeeeee"})
+    res = tokenrevoke.revoke(kube, [c * 6 for c in "abcdefg"])
+    assert sorted(res.failed) == ["cccccc", "eeeeee"] and len(res.revoked) == 5
+    msg = res.failure_message()
+    assert msg.startswith("2 of 7 token(s) NOT revoked: cccccc, eeeeee") and "revoked 5" in msg
+    assert "0123456789abcdef" not in msg
+
+
+def test_revoke_dry_run_deletes_nothing():
+    kube = SecretKube([_secret("bootstrap-token-aaaaaa", "aaaaaa")])
+    res = tokenrevoke.revoke(kube, ["aaaaaa"], dry_run="client")
+    assert res.revoked == ["aaaaaa"] and kube.deleted == []
