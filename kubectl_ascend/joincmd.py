@@ -103,6 +103,11 @@ def validate_request(req: JoinRequest) -> None:
         validate.endpoint(req.endpoint, "--endpoint")
     if req.description is not None and (len(req.description) > 256 or not req.description.isprintable()):
         raise errors.InvalidInput("--description must be at most 256 printable characters (no control characters)")
+    tokens.validate_groups(list(req.groups))
+
+
+def check_output_file(req: JoinRequest) -> None:
+    """The script path must be new and its directory writable (checked before the token exists)."""
     if req.output_file:
         p = req.output_file
         parent = os.path.dirname(os.path.abspath(p))
@@ -112,7 +117,6 @@ def validate_request(req: JoinRequest) -> None:
             raise errors.InvalidInput(f"--output-file {p}: directory {parent} does not exist")
         if not os.access(parent, os.W_OK):
             raise errors.InvalidInput(f"--output-file {p}: directory {parent} is not writable")
-    tokens.validate_groups(list(req.groups))
 
 
 CLUSTER_INFO_REF = f"ConfigMap {CLUSTER_INFO_NS}/{CLUSTER_INFO}"
@@ -251,6 +255,7 @@ def write_script(path: str, command: str, expiration: datetime | None) -> None:
 def join_command(kube: Any, kubeconfig: Any, req: JoinRequest, warn: Any) -> JoinResult:
     """Run the whole flow: validate, preflight, create the token, build the command."""
     validate_request(req)
+    check_output_file(req)
     warnings: list[str] = []
 
     def w(msg: str) -> None:  # printed once every check has passed: a refusal prints only its error

@@ -52,6 +52,8 @@ def ranktable(settings: Settings, release: str, wait: bool, timeout: str, dry_ru
     dry = dry_run != "none"
     ns = settings.namespace or "default"
     seconds = usage_check(parse_duration, timeout, "--timeout").total_seconds()
+    if seconds == 0:
+        raise errors.UsageError(f"--timeout {timeout!r} is zero: give a Go duration of at least 1s, e.g. 10m")
     kube = settings.kube()
     deadline = time.monotonic() + seconds
     try:

@@ -36,7 +36,10 @@ def _namespace(settings: Settings) -> str:
 def _timeout(text: str) -> float:
     from kubectl_ascend.tokens import parse_duration
 
-    return float(usage_check(parse_duration, text, "--timeout").total_seconds())
+    seconds = float(usage_check(parse_duration, text, "--timeout").total_seconds())
+    if seconds == 0:
+        raise errors.UsageError(f"--timeout {text!r} is zero: give a Go duration of at least 1s, e.g. 10m")
+    return seconds
 
 
 def _load_values(files: tuple[str, ...], sets: tuple[str, ...]) -> dict[str, Any]:

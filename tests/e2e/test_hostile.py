@@ -1,0 +1,470 @@
+"""Hostile and malformed input against every command, on the real local cluster.
+
+One table of cases: CLI flags of every command, kubeconfig files, cluster objects
+(a hostile or broken kube-public/cluster-info, a bootstrap Secret with garbage
+data, a node carrying a foreign label value) and chart values given to install.
+For each case: the exit code, the first stderr line, and proof that the cluster
+did not change (a hash of the node labels, of the kube-system Secrets and of the
+helm releases, taken after the case's own setup and again after the command).
+Then a secret-leak scan over everything printed: no bootstrap token secret
+that exists in the cluster, and nothing shaped like a whole token, appears.
+
+Also: a join script generated from the real cluster (endpoint from
+cluster-info, and an IPv6 --endpoint) runs with a stub `kubeadm` first on PATH
+and passes exactly the expected argv.
+"""
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import os
+import re
+import secrets
+import shlex
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+import yaml
+
+from tests.tooling import need_tool, run
+
+pytestmark = pytest.mark.e2e
+
+EXISTING_NODE = "atlas-800i-a2-0"
+TOKEN_SHAPE = re.compile(r"\b[a-z0-9]{6}\.[a-z0-9]{16}\b")
+
+
+@dataclass
+class Case:
+    id: str
+    args: list[str]
+    code: int
+    first: str  # the first stderr line starts with this
+    setup: str | None = None  # name of a setup in SETUPS (changes the cluster before the "before" snapshot)
+    #: kubeconfig parsing belongs to the transport module: only "a clean error:" is asserted for these.
+    loose: bool = False
+    env: dict[str, str] = field(default_factory=dict)
+
+
+X = "{marker}"  # replaced by a path that must never be created
+
+CASES: list[Case] = [
+    # -- join-cmd flags ---------------------------------------------------------------------
+    Case("ttl-zero", ["join-cmd", "--ttl", "0"], 2, "error: --ttl 0 makes a join credential that never expires"),
+    Case("ttl-negative", ["join-cmd", "--ttl=-5m"], 2, "error: --ttl '-5m' has a sign"),
+    Case("ttl-word", ["join-cmd", "--ttl", "forever"], 2, "error: --ttl 'forever' is not a Go duration"),
+    Case("ttl-arabic-digit", ["join-cmd", "--ttl", "\u0661h"], 2, "error: --ttl '\u0661h' is not a Go duration"),
+    Case("ttl-fullwidth", ["join-cmd", "--ttl", "\uff12h"], 2, "error: --ttl '\uff12h' is not a Go duration"),
+    Case("ttl-below-floor", ["join-cmd", "--ttl", "30s"], 2, "error: --ttl '30s' is too short"),
+    Case("ttl-overflow", ["join-cmd", "--ttl", "9999999999h"], 2, "error: --ttl '9999999999h' is too long"),
+    Case("ttl-space", ["join-cmd", "--ttl", "2h "], 2, "error: --ttl '2h ' is not a Go duration"),
+    Case("ttl-days", ["join-cmd", "--ttl", "1d"], 2, "error: --ttl '1d' is not a Go duration"),
+    Case("ttl-exponent", ["join-cmd", "--ttl", "1e3s"], 2, "error: --ttl '1e3s' is not a Go duration"),
+    Case("non-expiring-with-ttl", ["join-cmd", "--ttl", "2h", "--allow-non-expiring"], 2,
+         "error: --allow-non-expiring only applies with --ttl 0"),
+    Case("endpoint-cmd-subst", ["join-cmd", "--endpoint", f"https://$(touch {X}):6443"], 2,
+         "error: --endpoint 'https://$(touch "),
+    Case("endpoint-backticks", ["join-cmd", "--endpoint", f"`touch {X}`:6443"], 2, "error: --endpoint '`touch "),
+    Case("endpoint-semicolon", ["join-cmd", "--endpoint", f"a;touch {X}"], 2, "error: --endpoint 'a;touch "),
+    Case("endpoint-port-zero", ["join-cmd", "--endpoint", "10.0.0.1:0"], 2, "error: --endpoint '10.0.0.1:0' has port 0"),
+    Case("endpoint-port-big", ["join-cmd", "--endpoint", "10.0.0.1:65536"], 2,
+         "error: --endpoint '10.0.0.1:65536' has port 65536"),
+    Case("endpoint-ipv6-bare", ["join-cmd", "--endpoint", "fd00::1"], 2,
+         "error: --endpoint 'fd00::1': write IPv6 addresses in brackets"),
+    Case("endpoint-path", ["join-cmd", "--endpoint", "10.0.0.1:6443/x"], 2,
+         "error: --endpoint '10.0.0.1:6443/x' has an invalid port"),
+    Case("endpoint-http", ["join-cmd", "--endpoint", "http://10.0.0.1:6443"], 2,
+         "error: --endpoint 'http://10.0.0.1:6443': only https://"),
+    Case("endpoint-bad-ipv4", ["join-cmd", "--endpoint", "10.0.0.300:6443"], 2, "error: --endpoint '10.0.0.300:6443'"),
+    Case("endpoint-swallows-flag", ["join-cmd", "--endpoint", "--ttl", "2h"], 2,
+         "error: option --endpoint needs a value but is followed by '--ttl'"),
+    Case("node-name-double-dot", ["join-cmd", "--node-name", "a..b"], 2, "error: --node-name 'a..b' is not a valid name"),
+    Case("node-name-upper", ["join-cmd", "--node-name", "Node_1"], 2, "error: --node-name 'Node_1' is not a valid name"),
+    Case("node-name-shell", ["join-cmd", "--node-name", f"$(touch {X})"], 2, "error: --node-name '$(touch "),
+    Case("node-name-long-label", ["join-cmd", "--node-name", "a" * 64], 2, "error: --node-name 'aaaa"),
+    Case("node-name-exists", ["join-cmd", "--node-name", EXISTING_NODE], 1,
+         f"error: a Node named '{EXISTING_NODE}' already exists"),
+    Case("control-plane-no-key", ["join-cmd", "--control-plane"], 2, "error: --control-plane needs --certificate-key"),
+    Case("cert-key-short", ["join-cmd", "--control-plane", "--certificate-key", "abc"], 2,
+         "error: --certificate-key must be exactly 64 hexadecimal characters"),
+    Case("cert-key-not-hex", ["join-cmd", "--control-plane", "--certificate-key", "g" * 64], 2,
+         "error: --certificate-key must be exactly 64 hexadecimal characters"),
+    Case("cert-key-without-cp", ["join-cmd", "--certificate-key", "0" * 64], 2,
+         "error: --certificate-key only applies with --control-plane"),
+    Case("dry-run-space-value", ["join-cmd", "--dry-run", "client"], 2, "error: Got unexpected extra argument (client)"),
+    Case("dry-run-bogus", ["join-cmd", "--dry-run=bogus"], 2, "error: Invalid value for '--dry-run'"),
+    Case("output-file-exists", ["join-cmd", "--output-file", "{existing_file}"], 1, "error: --output-file "),
+    Case("output-file-no-dir", ["join-cmd", "--output-file", "/nonexistent-dir/join.sh"], 1,
+         "error: --output-file /nonexistent-dir/join.sh: directory /nonexistent-dir does not exist"),
+    Case("output-file-json", ["join-cmd", "--output-file", "{new_file}", "-o", "json"], 2,
+         "error: --output-file keeps the token off the terminal"),
+    Case("description-newline", ["join-cmd", "--description", "a\nb"], 2,
+         "error: --description must be at most 256 printable characters"),
+    Case("output-format-bogus", ["join-cmd", "-o", "xml"], 2, "error: Invalid value for '-o' / '--output'"),
+    Case("unknown-flag", ["join-cmd", "--tll", "2h"], 2, "error: No such option: --tll"),
+    # -- cluster objects: kube-public/cluster-info ---------------------------------------------
+    Case("cluster-info-cmd-subst", ["join-cmd"], 1,
+         "error: the server in ConfigMap kube-public/cluster-info 'https://$(touch ", setup="ci-cmd-subst"),
+    Case("cluster-info-space", ["join-cmd"], 1, "error: the server in ConfigMap kube-public/cluster-info 'https://a b:6443'",
+         setup="ci-space"),
+    Case("cluster-info-port-zero", ["join-cmd"], 1,
+         "error: the server in ConfigMap kube-public/cluster-info 'https://10.0.0.1:0' has port 0", setup="ci-port-zero"),
+    Case("cluster-info-list", ["join-cmd"], 1, "error: ConfigMap kube-public/cluster-info key kubeconfig is not a kubeconfig",
+         setup="ci-list"),
+    Case("cluster-info-clusters-map", ["join-cmd"], 1,
+         "error: ConfigMap kube-public/cluster-info key kubeconfig: clusters must be a list", setup="ci-clusters-map"),
+    Case("cluster-info-bad-ca", ["join-cmd"], 1,
+         "error: ConfigMap kube-public/cluster-info key kubeconfig: clusters[0].cluster.certificate-authority-data is not valid base64",
+         setup="ci-bad-ca"),
+    Case("cluster-info-not-yaml", ["join-cmd"], 1, "error: ConfigMap kube-public/cluster-info key kubeconfig is not valid YAML",
+         setup="ci-not-yaml"),
+    Case("cluster-info-garbage-cert", ["join-cmd"], 1,
+         "error: cannot compute the CA hash from ConfigMap kube-public/cluster-info", setup="ci-garbage-cert"),
+    # -- kubeconfig files ----------------------------------------------------------------------
+    Case("kubeconfig-missing", ["--kubeconfig", "/nonexistent/kubeconfig", "token", "list"], 1,
+         "error: kubeconfig /nonexistent/kubeconfig does not exist", loose=True),
+    Case("kubeconfig-list", ["--kubeconfig", "{kc:list}", "token", "list"], 1, "error: ", loose=True),
+    Case("kubeconfig-scalar", ["--kubeconfig", "{kc:scalar}", "token", "list"], 1, "error: ", loose=True),
+    Case("kubeconfig-clusters-map", ["--kubeconfig", "{kc:clusters-map}", "token", "list"], 1, "error: ", loose=True),
+    Case("kubeconfig-bad-ca", ["--kubeconfig", "{kc:bad-ca}", "token", "list"], 1, "error: ", loose=True),
+    Case("kubeconfig-bad-port", ["--kubeconfig", "{kc:bad-port}", "token", "list"], 1, "error: ", loose=True),
+    Case("kubeconfig-no-context", ["--context", "nope", "token", "list"], 1, "error: ", loose=True),
+    Case("kubeconfig-hostile-server", ["--kubeconfig", "{kc:hostile-server}", "join-cmd"], 1, "error: ", loose=True),
+    # -- token -----------------------------------------------------------------------------------
+    Case("revoke-not-an-id", ["token", "revoke", "not-an-id"], 2, "error: an argument of 9 character(s) is not a bootstrap token ID"),
+    Case("revoke-upper", ["token", "revoke", "ABCDEF"], 2, "error: an argument of 6 character(s) is not a bootstrap token ID"),
+    Case("revoke-secret-half", ["token", "revoke", "{token_secret_half}"], 2,
+         "error: an argument of 16 character(s) is not a bootstrap token ID", setup="token"),
+    Case("revoke-unknown", ["token", "revoke", "zzzzzz"], 1, "error: no bootstrap token with ID zzzzzz; nothing was revoked"),
+    Case("revoke-known-and-unknown", ["token", "revoke", "{token}", "zzzzzz"], 1,
+         "error: no bootstrap token with ID zzzzzz; nothing was revoked", setup="token"),
+    Case("revoke-dry-run-server", ["token", "revoke", "--dry-run=server", "zzzzzz"], 2, "error: Invalid value for '--dry-run'"),
+    Case("revoke-no-args", ["token", "revoke"], 2, "error: Missing argument 'ID...'"),
+    Case("list-garbage-secret", ["token", "list"], 0, "", setup="garbage-token-secret"),
+    # -- label-node --------------------------------------------------------------------------------
+    Case("label-no-target", ["label-node"], 2, "error: name the nodes, or pass -l SELECTOR, or --all"),
+    Case("label-bad-name", ["label-node", "Node_1"], 2, "error: node name 'Node_1' is not a valid name"),
+    Case("label-path-name", ["label-node", "../../api"], 2, "error: node name '../../api' is not a valid name"),
+    Case("label-unknown-node", ["label-node", "no-such-node-xyz"], 1, "error: node(s) not found: no-such-node-xyz"),
+    Case("label-dry-run-server", ["label-node", "--all", "--dry-run=server"], 2, "error: Invalid value for '--dry-run'"),
+    Case("label-bad-selector", ["label-node", "-l", "a b c"], 1, "error: list nodes: rejected by the API server (400)",
+         loose=True),
+    Case("label-workers-zero", ["label-node", "--all", "--workers", "0"], 2, "error: Invalid value for '--workers'"),
+    Case("label-names-and-all", ["label-node", EXISTING_NODE, "--all"], 2, "error: name the nodes, or pass -l SELECTOR"),
+    Case("label-master-model", ["label-node", "mgmt-0", "--role", "master", "--server-model", "atlas-800i-a2"], 2,
+         "error: --accelerator and --server-model apply to --role worker only"),
+    Case("label-bad-model", ["label-node", EXISTING_NODE, "--server-model", "bogus"], 2,
+         "error: Invalid value for '--server-model'"),
+    Case("label-foreign-value", ["label-node", EXISTING_NODE], 1, "error: 1 label(s) already set to other values",
+         setup="foreign-label"),
+    # -- install / chart values ----------------------------------------------------------------------
+    Case("install-set-no-value", ["install", "--set", "novalue"], 2, "error: --set 'novalue': want KEY=VALUE"),
+    Case("install-set-empty-segment", ["install", "--set", "a..b=1"], 2, "error: --set 'a..b=1': empty key segment"),
+    Case("install-values-missing", ["install", "-f", "/nonexistent/values.yaml"], 1,
+         "error: cannot read values file /nonexistent/values.yaml"),
+    Case("install-values-list", ["install", "-f", "{values:list}"], 1, "error: values file "),
+    Case("install-values-not-yaml", ["install", "-f", "{values:not-yaml}"], 1, "error: values file "),
+    Case("install-timeout-zero", ["install", "--timeout", "0"], 2, "error: --timeout '0' is zero"),
+    Case("install-bad-release", ["install", "--release", "Bad_Name"], 2, "error: Invalid value for '--release'"),
+    Case("install-dry-run-server", ["install", "--dry-run=server"], 2, "error: Invalid value for '--dry-run'"),
+    Case("install-schema-unknown-key", ["install", "--set", "ascend-volcano.bogusKey=1"], 1, "error: ",
+         setup="npu-labels"),
+    Case("install-schema-type", ["install", "--set", "ascend-operator.enabled=maybe"], 1, "error: ",
+         setup="npu-labels"),
+    Case("install-schema-global-type", ["install", "--set", "global.imageRegistry=[1,2]"], 1, "error: ",
+         setup="npu-labels"),
+    Case("install-not-a-chart", ["install", "--chart", "/etc"], 1, "error: --chart /etc is not a Helm chart",
+         setup="npu-labels"),
+    Case("install-unlabelled", ["install"], 1, "error: "),
+    # -- uninstall, mindie, global options -------------------------------------------------------------
+    Case("uninstall-not-installed", ["uninstall", "--release", "no-such-release"], 1,
+         "error: release no-such-release is not installed"),
+    Case("uninstall-bad-release", ["uninstall", "--release", "bad!"], 2, "error: Invalid value for '--release'"),
+    Case("ranktable-bad-release", ["mindie", "ranktable", "Bad.Release"], 2, "error: release 'Bad.Release' is not a valid name"),
+    Case("ranktable-missing", ["mindie", "ranktable", "no-such-release"], 1, "error: release no-such-release in namespace default"),
+    Case("ranktable-timeout", ["mindie", "ranktable", "x", "--timeout=-1s"], 2, "error: --timeout '-1s' has a sign"),
+    Case("namespace-upper", ["-n", "Bad_NS", "status"], 2, "error: -n/--namespace 'Bad_NS' is not a valid name"),
+    Case("namespace-path", ["status", "-n../x"], 2, "error: -n/--namespace '../x' is not a valid name"),
+    Case("namespace-slash", ["status", "--namespace=a/b"], 2, "error: -n/--namespace 'a/b' is not a valid name"),
+    Case("output-bogus-eq", ["doctor", "-o=xml"], 2, "error: Invalid value for '-o' / '--output'"),
+    Case("version-bogus-flag", ["version", "--bogus"], 2, "error: No such option: --bogus"),
+]
+
+
+# -- cluster state ---------------------------------------------------------------------------
+
+def _state(cluster) -> str:
+    """A hash of what no refused command may change: node labels, kube-system Secrets, helm releases."""
+    nodes = cluster.get_json("nodes")["items"]
+    labels = {n["metadata"]["name"]: n["metadata"].get("labels", {}) for n in nodes}
+    secs = cluster.get_json("secrets", "-n", "kube-system")["items"]
+    # tokencleaner may delete expired tokens at any time: those are not ours to watch
+    sec = sorted((s["metadata"]["name"], s["metadata"]["resourceVersion"]) for s in secs if not _expired(s))
+    rels = json.loads(run([need_tool("helm"), "--kubeconfig", cluster.kubeconfig, "list", "-A", "-a", "-o", "json"]).stdout)
+    rel = sorted((r["name"], r["namespace"], r["revision"]) for r in rels)
+    return hashlib.sha256(json.dumps([labels, sec, rel], sort_keys=True).encode()).hexdigest()
+
+
+def _expired(secret: dict) -> bool:
+    exp = (secret.get("data") or {}).get("expiration")
+    if not exp:
+        return False
+    from datetime import datetime, timedelta, timezone
+
+    try:
+        when = datetime.fromisoformat(base64.b64decode(exp).decode().replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return when < datetime.now(timezone.utc) + timedelta(minutes=5)
+
+
+# -- setups: each changes the cluster, yields values for the arguments, then restores ---------------
+
+def _cluster_info_kubeconfig(cluster) -> str:
+    return cluster.get_json("configmap", "-n", "kube-public", "cluster-info")["data"]["kubeconfig"]
+
+
+@contextlib.contextmanager
+def _cluster_info(cluster, mutate: Callable[[dict], Any]) -> Iterator[dict]:
+    original = _cluster_info_kubeconfig(cluster)
+    doc = yaml.safe_load(original)
+    new = mutate(doc)
+    text = new if isinstance(new, str) else yaml.safe_dump(new if new is not None else doc)
+    patch = json.dumps({"data": {"kubeconfig": text}})
+    cluster.kubectl("patch", "configmap", "-n", "kube-public", "cluster-info", "--type=merge", "-p", patch)
+    try:
+        yield {}
+    finally:
+        cluster.kubectl("patch", "configmap", "-n", "kube-public", "cluster-info", "--type=merge", "-p",
+                        json.dumps({"data": {"kubeconfig": original}}))
+
+
+def _set_server(value: str) -> Callable[[dict], None]:
+    def f(doc: dict) -> None:
+        doc["clusters"][0]["cluster"]["server"] = value
+    return f
+
+
+def _set_ca(value: str) -> Callable[[dict], None]:
+    def f(doc: dict) -> None:
+        doc["clusters"][0]["cluster"]["certificate-authority-data"] = value
+    return f
+
+
+@contextlib.contextmanager
+def _token(cluster) -> Iterator[dict]:
+    proc = cluster.plugin("join-cmd", "--ttl", "10m", "--description", "hostile-suite")
+    assert proc.returncode == 0, proc.stderr
+    token = proc.stdout.split("--token ")[1].split()[0]
+    try:
+        yield {"token": token, "token_secret_half": token.split(".")[1]}
+    finally:
+        cluster.plugin("token", "revoke", token[:6])
+
+
+@contextlib.contextmanager
+def _garbage_token_secret(cluster) -> Iterator[dict]:
+    name = f"bootstrap-token-{secrets.token_hex(3)}"
+    body = {"apiVersion": "v1", "kind": "Secret", "type": "bootstrap.kubernetes.io/token",
+            "metadata": {"name": name, "namespace": "kube-system"},
+            "data": {"token-id": base64.b64encode(b"$(id)").decode(),
+                     "token-secret": base64.b64encode(b"0123456789abcdef").decode(),
+                     "expiration": base64.b64encode(b"not-a-date").decode(),
+                     "description": base64.b64encode(b"\x1b[31mred\x1b[0m").decode()}}
+    cluster.kubectl("create", "-f", "-", input=json.dumps(body))
+    try:
+        yield {}
+    finally:
+        cluster.kubectl("delete", "secret", "-n", "kube-system", name, "--ignore-not-found")
+
+
+@contextlib.contextmanager
+def _foreign_label(cluster) -> Iterator[dict]:
+    cluster.kubectl("label", "node", EXISTING_NODE, "accelerator=someone-elses", "--overwrite")
+    try:
+        yield {}
+    finally:
+        cluster.kubectl("label", "node", EXISTING_NODE, "accelerator-")
+
+
+@contextlib.contextmanager
+def _npu_labels(cluster) -> Iterator[dict]:
+    """Just enough MindCluster labels for install to get as far as rendering the chart."""
+    cluster.kubectl("label", "node", EXISTING_NODE, "accelerator=huawei-Ascend910", "node-role.kubernetes.io/worker=worker",
+                    "workerselector=dls-worker-node", "host-arch=huawei-arm", "accelerator-type=module-910b-8",
+                    "--overwrite")
+    cluster.kubectl("label", "node", "mgmt-0", "masterselector=dls-master-node", "--overwrite")
+    try:
+        yield {}
+    finally:
+        cluster.kubectl("label", "node", EXISTING_NODE, "accelerator-", "node-role.kubernetes.io/worker-",
+                        "workerselector-", "host-arch-", "accelerator-type-")
+        cluster.kubectl("label", "node", "mgmt-0", "masterselector-")
+
+
+def _ci(mutate: Callable[[dict[str, str]], Callable[[dict], Any]]) -> Callable[[Any, dict[str, str]], Any]:
+    return lambda c, values: _cluster_info(c, mutate(values))
+
+
+#: setup name -> (cluster, argument values) -> context manager yielding more argument values
+SETUPS: dict[str, Callable[[Any, dict[str, str]], Any]] = {
+    "ci-cmd-subst": _ci(lambda v: _set_server(f"https://$(touch {v['marker']}):6443")),
+    "ci-space": _ci(lambda v: _set_server("https://a b:6443")),
+    "ci-port-zero": _ci(lambda v: _set_server("https://10.0.0.1:0")),
+    "ci-list": _ci(lambda v: lambda d: "- a\n- b\n"),
+    "ci-clusters-map": _ci(lambda v: lambda d: {**d, "clusters": {"a": "b"}}),
+    "ci-bad-ca": _ci(lambda v: _set_ca("!!!not base64!!!")),
+    "ci-not-yaml": _ci(lambda v: lambda d: "clusters: [unclosed"),
+    "ci-garbage-cert": _ci(lambda v: _set_ca(base64.b64encode(
+        b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").decode())),
+    "token": lambda c, v: _token(c),
+    "garbage-token-secret": lambda c, v: _garbage_token_secret(c),
+    "foreign-label": lambda c, v: _foreign_label(c),
+    "npu-labels": lambda c, v: _npu_labels(c),
+}
+
+
+def _absolute(doc: dict, base_dir: Path) -> dict:
+    """The kubeconfig with relative file paths made absolute (the copies live elsewhere)."""
+    for section, key in (("clusters", "cluster"), ("users", "user")):
+        for item in doc.get(section) or []:
+            body = item.get(key) or {}
+            for k in ("certificate-authority", "client-certificate", "client-key", "tokenFile"):
+                if isinstance(body.get(k), str) and not os.path.isabs(body[k]):
+                    body[k] = str(base_dir / body[k])
+    return doc
+
+
+def _kubeconfigs(cluster, tmp: Path) -> dict[str, str]:
+    base = _absolute(yaml.safe_load(Path(cluster.kubeconfig).read_text()), Path(cluster.kubeconfig).parent)
+    out = {}
+
+    def write(name: str, doc: Any) -> None:
+        p = tmp / f"kc-{name}.yaml"
+        p.write_text(doc if isinstance(doc, str) else yaml.safe_dump(doc))
+        out[f"kc:{name}"] = str(p)
+
+    write("list", "- a\n- b\n")
+    write("scalar", "just a string\n")
+    write("clusters-map", {**base, "clusters": {"x": {"server": "https://127.0.0.1:1"}}})
+    bad_ca = json.loads(json.dumps(base))
+    bad_ca["clusters"][0]["cluster"]["certificate-authority-data"] = "!!!not base64!!!"
+    bad_ca["clusters"][0]["cluster"].pop("certificate-authority", None)
+    write("bad-ca", bad_ca)
+    bad_port = json.loads(json.dumps(base))
+    bad_port["clusters"][0]["cluster"]["server"] = "https://127.0.0.1:99999"
+    write("bad-port", bad_port)
+    hostile = json.loads(json.dumps(base))
+    hostile["clusters"][0]["cluster"]["server"] = "https://$(touch {marker}):6443"
+    write("hostile-server", hostile)
+    return out
+
+
+def _values_files(tmp: Path) -> dict[str, str]:
+    (tmp / "values-list.yaml").write_text("- a\n- b\n")
+    (tmp / "values-not-yaml.yaml").write_text("a: [unclosed\n")
+    return {"values:list": str(tmp / "values-list.yaml"), "values:not-yaml": str(tmp / "values-not-yaml.yaml")}
+
+
+def _fill(args: list[str], values: dict[str, str]) -> list[str]:
+    out = []
+    for a in args:
+        for k, v in values.items():
+            a = a.replace("{" + k + "}", v)
+        out.append(a)
+    return out
+
+
+def test_table_has_enough_cases():
+    assert len(CASES) >= 60
+    assert len({c.id for c in CASES}) == len(CASES)
+    commands = {next(a for a in c.args if not a.startswith("-") and a not in ("/nonexistent/kubeconfig", "nope",
+                                                                             "{kc:list}", "{kc:scalar}", "Bad_NS"))
+                for c in CASES if c.args}
+    assert {"join-cmd", "token", "label-node", "install", "uninstall", "mindie", "status", "doctor", "version"} <= commands
+
+
+@pytest.fixture(scope="module")
+def hostile_outputs():
+    """Everything the table's commands printed, for the leak scan."""
+    return []
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_hostile_input(cluster, tmp_path, case, hostile_outputs):
+    marker = tmp_path / "pwned"
+    existing = tmp_path / "exists.sh"
+    existing.write_text("keep me\n")
+    values = {"marker": str(marker), "existing_file": str(existing), "new_file": str(tmp_path / "new.sh"),
+              **_kubeconfigs(cluster, tmp_path), **_values_files(tmp_path)}
+    with contextlib.ExitStack() as stack:
+        if case.setup:
+            values.update(stack.enter_context(SETUPS[case.setup](cluster, values)) or {})
+        before = _state(cluster)
+        proc = cluster.plugin(*_fill(case.args, values), env=case.env or None)
+        after = _state(cluster)
+    hostile_outputs.append(proc.stdout + proc.stderr)
+    first = (proc.stderr.splitlines() or [""])[0]
+    assert proc.returncode == case.code, (case.args, proc.stderr)
+    assert first.startswith(case.first), (first, case.first)
+    assert "unexpected" not in proc.stderr and "Traceback" not in proc.stderr
+    if not case.loose:
+        assert "internal error" not in proc.stderr
+    assert before == after, "the cluster changed"
+    assert not marker.exists(), "a hostile value was executed"
+    assert existing.read_text() == "keep me\n"
+    if case.code != 0:
+        assert proc.stdout == "" or case.id.startswith("label-"), proc.stdout
+
+
+def test_no_secret_leaks(cluster, hostile_outputs):
+    """Runs after the table (same module, later in file order): nothing printed holds a token secret."""
+    assert len(hostile_outputs) >= 60, "run the whole module: the scan needs the table's output"
+    text = "\n".join(hostile_outputs)
+    assert not TOKEN_SHAPE.search(text), TOKEN_SHAPE.search(text).group(0)[:7] + "…"
+    secs = cluster.get_json("secrets", "-n", "kube-system", "--field-selector",
+                            "type=bootstrap.kubernetes.io/token")["items"]
+    for s in secs:
+        half = base64.b64decode((s.get("data") or {}).get("token-secret", "")).decode(errors="replace")
+        if half:
+            assert half not in text, f"the secret of {s['metadata']['name']} was printed"
+
+
+def _stub_kubeadm(tmp_path: Path) -> tuple[dict, Path]:
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "kubeadm").write_text('#!/bin/sh\nfor a in "$@"; do printf "%s\\0" "$a"; done > "$ARGV_FILE"\n')
+    (bindir / "kubeadm").chmod(0o755)
+    argv = tmp_path / "argv"
+    return {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}", "ARGV_FILE": str(argv)}, argv
+
+
+@pytest.mark.parametrize("extra,want_endpoint", [
+    ([], None),  # from cluster-info
+    (["--endpoint", "[fd00::10]"], "[fd00::10]:6443"),
+])
+def test_generated_script_runs_exact_argv(cluster, tmp_path, extra, want_endpoint):
+    script = tmp_path / "join.sh"
+    proc = cluster.plugin("join-cmd", "--ttl", "10m", "--node-name", "new-node-7.rack-1", "--output-file",
+                          str(script), *extra)
+    assert proc.returncode == 0, proc.stderr
+    body = script.read_text()
+    token = re.search(r"--token (\S+)", body).group(1)
+    try:
+        server = yaml.safe_load(_cluster_info_kubeconfig(cluster))["clusters"][0]["cluster"]["server"]
+        endpoint = want_endpoint or server.removeprefix("https://").rstrip("/")
+        env, argv_file = _stub_kubeadm(tmp_path)
+        ran = subprocess.run([str(script)], env=env, capture_output=True, text=True, timeout=30)
+        assert ran.returncode == 0, ran.stderr
+        argv = argv_file.read_bytes().decode().split("\0")[:-1]
+        assert argv[:4] == ["join", endpoint, "--token", token]
+        assert argv[4] == "--discovery-token-ca-cert-hash" and re.fullmatch(r"sha256:[0-9a-f]{64}", argv[5])
+        assert argv[6:] == ["--node-name", "new-node-7.rack-1"]
+        assert shlex.split(body.splitlines()[-1]) == ["exec", "kubeadm", *argv]
+    finally:
+        cluster.plugin("token", "revoke", token[:6])
