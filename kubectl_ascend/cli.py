@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(e.exit_code)
     except click.exceptions.Abort:  # click turns Ctrl-C outside our own handlers into Abort
         sys.stderr.write("error: interrupted; nothing more was done\n")
-        sys.exit(130)
+        _exit_now(130)
     except click.UsageError as e:
         cmd = e.ctx.command_path if e.ctx else f"kubectl ascend {_command_words(argv)}"
         sys.stderr.write(f"error: {_one_line(e.format_message())}\nSee '{cmd} --help' for usage.\n")
@@ -276,10 +276,12 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr.write(f"error: {e}\n")
         if isinstance(e, errors.UsageError):
             sys.stderr.write(f"See 'kubectl ascend {_command_words(argv)} --help' for usage.\n")
+        if isinstance(e, errors.Interrupted):
+            _exit_now(e.exit_code)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted\n")
-        sys.exit(130)
+        _exit_now(130)
     except BrokenPipeError:  # `... | head`: the reader is gone; nothing to report
         sys.exit(1)
     except Exception as e:  # a bug: say so, show the traceback only with -v
@@ -291,6 +293,28 @@ def main(argv: list[str] | None = None) -> None:
                          "please report it; rerun with -v for a traceback\n")
         sys.exit(1)
     sys.exit(0)
+
+
+def _exit_now(code: int) -> None:
+    """Exit after Ctrl-C without waiting for requests still in flight in worker threads.
+
+    A normal exit joins every worker thread, so one request to an API server that no
+    longer answers would hold the terminal for the whole client timeout. The report
+    is already printed; atexit handlers (temporary credential files) still run.
+    """
+    import atexit
+    import os
+    import threading
+
+    if threading.active_count() == 1:  # nothing in flight: an ordinary exit
+        sys.exit(code)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    atexit._run_exitfuncs()
+    os._exit(code)
 
 
 def _one_line(text: str) -> str:

@@ -128,3 +128,42 @@ def test_revoke_dry_run_deletes_nothing():
     kube = SecretKube([_secret("bootstrap-token-aaaaaa", "aaaaaa")])
     res = tokenrevoke.revoke(kube, ["aaaaaa"], dry_run="client")
     assert res.revoked == ["aaaaaa"] and kube.deleted == []
+
+
+SIGINT_SCRIPT = r'''
+import sys, threading, time
+from kubectl_ascend import cli, labelnode
+from tests.unit.test_labels import node_of
+
+class Kube:
+    def patch_node_labels(self, name, labels):
+        if int(name[1:]) >= 3:
+            time.sleep(30)  # the API server stops answering
+
+cli.Settings.kube = lambda self, **kw: Kube()
+labelnode.select_nodes = lambda kube, names, sel, all_nodes: [node_of("atlas-800i-a2", f"n{i:03d}") for i in range(50)]
+print("ready", flush=True)
+cli.main(["label-node", "--all", "--workers", "4"])
+'''
+
+
+def test_sigint_in_a_real_process_exits_130_with_a_report():
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.tooling import REPO_ROOT
+
+    proc = subprocess.Popen([sys.executable, "-c", SIGINT_SCRIPT], cwd=REPO_ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    time.sleep(1.0)  # the first 3 patches are done, 4 hang, the rest are queued
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("error: interrupted: 3 node(s) labelled, 4 not confirmed"), last
+    assert "43 not started" in last and "and 38 more" in last
+    assert "node/n000" not in out  # 50 nodes: the summary only (-v or -o json for every node)
+    assert "3 node(s) labelled, 0 unchanged, 0 failed, 4 not confirmed, 43 not started" in out
