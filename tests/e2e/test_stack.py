@@ -8,7 +8,8 @@ pods on exactly the NPU nodes of their family, Volcano and the operator on the
 management node, useClusterInfoManager "false"; status and doctor tell the
 truth on a healthy cluster and on broken ones (an unlabelled NPU node, a
 missing component); an upgrade with a changed operator value rolls only the
-operator; uninstall leaves only the CRDs and namespaces the docs name; the
+operator, a rerun without --set keeps that value and --reset-values drops it;
+uninstall leaves only the CRDs, namespaces and Queue its message lists; the
 single-node cluster gets the same settings.
 
 These tests use their own clusters (module fixtures): they install
@@ -227,6 +228,20 @@ def test_upgrade_rolls_only_the_changed_workload(stack_cluster):
     dep = c.get_json("deployment", "-n", "mindx-dl", "ascend-operator-manager")
     args = dep["spec"]["template"]["spec"]["containers"][0]["args"]
     assert any(a.replace(" ", "") in ("--logLevel=1",) for a in args), args
+    # a rerun without --set keeps the user's value (and says so); --reset-values drops it
+    kept = c.plugin("install", "--wait", "--timeout", "2m")
+    assert kept.returncode == 0, kept.stderr
+    assert "user values: kept from the installed release (--reset-values drops them): ascend-operator.log.level" \
+        in kept.stdout
+    assert gens() == after
+    reset = c.plugin("install", "--reset-values", "--wait", "--timeout", "2m")
+    assert reset.returncode == 0, reset.stderr
+    assert "user values: earlier -f/--set values dropped (--reset-values); now none" in reset.stdout
+    changed = {k for k, g in gens().items() if g != after[k]}
+    assert changed == {"ascend-operator-manager"}
+    args = c.get_json("deployment", "-n", "mindx-dl", "ascend-operator-manager")["spec"]["template"]["spec"][
+        "containers"][0]["args"]
+    assert not any(a.replace(" ", "") == "--logLevel=1" for a in args), args
 
 
 def test_uninstall_leaves_crds_and_namespaces(stack_cluster):
@@ -234,6 +249,8 @@ def test_uninstall_leaves_crds_and_namespaces(stack_cluster):
     proc = c.plugin("uninstall")
     assert proc.returncode == 0, proc.stderr
     assert "CRDs" in proc.stdout and "mindx-dl" in proc.stdout
+    for kept in ("queues.scheduling.volcano.sh", "volcano-system", "Volcano queue 'default'", "node labels set by label-node"):
+        assert kept in proc.stdout, kept
     assert not c.get_json("deployments", "-A", "-l", "app.kubernetes.io/part-of=mindcluster")["items"]
     assert not c.get_json("daemonsets", "-A", "-l", "app.kubernetes.io/part-of=mindcluster")["items"]
     assert not c.get_json("configmap", "-n", "volcano-system")["items"] or \
