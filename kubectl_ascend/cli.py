@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> None:
         _exit_now(130)
     except click.UsageError as e:
         cmd = e.ctx.command_path if e.ctx else f"kubectl ascend {_command_words(argv)}"
-        sys.stderr.write(f"error: {_one_line(e.format_message())}\nSee '{cmd} --help' for usage.\n")
+        sys.stderr.write(f"error: {_usage_message(e)}\nSee '{cmd} --help' for usage.\n")
         sys.exit(2)
     except click.ClickException as e:
         sys.stderr.write(f"error: {_one_line(e.format_message())}\n")
@@ -315,6 +315,19 @@ def _exit_now(code: int) -> None:
             pass
     atexit._run_exitfuncs()
     os._exit(code)
+
+
+def _usage_message(e: click.UsageError) -> str:
+    import re
+
+    msg = _one_line(e.format_message())
+    m = re.fullmatch(r"Got unexpected extra arguments? \((.*)\)", msg)
+    if m:  # click's wording; ours names the arguments and the likely cause
+        extra = m.group(1)
+        msg = f"too many arguments: {extra}"
+        if set(extra.split()) & set(DRY_RUN_MODES):
+            msg += " (a --dry-run mode is written with '=': --dry-run=client or --dry-run=server)"
+    return msg
 
 
 def _one_line(text: str) -> str:
