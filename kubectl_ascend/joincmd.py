@@ -72,7 +72,7 @@ class JoinResult:
 
     def public(self, reveal: bool) -> dict[str, Any]:
         """Dict for -o json/yaml; the command carries the secret only when reveal."""
-        command = self.command if reveal else self.command.replace(self.token, tokens.mask(self.token))
+        command = self.command if reveal else self.command.replace(self.token, shlex.quote(tokens.mask(self.token)))
         d: dict[str, Any] = {
             "tokenID": self.token_id,
             "expiration": tokens.rfc3339(self.expiration) if self.expiration else None,

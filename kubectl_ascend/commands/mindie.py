@@ -56,11 +56,12 @@ def ranktable(settings: Settings, release: str, wait: bool, timeout: str, dry_ru
         raise errors.UsageError(f"--timeout {timeout!r} is zero: give a Go duration of at least 1s, e.g. 10m")
     kube = settings.kube()
     deadline = time.monotonic() + seconds
+    seen: dict[str, str] = {}
     try:
-        result, cms = _wait_for_ranktables(kube, ns, release, wait, timeout, deadline)
+        result, cms = _wait_for_ranktables(kube, ns, release, wait, timeout, deadline, seen)
     except KeyboardInterrupt:
         raise errors.Interrupted(f"interrupted while waiting for release {release} in {ns}: nothing was written"
-                                 + (f"; last state: {_LAST['msg']}" if _LAST.get("msg") else "")) from None
+                                 + (f"; still missing: {seen['msg']}" if seen.get("msg") else "")) from None
     current = next((cm for cm in cms if cm["metadata"]["name"] == result.configmap), None)
     current_data = (current or {}).get("data") or {}
     changed = result.differs_from(current_data.get("global_ranktable.json"), current_data.get("pod_uids"))
@@ -72,10 +73,9 @@ def ranktable(settings: Settings, release: str, wait: bool, timeout: str, dry_ru
          lambda d: f"{result.message()}; configmap/{result.configmap} {state}")
 
 
-_LAST: dict[str, str] = {}
-
-
-def _wait_for_ranktables(kube: Any, ns: str, release: str, wait: bool, timeout: str, deadline: float) -> Any:
+def _wait_for_ranktables(kube: Any, ns: str, release: str, wait: bool, timeout: str, deadline: float,
+                         seen: dict[str, str]) -> Any:
+    """Poll until the release's ranktables and pod IPs are complete; seen["msg"]: the last state reported."""
     from kubectl_ascend.ranktable import RanktableError, build_global_ranktable, configmap_selector, pod_selector
 
     last = None
@@ -96,6 +96,6 @@ def _wait_for_ranktables(kube: Any, ns: str, release: str, wait: bool, timeout: 
             raise errors.AscendError(f"timed out after {timeout}: {msg}")
         if msg != last:
             info(f"waiting: {msg}")
-            last = _LAST["msg"] = msg
+            last = seen["msg"] = msg
         time.sleep(2)
     return result, cms

@@ -174,3 +174,26 @@ def test_ctrl_c_exits_130(monkeypatch, capsys):
     monkeypatch.setattr(cli.Settings, "kube", lambda self, **kw: object())
     code, _, err = _run(monkeypatch, capsys, ["label-node", "--all"])
     assert code == 130 and "error: interrupted" in err
+
+
+def test_masked_command_stays_quoted():
+    from datetime import timedelta
+
+    from kubectl_ascend.joincmd import JoinRequest, JoinResult, build_command
+
+    cmd = build_command("10.0.0.1:6443", "abcdef.0123456789abcdef", ["sha256:" + "0" * 64],
+                        JoinRequest(ttl=timedelta(hours=1)))
+    res = JoinResult("abcdef.0123456789abcdef", None, "10.0.0.1:6443", "--endpoint", [], cmd)
+    assert "--token 'abcdef.****************' " in res.public(False)["command"]
+    assert "0123456789abcdef" not in res.public(False)["command"]
+
+
+def test_ctrl_c_while_waiting_for_ranktables(monkeypatch, capsys):
+    class Kube:
+        def list_configmaps(self, ns, selector):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli.Settings, "kube", lambda self, **kw: Kube())
+    code, out, err = _run(monkeypatch, capsys, ["-n", "llm", "mindie", "ranktable", "qwen", "--wait"])
+    assert code == 130 and out == ""
+    assert err == "error: interrupted while waiting for release qwen in llm: nothing was written\n"
