@@ -11,7 +11,11 @@ that exists in the cluster, and nothing shaped like a whole token, appears.
 
 Also: a join script generated from the real cluster (endpoint from
 cluster-info, and an IPv6 --endpoint) runs with a stub `kubeadm` first on PATH
-and passes exactly the expected argv.
+and passes exactly the expected argv; partial failures made real with RBAC (a
+ServiceAccount allowed to delete one of two tokens, to patch one of eight
+nodes) are reported with what was and was not done, in one short line; the
+kubectl flag forms (-ojson, -o=json, -nNS, -n=NS, --namespace=NS, bare
+--dry-run) work after the subcommand.
 """
 from __future__ import annotations
 
@@ -469,3 +473,104 @@ def test_generated_script_runs_exact_argv(cluster, tmp_path, extra, want_endpoin
         assert shlex.split(body.splitlines()[-1]) == ["exec", "kubeadm", *argv]
     finally:
         cluster.plugin("token", "revoke", token[:6])
+
+
+# -- partial failures, made real with RBAC -----------------------------------------------------
+
+def _sa_kubeconfig(cluster, namespace: str, tmp_path: Path, rules: list[tuple[str, str, dict]]) -> str:
+    """A kubeconfig for a fresh ServiceAccount granted exactly `rules`: (kind, namespace, rule)."""
+    from tests.tooling import REPO_ROOT
+
+    sa = "partial"
+    cluster.kubectl("create", "serviceaccount", "-n", namespace, sa)
+    docs = []
+    for i, (kind, ns, rule) in enumerate(rules):
+        name = f"{namespace}-partial-{i}"
+        meta = {"name": name, **({"namespace": ns} if kind == "Role" else {})}
+        docs.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind, "metadata": meta, "rules": [rule]})
+        docs.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": f"{kind}Binding", "metadata": meta,
+                     "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": name},
+                     "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": namespace}]})
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs))
+    out = tmp_path / "sa.kubeconfig"
+    run(["bash", str(REPO_ROOT / "hack" / "sa-kubeconfig.sh"), "--kubeconfig", cluster.kubeconfig, "--namespace",
+         namespace, "--serviceaccount", sa, "--out", str(out), "--duration", "1h"])
+    return str(out)
+
+
+def _delete_rbac(cluster, namespace: str, n: int) -> None:
+    for i in range(n):
+        name = f"{namespace}-partial-{i}"
+        for kind in ("clusterrole", "clusterrolebinding"):
+            cluster.kubectl("delete", kind, name, "--ignore-not-found")
+        for kind in ("role", "rolebinding"):
+            cluster.kubectl("delete", kind, "-n", "kube-system", name, "--ignore-not-found")
+
+
+def test_partial_revoke_says_what_was_and_was_not_revoked(cluster, namespace, tmp_path):
+    ids = []
+    for _ in range(2):
+        proc = cluster.plugin("join-cmd", "--ttl", "10m")
+        assert proc.returncode == 0, proc.stderr
+        ids.append(proc.stdout.split("--token ")[1][:6])
+    a, b = ids
+    rules = [("Role", "kube-system", {"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]}),
+             ("Role", "kube-system", {"apiGroups": [""], "resources": ["secrets"], "verbs": ["delete"],
+                                      "resourceNames": [f"bootstrap-token-{a}"]})]
+    try:
+        kc = _sa_kubeconfig(cluster, namespace, tmp_path, rules)
+        proc = cluster.plugin("--kubeconfig", kc, "token", "revoke", a, b)
+        assert proc.returncode == 1, proc.stderr
+        assert proc.stdout == f"token {a} revoked\n"
+        first = proc.stderr.splitlines()[0]
+        assert first.startswith(f"error: 1 of 2 token(s) NOT revoked: {b} (delete secret kube-system/bootstrap-token-{b}: "
+                                "forbidden (403)"), first
+        assert first.endswith(f"; revoked 1: {a}. Rerun `kubectl ascend token revoke` with the IDs not revoked")
+        left = {s["metadata"]["name"] for s in cluster.get_json("secrets", "-n", "kube-system")["items"]}
+        assert f"bootstrap-token-{a}" not in left and f"bootstrap-token-{b}" in left
+    finally:
+        _delete_rbac(cluster, namespace, len(rules))
+        cluster.plugin("token", "revoke", b)
+
+
+def test_partial_label_failure_summary_is_short(cluster, namespace, tmp_path, node_prefix):
+    names = [f"{node_prefix}n{i}" for i in range(8)]
+    nodes = [{"apiVersion": "v1", "kind": "Node",
+              "metadata": {"name": n, "labels": {"node.kubernetes.io/npu.chip.name": "910B3"},
+                           "annotations": {"kwok.x-k8s.io/node": "fake"}},
+              "status": {"nodeInfo": {"architecture": "arm64"}}} for n in names]
+    cluster.kubectl("create", "-f", "-", input=yaml.safe_dump_all(nodes))
+    rules = [("ClusterRole", "", {"apiGroups": [""], "resources": ["nodes"], "verbs": ["list", "get"]}),
+             ("ClusterRole", "", {"apiGroups": [""], "resources": ["nodes"], "verbs": ["patch"],
+                                  "resourceNames": names[:1]})]
+    try:
+        kc = _sa_kubeconfig(cluster, namespace, tmp_path, rules)
+        proc = cluster.plugin("--kubeconfig", kc, "label-node", *names)
+        assert proc.returncode == 1, proc.stderr
+        first = proc.stderr.splitlines()[0]
+        assert first.startswith(f"error: 1 node(s) labelled, 7 failed ({', '.join(names[1:6])} and 2 more: "
+                                f"label node {names[1]}: forbidden (403)"), first
+        assert names[7] not in first and first.endswith("the full list: -o json or -v")
+        full = cluster.plugin("--kubeconfig", kc, "label-node", *names, "-o", "json")
+        data = json.loads(full.stdout)
+        assert {n["node"]: n["state"] for n in data["nodes"]} == {
+            names[0]: "unchanged", **{n: "failed" for n in names[1:]}}
+        labelled = cluster.get_json("node", names[0])["metadata"]["labels"]
+        assert labelled.get("accelerator") == "huawei-Ascend910"
+        assert "accelerator" not in cluster.get_json("node", names[1])["metadata"]["labels"]
+    finally:
+        _delete_rbac(cluster, namespace, len(rules))
+        cluster.kubectl("delete", "node", *names, "--ignore-not-found")
+
+
+def test_kubectl_flag_forms_after_the_subcommand(cluster):
+    plain = json.loads(cluster.plugin("token", "list", "-o", "json").stdout)
+    for form in (["-ojson"], ["-o=json"], ["--output=json"]):
+        proc = cluster.plugin("token", "list", *form)
+        assert proc.returncode == 0, proc.stderr
+        assert [r["id"] for r in json.loads(proc.stdout)] == [r["id"] for r in plain]
+    for form in (["-nkube-public"], ["-n=kube-public"], ["--namespace=kube-public"], ["-n", "kube-public"]):
+        proc = cluster.plugin("mindie", "ranktable", "no-such-release", *form)
+        assert proc.returncode == 1 and "in namespace kube-public" in proc.stderr, (form, proc.stderr)
+    dry = cluster.plugin("label-node", EXISTING_NODE, "--dry-run", "-o", "json")
+    assert dry.returncode == 0 and json.loads(dry.stdout)["dryRun"] is True
