@@ -153,14 +153,21 @@ def test_single_env_probes_and_ports(single_default):
     assert e["MIES_CONFIG_JSON_PATH"] == "/var/run/mindie/config.json"
     assert "GLOBAL_RANK_TABLE_FILE_PATH" not in e
     assert ports(c) == {"http": 1025, "management": 1026, "metrics": 1027}
-    assert c["livenessProbe"]["httpGet"] == {"path": "/v2/health/live", "port": "management", "scheme": "HTTP"}
-    assert c["readinessProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": "management", "scheme": "HTTP"}
+    # MindIE Motor's probe.sh asks MindIE Server /v2/health/ready only, for every probe.
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert c[probe]["httpGet"] == {"path": "/v2/health/ready", "port": "management", "scheme": "HTTP"}, probe
     startup = c["startupProbe"]
-    assert startup["httpGet"]["port"] == "management"
     assert startup["periodSeconds"] * startup["failureThreshold"] >= 30 * 60
     # Single mode starts MindIE directly (no ranktable wait).
     assert "GLOBAL_RANK_TABLE_FILE_PATH" not in script(c)
-    assert script(c).rstrip().endswith('exec "$MIES_INSTALL_PATH/bin/mindieservice_daemon"')
+    # Both install layouts, detected in the container at start.
+    assert 'if [ -x "$MIES_INSTALL_PATH/bin/mindieservice_daemon" ]' in script(c)
+    assert 'exec "$MIES_INSTALL_PATH/bin/mindieservice_daemon"\n' in script(c)
+    assert "elif command -v mindie_llm_server >/dev/null 2>&1; then\n  exec mindie_llm_server\n" in script(c)
+    assert script(c).rstrip().endswith("exit 127")
+    # The Ascend Operator finds a Deployment's pods by deploy-name only.
+    labels = one(single_default, "Deployment", FULL)["spec"]["template"]["metadata"]["labels"]
+    assert labels["deploy-name"] == FULL
 
 
 def test_single_config_json(single_default):
@@ -368,6 +375,8 @@ def test_pd_instances_labels_npus_and_scheduler(pd_default):
         assert sts["spec"]["serviceName"] == f"{FULL}-servers"
         labels = sts["spec"]["template"]["metadata"]["labels"]
         assert labels["ring-controller.atlas"] == "ascend-910b"
+        # The Ascend Operator lists a StatefulSet's pods by deploy-name=<StatefulSet name> only.
+        assert labels["deploy-name"] == sts["metadata"]["name"] == f"{FULL}-{role}-0"
         assert labels["mindie.huawei.com/role"] == role
         assert labels["mindie.huawei.com/instance-index"] == "0"
         assert sts["metadata"]["labels"]["ring-controller.atlas"] == "ascend-910b"
@@ -385,6 +394,9 @@ def test_pd_instances_labels_npus_and_scheduler(pd_default):
             in c["volumeMounts"]
         # Single-pod instances: no multi-node ranktable.
         assert "RANKTABLEFILE" not in env(c)
+        # Mounted where MindIE Motor's PD server example mounts it.
+        assert vols["queue-schedule"]["hostPath"]["path"] == "/var/queue_schedule"
+        assert {"name": "queue-schedule", "mountPath": "/var/queue_schedule"} in c["volumeMounts"]
 
 
 def test_pd_priorities_decode_above_prefill(pd_default):
@@ -416,7 +428,8 @@ def test_pd_configs_modes(pd_default):
         assert cfg["BackendConfig"]["ModelDeployConfig"]["ModelConfig"][0]["worldSize"] == 8
     ctrl = config_json(pd_default, "ms_controller.json")
     assert ctrl["deploy_mode"] == "pd_separate"
-    assert ctrl["global_rank_table_file_path"] == "/etc/mindie/global-ranktable/global_ranktable.json"
+    # MindIE reads the private copy, never the ConfigMap volume's symlink.
+    assert ctrl["global_rank_table_file_path"] == "/var/run/mindie/global_ranktable.json"
     assert (ctrl["default_p_rate"], ctrl["default_d_rate"]) == (1, 1)
     coord = config_json(pd_default, "ms_coordinator.json")
     assert coord["digs_scheduler_config"]["deploy_mode"] == "pd_separate"
@@ -424,15 +437,34 @@ def test_pd_configs_modes(pd_default):
     assert client["tls_enable"] is False
 
 
+def test_pd_coordinator_listens_on_the_pod_ip(pd_default):
+    """The coordinator takes predict_ip/manage_ip from its config or its two arguments only (§3.5)."""
+    c = container(one(pd_default, "Deployment", f"{FULL}-coordinator"))
+    s = script(c)
+    assert 'exec "$MIES_INSTALL_PATH/bin/ms_coordinator" "$POD_IP" "$POD_IP"\n' in s
+    assert 'exec mindie_motor_coordinator "$POD_IP" "$POD_IP"\n' in s
+    assert env(c)["POD_IP"] == {"fieldRef": {"fieldPath": "status.podIP"}}
+    ctrl = container(one(pd_default, "Deployment", f"{FULL}-controller"))
+    assert env(ctrl)["POD_IP"] == {"fieldRef": {"fieldPath": "status.podIP"}}
+    assert 'exec mindie_motor_controller\n' in script(ctrl)
+    for role in ("controller", "coordinator"):
+        labels = one(pd_default, "Deployment", f"{FULL}-{role}")["spec"]["template"]["metadata"]["labels"]
+        assert labels["deploy-name"] == f"{FULL}-{role}"
+
+
 def test_pd_every_pod_waits_for_global_ranktable(pd_default):
     for kind, name in [("Deployment", f"{FULL}-controller"), ("Deployment", f"{FULL}-coordinator"),
                        ("StatefulSet", f"{FULL}-prefill-0"), ("StatefulSet", f"{FULL}-decode-0")]:
         c = container(one(pd_default, kind, name))
         s = script(c)
-        assert env(c)["GLOBAL_RANK_TABLE_FILE_PATH"] == "/etc/mindie/global-ranktable/global_ranktable.json"
-        assert "until grep -Eq '\"status\"[[:space:]]*:[[:space:]]*\"completed\"'" in s
+        assert env(c)["GLOBAL_RANK_TABLE_FILE_PATH"] == "/var/run/mindie/global_ranktable.json"
+        assert "src='/etc/mindie/global-ranktable/global_ranktable.json'" in s
+        assert "until grep -Eq '\"status\"[[:space:]]*:[[:space:]]*\"completed\"' \"$src\"" in s
         # the table must have been built from this very pod (UIDs, unlike IPs, are never reused)
-        assert 'grep -Fqx "$POD_UID" "$(dirname "$GLOBAL_RANK_TABLE_FILE_PATH")/pod_uids"' in s
+        assert 'grep -Fqx "$POD_UID" "$(dirname "$src")/pod_uids"' in s
+        # MindIE refuses symlinks and foreign-owned files: a regular copy, mode 640, before the binary starts.
+        assert 'cp "$src" "$GLOBAL_RANK_TABLE_FILE_PATH"\nchmod 0640 "$GLOBAL_RANK_TABLE_FILE_PATH"' in s
+        assert s.index('cp "$src"') < s.index("exec ")
         assert env(c)["POD_UID"] == {"fieldRef": {"fieldPath": "metadata.uid"}}
         assert "kubectl ascend mindie ranktable rel -n default" in s
         assert s.index("until grep") < s.index("exec ")
@@ -475,7 +507,12 @@ def test_pd_multi_pod_instances_are_gang_scheduled():
         ann = sts["spec"]["template"]["metadata"]["annotations"]
         assert ann["scheduling.k8s.io/group-name"] == name
         c = container(sts)
-        assert env(c)["RANKTABLEFILE"] == "/user/serverid/devindex/config/hccl.json"
+        for var in ("RANKTABLEFILE", "RANK_TABLE_FILE", "MIES_RANKTABLEFILE"):
+            assert env(c)[var] == "/var/run/mindie/hccl.json", var
+        s = script(c)
+        assert "hccl='/user/serverid/devindex/config/hccl.json'" in s
+        assert 'cp "$hccl" "$RANKTABLEFILE"\nchmod 0640 "$RANKTABLEFILE"' in s
+        assert s.index('cp "$hccl"') < s.index("exec ")
         assert ports(c)["multi-node"] == 1120
     assert config_json(objs, "config-prefill.json")["BackendConfig"]["multiNodesInferEnabled"] is True
     ctrl = config_json(objs, "ms_controller.json")["multi_node_infer_config"]
@@ -528,13 +565,14 @@ def test_pd_ports_agree_everywhere():
     coord_c = container(one(objs, "Deployment", f"{FULL}-coordinator"))
     assert ports(coord_c) == {"http": int(coord["predict_port"]), "management": int(coord["manage_port"]),
                               "metrics": int(coord["external_port"]), "status": int(coord["status_port"])}
-    assert coord_c["readinessProbe"]["httpGet"] == {"path": "/v1/readiness", "port": "management", "scheme": "HTTP"}
+    # MindIE Motor's probe.sh asks the coordinator on its status_port.
+    assert coord_c["readinessProbe"]["httpGet"] == {"path": "/v1/readiness", "port": "status", "scheme": "HTTP"}
     entry = one(objs, "Service", f"{FULL}-coordinator")["spec"]["ports"]
     assert entry == [{"name": "http", "port": 4025, "targetPort": "http", "protocol": "TCP"}]
     mgmt = {p["name"]: p["port"] for p in one(objs, "Service", f"{FULL}-coordinator-mgmt")["spec"]["ports"]}
     assert mgmt == {"management": 4026, "status": 4029, "metrics": 4028}
     test_pod = one(objs, "Pod", f"{FULL}-test-ready")
-    assert test_pod["spec"]["containers"][0]["command"][-1] == f"http://{FULL}-coordinator-mgmt:4026/v1/readiness"
+    assert test_pod["spec"]["containers"][0]["command"][-1] == f"http://{FULL}-coordinator-mgmt:4029/v1/readiness"
 
 
 def test_pd_coordinator_service_name_value():
