@@ -190,21 +190,23 @@ def global_table(cluster, ns: str, release: str) -> dict:
 
 
 def assert_table_matches_pods(table: dict, items: list[dict], prefill: int, decode: int, npus: int) -> None:
-    """Groups 0 coordinator, 1 controller, then prefill-0.., then decode-0.., with the pods' current IPs."""
+    """Single-pod instances: group 0 coordinator, 1 controller, and group 2 holding every P then D server
+    (the only server group MindIE's controller reads with multi_node_infer_enable false)."""
     roles = by_role(items)
     assert table["status"] == "completed"
     groups = table["server_group_list"]
-    assert [g["group_id"] for g in groups] == [str(i) for i in range(2 + prefill + decode)]
-    assert groups[0]["server_list"] == [{"server_ip": roles["coordinator"][0]["status"]["podIP"]}]
-    assert groups[1]["server_list"] == [{"server_ip": roles["controller"][0]["status"]["podIP"]}]
+    assert [g["group_id"] for g in groups] == ["0", "1", "2"]
+    for group, role in ((groups[0], "coordinator"), (groups[1], "controller")):
+        status = roles[role][0]["status"]
+        assert group["server_list"] == [{"server_id": status["hostIP"], "server_ip": status["podIP"]}]
     assert (len(roles["prefill"]), len(roles["decode"])) == (prefill, decode)
     expected = roles["prefill"] + roles["decode"]
-    for group, pod in zip(groups[2:], expected):
-        assert group["server_count"] == "1"
-        [server] = group["server_list"]
-        assert server["server_ip"] == pod["status"]["podIP"], (group["group_id"], pod["metadata"]["name"])
-        assert server["host_ip"] == pod["status"]["hostIP"]
-        assert [d["device_id"] for d in server["device"]] == [str(i) for i in range(npus)]
+    servers = groups[2]["server_list"]
+    assert groups[2]["server_count"] == str(len(expected)) == str(len(servers))
+    for server, pod in zip(servers, expected):
+        assert server["server_ip"] == pod["status"]["podIP"], pod["metadata"]["name"]
+        assert server["server_id"] == pod["status"]["hostIP"]
+        assert len(server["device"]) == npus
         assert [d["device_logical_id"] for d in server["device"]] == [str(i) for i in range(npus)]
     ips = [p["status"]["podIP"] for p in items]
     assert len(set(ips)) == len(ips)
