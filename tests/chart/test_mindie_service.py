@@ -42,6 +42,8 @@ FULL = "rel-mindie-service"
 BASE: dict[str, Any] = {
     "image": {"repository": "registry.example/ascendhub/mindie", "tag": "2.1.RC1-800I-A2"},
     "model": {"name": "qwen2.5-7b", "path": "/data/qwen2.5-7b"},
+    # Required for Ascend 910 workloads (Atlas 800I A2: 8 NPUs, 1/2/4/8 per pod).
+    "accelerator": {"type": "module-910b-8"},
 }
 
 
@@ -127,7 +129,7 @@ def test_single_pod_npus_node_selector_and_security(single_default):
     c = container(dep)
     assert c["resources"]["requests"] == {"huawei.com/Ascend910": 1}
     assert c["resources"]["limits"] == {"huawei.com/Ascend910": 1}
-    assert spec["nodeSelector"] == {"accelerator": "huawei-Ascend910"}
+    assert spec["nodeSelector"] == {"accelerator": "huawei-Ascend910", "accelerator-type": "module-910b-8"}
     assert spec["schedulerName"] == "default-scheduler"
     assert spec["automountServiceAccountToken"] is False
     assert spec["enableServiceLinks"] is False
@@ -213,19 +215,20 @@ def test_single_spread_none_has_no_affinity():
     assert "affinity" not in pod_spec(one(objs, "Deployment", FULL))
 
 
-@pytest.mark.parametrize("family, resource, label", [
-    ("910", "huawei.com/Ascend910", "huawei-Ascend910"),
-    ("310P", "huawei.com/Ascend310P", "huawei-Ascend310P"),
-    ("310", "huawei.com/Ascend310", "huawei-Ascend310"),
+@pytest.mark.parametrize("family, acc_type, resource, label", [
+    ("910", "card", "huawei.com/Ascend910", "huawei-Ascend910"),
+    ("310P", "", "huawei.com/Ascend310P", "huawei-Ascend310P"),
+    ("310", "", "huawei.com/Ascend310", "huawei-Ascend310"),
 ])
-def test_single_chip_families(family, resource, label):
-    objs = render(CHART, values(accelerator={"family": family, "type": "card"},
+def test_single_chip_families(family, acc_type, resource, label):
+    objs = render(CHART, values(accelerator={"family": family, "type": acc_type},
                                 single={"npusPerInstance": 2}))
     dep = one(objs, "Deployment", FULL)
     c = container(dep)
     assert c["resources"]["requests"] == {resource: 2}
     assert c["resources"]["limits"] == {resource: 2}
-    assert pod_spec(dep)["nodeSelector"] == {"accelerator": label, "accelerator-type": "card"}
+    want = {"accelerator": label, **({"accelerator-type": acc_type} if acc_type else {})}
+    assert pod_spec(dep)["nodeSelector"] == want
 
 
 def test_single_npus_reach_config_json_and_keep_cpu_memory():
@@ -286,7 +289,7 @@ def test_single_helm_test_targets_management_readiness(single_default):
     assert c["image"] == "registry.example/ascendhub/mindie:2.1.RC1-800I-A2"
     assert c["command"][0] == "curl"
     assert c["command"][-1] == f"http://{FULL}-mgmt:1026/v2/health/ready"
-    assert test_pod["spec"]["nodeSelector"] == {"accelerator": "huawei-Ascend910"}
+    assert test_pod["spec"]["nodeSelector"] == {"accelerator": "huawei-Ascend910", "accelerator-type": "module-910b-8"}
 
 
 def test_single_metrics_disabled():
@@ -732,3 +735,68 @@ def test_refuses_too_long_full_name():
 def test_refuses_duplicate_server_ports():
     err = render_error(CHART, values(ports={"metrics": 1026}))
     assert "must all differ" in err
+
+
+# -- NPUs per pod against the node kind (files/accelerators.json) ---------------
+
+def test_910_workload_without_accelerator_type_is_refused_naming_the_values():
+    err = render_error(CHART, values(accelerator={"type": ""}))
+    assert "accelerator.type is required for Ascend 910 workloads" in err
+    assert "module-910b-8, module-a3-16, module-a3-16-super-pod" in err
+    err = render_error(CHART, pd_values(accelerator={"type": ""}))
+    assert "accelerator.type is required" in err
+
+
+@pytest.mark.parametrize("vals, needle", [
+    (values(single={"npusPerInstance": 3}),
+     "single.npusPerInstance=3 is not an allocation Ascend 910 nodes of type module-910b-8 give one pod "
+     "(Volcano's NPU plugin refuses it). Allowed per pod: 1, 2, 4, 8."),
+    (pd_values(prefill={"npusPerPod": 16}, decode={"npusPerPod": 16}),
+     "prefill.npusPerPod=16 is more than one module-910b-8 node has (8 NPUs): a pod never spans nodes. "
+     "Allowed per pod: 1, 2, 4, 8."),
+    (values(accelerator={"type": "module-a3-16"}, single={"npusPerInstance": 1}),
+     "single.npusPerInstance=1 is not an allocation Ascend 910 nodes of type module-a3-16 give one pod"),
+    (values(accelerator={"type": "module-910b-16"}, single={"npusPerInstance": 9}),
+     "Allowed per pod: 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16."),
+    (values(accelerator={"type": "card-910b-2"}, single={"npusPerInstance": 4}),
+     "more than one card-910b-2 node has (2 NPUs)"),
+    (values(accelerator={"type": "module-910b-9"}),
+     'accelerator.type "module-910b-9" is not an accelerator-type MindCluster knows; use one of card,'),
+    (values(accelerator={"family": "310P", "type": "module-910b-8"}),
+     'accelerator.type "module-910b-8" is an Ascend 910 type but accelerator.family is 310P; '
+     "leave accelerator.type empty."),
+])
+def test_npus_per_pod_refused_with_rule_and_allowed_values(vals, needle):
+    assert needle in render_error(CHART, vals)
+
+
+@pytest.mark.parametrize("acc_type, npus", [("module-910b-8", 8), ("module-910b-16", 16), ("module-a3-16", 2),
+                                            ("module", 4), ("card", 1)])
+def test_npus_per_pod_the_type_allows_render(acc_type, npus):
+    objs = render(CHART, values(accelerator={"type": acc_type}, single={"npusPerInstance": npus}))
+    assert container(one(objs, "Deployment", FULL))["resources"]["limits"] == {"huawei.com/Ascend910": npus}
+
+
+def test_plugin_and_chart_read_one_accelerator_table():
+    """kubectl_ascend.labels reads the chart's own file; its server models name exactly the table's types."""
+    import json as _json
+    from pathlib import Path
+
+    from kubectl_ascend import labels
+
+    chart_file = Path(__file__).resolve().parents[2] / "charts" / CHART / "files" / "accelerators.json"
+    labels.accelerator_table.cache_clear()
+    assert labels.accelerator_table() == _json.loads(chart_file.read_text())
+    table = labels.accelerator_table()
+    model_types = {m.accelerator_type for m in labels.SERVER_MODELS.values() if m.accelerator_type}
+    assert model_types == set(table["types"])
+    for m in labels.SERVER_MODELS.values():
+        if m.accelerator_type:
+            assert table["types"][m.accelerator_type]["family"] == m.family, m.key
+    assert {f for f in table["families"]} == {m.family for m in labels.SERVER_MODELS.values()} - {"npu"}
+    for name, t in table["types"].items():
+        assert max(t["allowedPerPod"]) <= t["npusPerNode"], name
+    # the plugin's node-size rule comes from the same numbers
+    assert labels.type_for_node_size("module-910b-", 8) == "module-910b-8"
+    assert labels.type_for_node_size("module-910b-", 16) == "module-910b-16"
+    assert labels.type_for_node_size("card-910b-", 2) == "card-910b-2"

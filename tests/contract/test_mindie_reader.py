@@ -21,6 +21,7 @@ FULL = "rel-mindie-service"
 BASE: dict[str, Any] = {
     "image": {"repository": "registry.example/ascendhub/mindie", "tag": "2.1.RC1-800I-A2"},
     "model": {"name": "qwen2.5-7b", "path": "/data/qwen2.5-7b"},
+    "accelerator": {"type": "module-910b-8"},
 }
 
 

@@ -59,7 +59,7 @@ def test_rendered_manifests_pass_server_side_dry_run(stack_cluster):
         c.kubectl("create", "namespace", ns, check=False)
     run([need_tool("helm"), "dependency", "build", str(CHARTS / "ascend-stack"), "--skip-refresh"])
     mindie = {"image": {"repository": "registry.example/mindie", "tag": "2.1.RC1"},
-              "model": {"name": "qwen", "path": "/data/qwen"}}
+              "model": {"name": "qwen", "path": "/data/qwen"}, "accelerator": {"type": "module-910b-8"}}
     everything = {
         "namespaces": {"create": False},
         "ascend-docker-runtime": {"enabled": True, "image": {"repository": "registry.example/adr", "tag": "7.0"}},
