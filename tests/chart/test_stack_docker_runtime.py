@@ -263,8 +263,9 @@ def test_script_configures_containerd_v2_once(tmp_path: Path) -> None:
     assert not (tmp_path / "restarted").exists()
 
 
-def test_script_configures_containerd_v3(tmp_path: Path) -> None:
-    proc = run_script(tmp_path, V3)
+@pytest.mark.parametrize("version", [3, 4])
+def test_script_configures_containerd_v3(tmp_path: Path, version: int) -> None:
+    proc = run_script(tmp_path, V3.replace("version = 3", f"version = {version}"))
     assert proc.returncode == 0, proc.stderr
     cri = load(tmp_path)["plugins"]["io.containerd.cri.v1.runtime"]
     assert cri["enable_selinux"] is False

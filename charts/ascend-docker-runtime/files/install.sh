@@ -161,8 +161,8 @@ configure_containerd() {
   ver=$(config_version "$cfg")
   case "$ver" in
     2) cri='plugins."io.containerd.grpc.v1.cri"' ;;
-    3) cri='plugins."io.containerd.cri.v1.runtime"' ;;
-    *) die "containerd config version $ver is not supported; use version 2 (containerd 1.x) or 3 (containerd 2.x), e.g. after 'containerd config migrate'" ;;
+    3|4) cri='plugins."io.containerd.cri.v1.runtime"' ;;
+    *) die "containerd config version $ver is not supported; use version 2 (containerd 1.x), 3 or 4 (containerd 2.x), e.g. after 'containerd config migrate'" ;;
   esac
   patch_config "$cfg" "$cri" > "$cfg.ascend-tmp"
   if cmp -s "$cfg" "$cfg.ascend-tmp"; then
