@@ -493,7 +493,7 @@ class Kube:
         what = f"read the log of pod {namespace}/{name}"
         q = {k: v for k, v in {"container": container, "tailLines": tail_lines}.items() if v is not None}
         url = f"{self._pool.prefix}/api/v1/namespaces/{namespace}/pods/{quote(name)}/log?{urlencode(q)}"
-        headers = {**self._headers, "Accept": "text/plain"}
+        headers = {**self._headers, "Accept": "*/*"}
         try:
             status, payload = self._pool.request("GET", url, None, headers)
         except OSError as e:

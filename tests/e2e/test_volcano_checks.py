@@ -71,8 +71,10 @@ def test_volcano_scheduler_log_is_read_through_the_api(cluster, namespace):
     cluster.kubectl("apply", "-f", "-", input=json.dumps(_pod("vc-scheduler", namespace, "mgmt-0", labels=labels)))
     cluster.kubectl("wait", "--for=condition=Ready", f"pod/vc-scheduler", "-n", namespace, "--timeout=60s")
     check = _doctor(cluster)["volcano-npu-plugin"]
-    # KWOK's nodes serve no logs: the API server's log endpoint answers with an error, which doctor reports.
+    # KWOK's nodes serve no logs: the API server accepts the request, fails to reach the (simulated) kubelet's
+    # containerLogs endpoint, and doctor reports that it cannot read the log.
     assert check["status"] == "WARN", check
     assert check["message"].startswith("cannot read the Volcano scheduler's log: read the log of pod "
                                        f"{namespace}/vc-scheduler")
+    assert f"containerLogs/{namespace}/vc-scheduler/c?tailLines=5000" in check["message"], check["message"]
     assert check["fix"] == f"kubectl logs -n {namespace} vc-scheduler | grep 'Failed to get plugin'"
