@@ -216,6 +216,10 @@ cluster_up() {
     "${py}" "${ASCEND_REPO_ROOT}/hack/nodes.py" --kubeconfig "${KUBECONFIG_OUT}" --layout "${layout}"
   fi
   kctl wait --for=condition=Ready nodes --all --timeout=600s >/dev/null
+  # The Ascend Operator (ranktables) and device plugin (pod device annotation) stand-in; it waits
+  # for the ascend-operator chart's ServiceAccount and runs with its RBAC.
+  start_addon ascend-operator-emulator "${ASCEND_REPO_ROOT}/hack/ascend-operator-emulator.sh" \
+    --kubeconfig "${KUBECONFIG_OUT}" --workdir "${ADDON_DIR}"
   [[ "${merge}" == true ]] && merge_kubeconfig
   log "cluster ${CLUSTER} ready in $((SECONDS - start))s; use: export KUBECONFIG=${KUBECONFIG_OUT}"
   printf '%s\n' "${KUBECONFIG_OUT}"

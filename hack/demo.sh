@@ -42,8 +42,8 @@ main() {
   step "A PD-separated MindIE service (1 Prefill + 1 Decode instance)"
   run helm upgrade --install demo-llm charts/mindie-service -n mindie --create-namespace -f hack/demo/mindie-pd.yaml \
     --wait --timeout 3m
-  step "Play the Ascend Operator (it needs real NPUs): mark the per-instance ranktables completed"
-  run "${ASCEND_REPO_ROOT}/.venv/bin/python" hack/fake_operator.py --namespace mindie --release demo-llm
+  step "The Ascend Operator fills each instance's ranktable (here: hack/ascend_operator_emulator.py, a cluster addon running with the chart's ServiceAccount); the global ranktable follows"
+  run kubectl get configmaps -n mindie -l mindie.huawei.com/ranktable=instance
   run kubectl ascend -n mindie mindie ranktable demo-llm --wait --timeout 2m
   run kubectl ascend status
   printf '\nThe cluster keeps running: export KUBECONFIG=%s (make cluster-down removes it)\n' "${KUBECONFIG}"

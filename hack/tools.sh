@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the pinned toolchain from source into a per-version cache outside the
 # checkout (see hack/versions.env). Reruns skip tools already built at the
-# pinned version. Usage: hack/tools.sh [all|helm|kwok|kind|etcd|kube]... ; hack/tools.sh path
+# pinned version. Usage: hack/tools.sh [all|helm|kwok|kind|etcd|kube|containerd2]... ; hack/tools.sh path
 set -o errexit -o nounset -o pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -72,6 +72,15 @@ build_kube() {
     k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubeadm k8s.io/kubernetes/cmd/kubectl)
 }
 
+# containerd 2.x, only to generate and parse config version 3 files in tests:
+# no cgo, no btrfs/devmapper/zfs snapshotters; installed as containerd2 so the
+# Debian package's containerd 1.x keeps its name.
+build_containerd2() {
+  GOBIN="${OUT}" CGO_ENABLED=0 go install -tags "no_btrfs no_devmapper no_zfs" \
+    "github.com/containerd/containerd/v2/cmd/containerd@${CONTAINERD2_VERSION}"
+  mv "${OUT}/containerd" "${OUT}/containerd2"
+}
+
 install_one() {
   case "$1" in
     helm) build_once helm "${HELM_VERSION}" helm -- build_helm ;;
@@ -79,9 +88,10 @@ install_one() {
     kind) build_once kind "${KIND_VERSION}" kind -- build_kind ;;
     etcd) build_once etcd "${ETCD_VERSION}" etcd -- build_etcd ;;
     kube) build_once kube "${KUBE_VERSION}" kube-apiserver kube-controller-manager kube-scheduler kubeadm kubectl -- build_kube ;;
-    all) local t; for t in helm kwok kind etcd kube; do install_one "${t}"; done ;;
+    containerd2) build_once containerd2 "${CONTAINERD2_VERSION}" containerd2 -- build_containerd2 ;;
+    all) local t; for t in helm kwok kind etcd kube containerd2; do install_one "${t}"; done ;;
     path) printf '%s\n' "${ASCEND_TOOLS_BIN}" ;;
-    *) die "unknown tool '$1' (expected one of: all helm kwok kind etcd kube path)" ;;
+    *) die "unknown tool '$1' (expected one of: all helm kwok kind etcd kube containerd2 path)" ;;
   esac
 }
 

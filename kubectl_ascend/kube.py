@@ -488,6 +488,21 @@ class Kube:
         path = f"/api/v1/namespaces/{namespace}/pods" if namespace else "/api/v1/pods"
         return self.paginate("list pods", path, labelSelector=label_selector, fieldSelector=field_selector)
 
+    def pod_log(self, namespace: str, name: str, container: str | None = None, tail_lines: int = 2000) -> str:
+        """The last TAIL_LINES lines of a pod's log, as `kubectl logs --tail` prints them."""
+        what = f"read the log of pod {namespace}/{name}"
+        q = {k: v for k, v in {"container": container, "tailLines": tail_lines}.items() if v is not None}
+        url = f"{self._pool.prefix}/api/v1/namespaces/{namespace}/pods/{quote(name)}/log?{urlencode(q)}"
+        headers = {**self._headers, "Accept": "*/*"}
+        try:
+            status, payload = self._pool.request("GET", url, None, headers)
+        except OSError as e:
+            raise errors.ClusterUnreachable(f"{what}: cannot reach the API server at {self.server} "
+                                            f"({e.strerror or type(e).__name__})") from None
+        if status >= 400:
+            raise _explain(status, what, payload.decode("utf-8", "replace"))
+        return payload.decode("utf-8", "replace")
+
     def list_daemonsets(self, label_selector: str | None = None) -> list[dict[str, Any]]:
         return self.paginate("list daemonsets", "/apis/apps/v1/daemonsets", labelSelector=label_selector)
 

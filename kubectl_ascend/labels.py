@@ -7,6 +7,8 @@ run, or patch only what changes.
 """
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -73,6 +75,27 @@ SERVER_MODELS: dict[str, ServerModel] = {m.key: m for m in (
 )}
 
 
+@functools.lru_cache(maxsize=1)
+def accelerator_table() -> dict[str, Any]:
+    """NPU facts per family and accelerator-type: the mindie-service chart's files/accelerators.json.
+
+    One table for the chart (its validations refuse NPU counts a node type cannot give a pod)
+    and for this module: ``types[<accelerator-type>]`` has ``family``, ``npusPerNode`` and
+    ``allowedPerPod``.
+    """
+    from kubectl_ascend.helm import charts_root
+
+    with open(charts_root() / "mindie-service" / "files" / "accelerators.json", encoding="utf-8") as f:
+        return json.load(f)
+
+
+def type_for_node_size(prefix: str, npus: int) -> str | None:
+    """The accelerator-type named PREFIX* whose nodes have NPUS NPUs, when exactly one has."""
+    found = [name for name, t in accelerator_table()["types"].items()
+             if name.startswith(prefix) and int(t["npusPerNode"]) == npus]
+    return found[0] if len(found) == 1 else None
+
+
 class DetectionError(ValueError):
     """The accelerator family of a node cannot be told from what it advertises."""
 
@@ -136,8 +159,10 @@ def auto_accelerator_type(node: dict[str, Any], family: str) -> str | None:
     chip = (chip_name(node) or "").upper().replace("ASCEND", "")
     count = npu_resources(node).get("huawei.com/Ascend910")
     if chip.startswith("910B"):
-        return {8: "module-910b-8", 16: "module-910b-16", 2: "card-910b-2"}.get(count or 0)
-    if chip in ("910", "910A", "910PROA", "910PROB", "910PREMIUMA") and count == 8:
+        # module-910b-8, module-910b-16, card-910b-2: told apart by NPUs per node (accelerators.json)
+        return type_for_node_size("module-910b-", count or 0) or type_for_node_size("card-910b-", count or 0)
+    if chip in ("910", "910A", "910PROA", "910PROB", "910PREMIUMA") and count == accelerator_table()["types"][
+            "module"]["npusPerNode"]:
         return "module"
     return None
 

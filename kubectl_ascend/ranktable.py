@@ -30,11 +30,25 @@ ConfigMaps
 
 Selectors for listing: :func:`configmap_selector` and :func:`pod_selector`.
 
-The global ranktable (MindIE Motor's format): ``server_group_list`` with the
-coordinator as group 0, the controller as group 1 (each ``{"server_ip":
-<pod IP>}``), then one group per instance from 2 on - prefill instances in
-index order, then decode instances - each listing its servers with pod IP
-and the devices of its per-instance ``hccl.json``.
+The global ranktable, in the form MindIE Motor's controller reads it
+(``RankTableLoader.cpp``; checked against Ascend/MindIE-Motor 3.0.0.beta.1
+and mind-cluster v26.0.0 ClusterD ``epranktable/ranktable_util.go``):
+``server_group_list`` with the coordinator as group "0" and the controller as
+group "1" (each ``{"server_id": <host IP>, "server_ip": <pod IP>}``), then
+the servers, each ``{"server_id": <host IP>, "server_ip": <pod IP>,
+"device": [...]}`` with the devices of its per-instance ``hccl.json`` (plus
+``device_logical_id``):
+
+* every instance is one pod (``multi_node_infer_enable`` false in
+  ms_controller.json): the controller reads only group "2"
+  (``ParseServerNodes``), so **all** prefill and decode servers go into that
+  one group (upstream ``gen_global_ranktable.py`` and its test fixture);
+* some instance has several pods (cross-node, ``multi_node_infer_enable``
+  true): one group per instance from "2" on - prefill instances in index
+  order, then decode - each with ``deploy_server`` ("2" prefill, "1" decode,
+  as MindIE Motor's ``deploy_ac_job.py`` labels them and
+  ``ControllerConfig::GetPDInitRole`` reads them), taken from the
+  per-instance ConfigMap's ``grt-group/deploy-server`` label when present.
 """
 from __future__ import annotations
 
@@ -61,6 +75,12 @@ COORDINATOR_GROUP = 0
 CONTROLLER_GROUP = 1
 FIRST_SERVER_GROUP = 2
 """MindIE Motor's fixed group ids: 0 coordinator, 1 controller, servers from 2."""
+
+DEPLOY_SERVER_LABEL = "grt-group/deploy-server"
+"""Label of a per-instance ranktable ConfigMap giving its group's ``deploy_server`` (ClusterD reads it too)."""
+
+DEPLOY_SERVER = {"prefill": "2", "decode": "1"}
+"""``deploy_server`` of prefill and decode groups (MindIE Motor PREFILL_DEPLOY / DECODE_DEPLOY)."""
 
 
 @dataclass(frozen=True)
@@ -199,10 +219,13 @@ def _single_pod_group(role: str, group_id: int, pods: list[Mapping[str, Any]],
         missing.append(f"{len(mine)} {role} pods exist ({names}); wait until only one is left")
         return None
     ip = _pod_ip(mine[0])
-    if not ip:
+    host = str((mine[0].get("status") or {}).get("hostIP") or "")
+    if not ip or not host:
         missing.append(f"{role} pod {_name(mine[0])} has no IP yet")
         return None
-    return {"group_id": str(group_id), "server_count": "1", "server_list": [{"server_ip": ip}]}
+    # RankTableLoader reads server_id (an IP: the node's) and server_ip (the pod's) of groups 0 and 1.
+    return {"group_id": str(group_id), "server_count": "1",
+            "server_list": [{"server_id": host, "server_ip": ip}]}
 
 
 def _parse_hccl(cm: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
@@ -228,6 +251,7 @@ def _server_entry(server: Mapping[str, Any], pods: list[Mapping[str, Any]],
     """One server of a group: its pod IP (checked against live pods) and devices."""
     ips = {_pod_ip(p) for p in pods}
     ip = str(server.get("container_ip") or "")
+    by_ip = {_pod_ip(p): p for p in pods}
     if not ip:
         # Formats without container_ip (e.g. Atlas A3) identify the node; map it to the pod on it.
         host = str(server.get("host_ip") or server.get("server_id") or "")
@@ -249,14 +273,16 @@ def _server_entry(server: Mapping[str, Any], pods: list[Mapping[str, Any]],
     if not devices:
         missing.append(f"{where}: server {ip} lists no devices")
         return None
+    # server_id is the node's IP (ClusterD convertGrtServerId; RankTableLoader checks it is an IP).
+    host = str(server.get("host_ip") or ((by_ip.get(ip) or {}).get("status") or {}).get("hostIP")
+               or server.get("server_id") or "")
     out: dict[str, Any] = {
-        "server_id": str(server.get("server_id") or ip),
+        "server_id": host,
         "server_ip": ip,
         "device": devices,
     }
-    for extra in ("host_ip", "hardware_type"):
-        if server.get(extra):
-            out[extra] = server[extra]
+    if server.get("hardware_type"):
+        out["hardware_type"] = server["hardware_type"]
     return out
 
 
@@ -297,11 +323,10 @@ def _instance_group(role: str, index: int, group_id: int, expected_pods: int,
         if entry is None:
             return None, ""
         entries.append(entry)
-    group: dict[str, Any] = {
-        "group_id": str(group_id),
-        "server_count": str(len(entries)),
-        "server_list": entries,
-    }
+    group: dict[str, Any] = {"group_id": str(group_id)}
+    group["deploy_server"] = str(_labels(cm).get(DEPLOY_SERVER_LABEL) or DEPLOY_SERVER[role])
+    group["server_count"] = str(len(entries))
+    group["server_list"] = entries
     if hccl.get("super_pod_list"):
         group["super_pod_list"] = hccl["super_pod_list"]
     return group, str(hccl.get("version") or "1.0")
@@ -349,17 +374,34 @@ def build_global_ranktable(release: str, configmaps: Iterable[Mapping[str, Any]]
 
     versions = set()
     group_id = FIRST_SERVER_GROUP
+    shape = {role: (_int_annotation(global_cm, labels.instances_fmt.format(role=role)),
+                    _int_annotation(global_cm, labels.pods_per_instance_fmt.format(role=role)))
+             for role in ROLES_SERVER}
+    multi_node = any(per_instance > 1 for _, per_instance in shape.values())
+    instance_groups: list[dict[str, Any]] = []
     for role in ROLES_SERVER:
-        count = _int_annotation(global_cm, labels.instances_fmt.format(role=role))
-        per_instance = _int_annotation(global_cm, labels.pods_per_instance_fmt.format(role=role))
+        count, per_instance = shape[role]
         for index in range(count):
             group, version = _instance_group(role, index, group_id, per_instance,
                                              instance_cms, live, labels, missing)
             if group is not None:
-                groups.append(group)
-                described.append(f"{group_id} {role}-{index}")
+                instance_groups.append(group)
+                described.append(f"{group_id} {role}-{index}" if multi_node else f"{role}-{index}")
                 versions.add(version)
-            group_id += 1
+            if multi_node:
+                group_id += 1
+    if multi_node:
+        groups += instance_groups
+    elif instance_groups:
+        # Single-pod instances: the controller reads group "2" only - every server goes there.
+        merged: dict[str, Any] = {"group_id": str(FIRST_SERVER_GROUP),
+                                  "server_count": str(sum(len(g["server_list"]) for g in instance_groups)),
+                                  "server_list": [s for g in instance_groups for s in g["server_list"]]}
+        super_pods = [sp for g in instance_groups for sp in g.get("super_pod_list") or []]
+        if super_pods:
+            merged["super_pod_list"] = super_pods
+        groups.append(merged)
+        described[2:] = [f"2 servers ({', '.join(described[2:])})"]
 
     if missing:
         return RanktableResult(configmap=_name(global_cm), missing=tuple(missing))

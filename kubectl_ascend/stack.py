@@ -532,6 +532,9 @@ def doctor(kube: Any) -> DoctorReport:
         else:
             r.add("use-cluster-info-manager", "PASS", f"useClusterInfoManager \"{ucim}\" fits this cluster")
 
+    check_volcano_scheduling(kube, r, nodes)
+    check_volcano_plugin_log(kube, r)
+
     present = {c["metadata"]["name"] for c in kube.list_crds()}
     missing_crds = [c for c in CRDS if c not in present]
     if missing_crds:
@@ -539,3 +542,86 @@ def doctor(kube: Any) -> DoctorReport:
     else:
         r.add("crds", "PASS", f"all {len(CRDS)} CRDs present")
     return r
+
+
+# -- Volcano and the device plugin (mind-cluster v26.0.0) ------------------------
+
+def _volcano_type(pod: dict[str, Any]) -> bool:
+    """True when a device-plugin pod's command line has -volcanoType=true."""
+    for c in (pod.get("spec") or {}).get("containers") or []:
+        words = " ".join(str(x) for x in (c.get("command") or []) + (c.get("args") or [])).split()
+        if any(w.lstrip("-") == "volcanoType=true" for w in words):
+            return True
+    return False
+
+
+def check_volcano_scheduling(kube: Any, r: DoctorReport, nodes: list[dict[str, Any]]) -> None:
+    """FAIL on NPU pods the device plugin will not serve: with -volcanoType=true it allocates a request
+    for fewer NPUs than the node has only to pods Volcano's NPU plugin annotated (ascend-device-plugin
+    plugin.go Allocate, doWithVolcanoSchedule), i.e. pods scheduled by Volcano."""
+    dp_pods = kube.list_pods(label_selector=f"{PART_OF},{COMPONENT}=device-plugin")
+    vt_nodes = {(p.get("spec") or {}).get("nodeName") for p in dp_pods if _volcano_type(p)} - {None}
+    if not vt_nodes:
+        return
+    capacity: dict[str, dict[str, int]] = {}
+    for n in nodes:
+        if n["metadata"]["name"] in vt_nodes:
+            capacity[n["metadata"]["name"]] = {k: v for k, v in npu_resources(n).items() if "-" not in k}
+    offenders = []
+    for pod in kube.list_pods():
+        meta, spec = pod["metadata"], pod.get("spec") or {}
+        if meta.get("deletionTimestamp") or (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            continue
+        scheduler = spec.get("schedulerName") or "default-scheduler"
+        if scheduler == "volcano":
+            continue
+        node = spec.get("nodeName")
+        for res, want in pod_npu_requests(pod).items():
+            if node:
+                has = capacity.get(node, {}).get(res, 0) if node in vt_nodes else 0
+            else:  # not placed yet: the largest node that could take it
+                has = max((c.get(res, 0) for c in capacity.values()), default=0)
+            if 0 < want < has:
+                where = f"on {node}" if node else "pending"
+                offenders.append(f"{meta.get('namespace')}/{meta['name']} ({want} of {has} {res}, {where}, "
+                                 f"schedulerName {scheduler})")
+                break
+    if offenders:
+        r.add("volcano-scheduling", "FAIL",
+              f"{len(offenders)} pod(s) request fewer NPUs than their node has but are not scheduled by "
+              f"Volcano, while the device plugin runs with -volcanoType=true (it gives such pods no NPUs): "
+              + ", ".join(offenders[:10]),
+              "schedule them with Volcano: schedulerName: volcano (mindie-service: --set schedulerName=volcano), "
+              "or request whole nodes")
+    else:
+        r.add("volcano-scheduling", "PASS", "every pod requesting part of a node's NPUs is scheduled by Volcano "
+              f"(device plugin with -volcanoType=true on {len(vt_nodes)} node(s))")
+
+
+def check_volcano_plugin_log(kube: Any, r: DoctorReport, tail_lines: int = 5000) -> None:
+    """FAIL when the Volcano scheduler logged "Failed to get plugin": its NPU plugin name does not match
+    the name the plugin registers (v26.0.0: volcano-npu_<version>), so it schedules without NPU awareness."""
+    pods = [p for p in kube.list_pods(label_selector=f"{PART_OF},{COMPONENT}=volcano-scheduler")
+            if pod_state(p) == "Running"]
+    if not pods:
+        return
+    failed = []
+    for p in pods:
+        ns, name = p["metadata"]["namespace"], p["metadata"]["name"]
+        try:
+            text = kube.pod_log(ns, name, tail_lines=tail_lines)
+        except errors.AscendError as e:
+            r.add("volcano-npu-plugin", "WARN", f"cannot read the Volcano scheduler's log: {e}",
+                  f"kubectl logs -n {ns} {name} | grep 'Failed to get plugin'")
+            return
+        lines = [ln.strip() for ln in text.splitlines() if "Failed to get plugin" in ln]
+        if lines:
+            failed.append(f"{ns}/{name}: {lines[-1][:300]}")
+    if failed:
+        r.add("volcano-npu-plugin", "FAIL", "the Volcano scheduler cannot load a plugin of its configuration: "
+              + "; ".join(failed), "set ascend-volcano.scheduler.npuPluginName to the name the NPU plugin in the "
+              "image registers (MindCluster v26.0.0: volcano-npu_v26.0.0, no architecture suffix) and restart "
+              "the scheduler")
+    else:
+        r.add("volcano-npu-plugin", "PASS", f"no 'Failed to get plugin' in the Volcano scheduler's last "
+              f"{tail_lines} log lines")

@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from tests.contract.mindie_reader import check_release
 from tests.tooling import CHARTS, need_tool, run
 
 
@@ -45,9 +46,16 @@ def template(chart: str | Path, values: dict[str, Any] | None = None, *, release
 
 
 def render(chart: str | Path, values: dict[str, Any] | None = None, **kw) -> list[dict[str, Any]]:
-    """Render a chart and return its objects (empty documents dropped)."""
+    """Render a chart and return its objects (empty documents dropped).
+
+    Every render holding a MindIE release goes through the MindIE contract
+    check (tests/contract/mindie_reader.py): a render MindIE or the Ascend
+    Operator would read wrongly fails the test that made it."""
     proc = template(chart, values, **kw)
-    return [d for d in yaml.safe_load_all(proc.stdout) if d]
+    objs = [d for d in yaml.safe_load_all(proc.stdout) if d]
+    problems = check_release(objs)
+    assert not problems, "MindIE contract violated:\n  " + "\n  ".join(problems)
+    return objs
 
 
 def render_error(chart: str | Path, values: dict[str, Any] | None = None, **kw) -> str:

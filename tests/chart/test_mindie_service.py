@@ -42,6 +42,8 @@ FULL = "rel-mindie-service"
 BASE: dict[str, Any] = {
     "image": {"repository": "registry.example/ascendhub/mindie", "tag": "2.1.RC1-800I-A2"},
     "model": {"name": "qwen2.5-7b", "path": "/data/qwen2.5-7b"},
+    # Required for Ascend 910 workloads (Atlas 800I A2: 8 NPUs, 1/2/4/8 per pod).
+    "accelerator": {"type": "module-910b-8"},
 }
 
 
@@ -127,7 +129,7 @@ def test_single_pod_npus_node_selector_and_security(single_default):
     c = container(dep)
     assert c["resources"]["requests"] == {"huawei.com/Ascend910": 1}
     assert c["resources"]["limits"] == {"huawei.com/Ascend910": 1}
-    assert spec["nodeSelector"] == {"accelerator": "huawei-Ascend910"}
+    assert spec["nodeSelector"] == {"accelerator": "huawei-Ascend910", "accelerator-type": "module-910b-8"}
     assert spec["schedulerName"] == "default-scheduler"
     assert spec["automountServiceAccountToken"] is False
     assert spec["enableServiceLinks"] is False
@@ -153,14 +155,21 @@ def test_single_env_probes_and_ports(single_default):
     assert e["MIES_CONFIG_JSON_PATH"] == "/var/run/mindie/config.json"
     assert "GLOBAL_RANK_TABLE_FILE_PATH" not in e
     assert ports(c) == {"http": 1025, "management": 1026, "metrics": 1027}
-    assert c["livenessProbe"]["httpGet"] == {"path": "/v2/health/live", "port": "management", "scheme": "HTTP"}
-    assert c["readinessProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": "management", "scheme": "HTTP"}
+    # MindIE Motor's probe.sh asks MindIE Server /v2/health/ready only, for every probe.
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert c[probe]["httpGet"] == {"path": "/v2/health/ready", "port": "management", "scheme": "HTTP"}, probe
     startup = c["startupProbe"]
-    assert startup["httpGet"]["port"] == "management"
     assert startup["periodSeconds"] * startup["failureThreshold"] >= 30 * 60
     # Single mode starts MindIE directly (no ranktable wait).
     assert "GLOBAL_RANK_TABLE_FILE_PATH" not in script(c)
-    assert script(c).rstrip().endswith('exec "$MIES_INSTALL_PATH/bin/mindieservice_daemon"')
+    # Both install layouts, detected in the container at start.
+    assert 'if [ -x "$MIES_INSTALL_PATH/bin/mindieservice_daemon" ]' in script(c)
+    assert 'exec "$MIES_INSTALL_PATH/bin/mindieservice_daemon"\n' in script(c)
+    assert "elif command -v mindie_llm_server >/dev/null 2>&1; then\n  exec mindie_llm_server\n" in script(c)
+    assert script(c).rstrip().endswith("exit 127")
+    # The Ascend Operator finds a Deployment's pods by deploy-name only.
+    labels = one(single_default, "Deployment", FULL)["spec"]["template"]["metadata"]["labels"]
+    assert labels["deploy-name"] == FULL
 
 
 def test_single_config_json(single_default):
@@ -206,19 +215,20 @@ def test_single_spread_none_has_no_affinity():
     assert "affinity" not in pod_spec(one(objs, "Deployment", FULL))
 
 
-@pytest.mark.parametrize("family, resource, label", [
-    ("910", "huawei.com/Ascend910", "huawei-Ascend910"),
-    ("310P", "huawei.com/Ascend310P", "huawei-Ascend310P"),
-    ("310", "huawei.com/Ascend310", "huawei-Ascend310"),
+@pytest.mark.parametrize("family, acc_type, resource, label", [
+    ("910", "card", "huawei.com/Ascend910", "huawei-Ascend910"),
+    ("310P", "", "huawei.com/Ascend310P", "huawei-Ascend310P"),
+    ("310", "", "huawei.com/Ascend310", "huawei-Ascend310"),
 ])
-def test_single_chip_families(family, resource, label):
-    objs = render(CHART, values(accelerator={"family": family, "type": "card"},
+def test_single_chip_families(family, acc_type, resource, label):
+    objs = render(CHART, values(accelerator={"family": family, "type": acc_type},
                                 single={"npusPerInstance": 2}))
     dep = one(objs, "Deployment", FULL)
     c = container(dep)
     assert c["resources"]["requests"] == {resource: 2}
     assert c["resources"]["limits"] == {resource: 2}
-    assert pod_spec(dep)["nodeSelector"] == {"accelerator": label, "accelerator-type": "card"}
+    want = {"accelerator": label, **({"accelerator-type": acc_type} if acc_type else {})}
+    assert pod_spec(dep)["nodeSelector"] == want
 
 
 def test_single_npus_reach_config_json_and_keep_cpu_memory():
@@ -279,7 +289,7 @@ def test_single_helm_test_targets_management_readiness(single_default):
     assert c["image"] == "registry.example/ascendhub/mindie:2.1.RC1-800I-A2"
     assert c["command"][0] == "curl"
     assert c["command"][-1] == f"http://{FULL}-mgmt:1026/v2/health/ready"
-    assert test_pod["spec"]["nodeSelector"] == {"accelerator": "huawei-Ascend910"}
+    assert test_pod["spec"]["nodeSelector"] == {"accelerator": "huawei-Ascend910", "accelerator-type": "module-910b-8"}
 
 
 def test_single_metrics_disabled():
@@ -368,6 +378,8 @@ def test_pd_instances_labels_npus_and_scheduler(pd_default):
         assert sts["spec"]["serviceName"] == f"{FULL}-servers"
         labels = sts["spec"]["template"]["metadata"]["labels"]
         assert labels["ring-controller.atlas"] == "ascend-910b"
+        # The Ascend Operator lists a StatefulSet's pods by deploy-name=<StatefulSet name> only.
+        assert labels["deploy-name"] == sts["metadata"]["name"] == f"{FULL}-{role}-0"
         assert labels["mindie.huawei.com/role"] == role
         assert labels["mindie.huawei.com/instance-index"] == "0"
         assert sts["metadata"]["labels"]["ring-controller.atlas"] == "ascend-910b"
@@ -385,6 +397,9 @@ def test_pd_instances_labels_npus_and_scheduler(pd_default):
             in c["volumeMounts"]
         # Single-pod instances: no multi-node ranktable.
         assert "RANKTABLEFILE" not in env(c)
+        # Mounted where MindIE Motor's PD server example mounts it.
+        assert vols["queue-schedule"]["hostPath"]["path"] == "/var/queue_schedule"
+        assert {"name": "queue-schedule", "mountPath": "/var/queue_schedule"} in c["volumeMounts"]
 
 
 def test_pd_priorities_decode_above_prefill(pd_default):
@@ -416,7 +431,8 @@ def test_pd_configs_modes(pd_default):
         assert cfg["BackendConfig"]["ModelDeployConfig"]["ModelConfig"][0]["worldSize"] == 8
     ctrl = config_json(pd_default, "ms_controller.json")
     assert ctrl["deploy_mode"] == "pd_separate"
-    assert ctrl["global_rank_table_file_path"] == "/etc/mindie/global-ranktable/global_ranktable.json"
+    # MindIE reads the private copy, never the ConfigMap volume's symlink.
+    assert ctrl["global_rank_table_file_path"] == "/var/run/mindie/global_ranktable.json"
     assert (ctrl["default_p_rate"], ctrl["default_d_rate"]) == (1, 1)
     coord = config_json(pd_default, "ms_coordinator.json")
     assert coord["digs_scheduler_config"]["deploy_mode"] == "pd_separate"
@@ -424,15 +440,34 @@ def test_pd_configs_modes(pd_default):
     assert client["tls_enable"] is False
 
 
+def test_pd_coordinator_listens_on_the_pod_ip(pd_default):
+    """The coordinator takes predict_ip/manage_ip from its config or its two arguments only (§3.5)."""
+    c = container(one(pd_default, "Deployment", f"{FULL}-coordinator"))
+    s = script(c)
+    assert 'exec "$MIES_INSTALL_PATH/bin/ms_coordinator" "$POD_IP" "$POD_IP"\n' in s
+    assert 'exec mindie_motor_coordinator "$POD_IP" "$POD_IP"\n' in s
+    assert env(c)["POD_IP"] == {"fieldRef": {"fieldPath": "status.podIP"}}
+    ctrl = container(one(pd_default, "Deployment", f"{FULL}-controller"))
+    assert env(ctrl)["POD_IP"] == {"fieldRef": {"fieldPath": "status.podIP"}}
+    assert 'exec mindie_motor_controller\n' in script(ctrl)
+    for role in ("controller", "coordinator"):
+        labels = one(pd_default, "Deployment", f"{FULL}-{role}")["spec"]["template"]["metadata"]["labels"]
+        assert labels["deploy-name"] == f"{FULL}-{role}"
+
+
 def test_pd_every_pod_waits_for_global_ranktable(pd_default):
     for kind, name in [("Deployment", f"{FULL}-controller"), ("Deployment", f"{FULL}-coordinator"),
                        ("StatefulSet", f"{FULL}-prefill-0"), ("StatefulSet", f"{FULL}-decode-0")]:
         c = container(one(pd_default, kind, name))
         s = script(c)
-        assert env(c)["GLOBAL_RANK_TABLE_FILE_PATH"] == "/etc/mindie/global-ranktable/global_ranktable.json"
-        assert "until grep -Eq '\"status\"[[:space:]]*:[[:space:]]*\"completed\"'" in s
+        assert env(c)["GLOBAL_RANK_TABLE_FILE_PATH"] == "/var/run/mindie/global_ranktable.json"
+        assert "src='/etc/mindie/global-ranktable/global_ranktable.json'" in s
+        assert "until grep -Eq '\"status\"[[:space:]]*:[[:space:]]*\"completed\"' \"$src\"" in s
         # the table must have been built from this very pod (UIDs, unlike IPs, are never reused)
-        assert 'grep -Fqx "$POD_UID" "$(dirname "$GLOBAL_RANK_TABLE_FILE_PATH")/pod_uids"' in s
+        assert 'grep -Fqx "$POD_UID" "$(dirname "$src")/pod_uids"' in s
+        # MindIE refuses symlinks and foreign-owned files: a regular copy, mode 640, before the binary starts.
+        assert 'cp "$src" "$GLOBAL_RANK_TABLE_FILE_PATH"\nchmod 0640 "$GLOBAL_RANK_TABLE_FILE_PATH"' in s
+        assert s.index('cp "$src"') < s.index("exec ")
         assert env(c)["POD_UID"] == {"fieldRef": {"fieldPath": "metadata.uid"}}
         assert "kubectl ascend mindie ranktable rel -n default" in s
         assert s.index("until grep") < s.index("exec ")
@@ -475,7 +510,12 @@ def test_pd_multi_pod_instances_are_gang_scheduled():
         ann = sts["spec"]["template"]["metadata"]["annotations"]
         assert ann["scheduling.k8s.io/group-name"] == name
         c = container(sts)
-        assert env(c)["RANKTABLEFILE"] == "/user/serverid/devindex/config/hccl.json"
+        for var in ("RANKTABLEFILE", "RANK_TABLE_FILE", "MIES_RANKTABLEFILE"):
+            assert env(c)[var] == "/var/run/mindie/hccl.json", var
+        s = script(c)
+        assert "hccl='/user/serverid/devindex/config/hccl.json'" in s
+        assert 'cp "$hccl" "$RANKTABLEFILE"\nchmod 0640 "$RANKTABLEFILE"' in s
+        assert s.index('cp "$hccl"') < s.index("exec ")
         assert ports(c)["multi-node"] == 1120
     assert config_json(objs, "config-prefill.json")["BackendConfig"]["multiNodesInferEnabled"] is True
     ctrl = config_json(objs, "ms_controller.json")["multi_node_infer_config"]
@@ -528,13 +568,14 @@ def test_pd_ports_agree_everywhere():
     coord_c = container(one(objs, "Deployment", f"{FULL}-coordinator"))
     assert ports(coord_c) == {"http": int(coord["predict_port"]), "management": int(coord["manage_port"]),
                               "metrics": int(coord["external_port"]), "status": int(coord["status_port"])}
-    assert coord_c["readinessProbe"]["httpGet"] == {"path": "/v1/readiness", "port": "management", "scheme": "HTTP"}
+    # MindIE Motor's probe.sh asks the coordinator on its status_port.
+    assert coord_c["readinessProbe"]["httpGet"] == {"path": "/v1/readiness", "port": "status", "scheme": "HTTP"}
     entry = one(objs, "Service", f"{FULL}-coordinator")["spec"]["ports"]
     assert entry == [{"name": "http", "port": 4025, "targetPort": "http", "protocol": "TCP"}]
     mgmt = {p["name"]: p["port"] for p in one(objs, "Service", f"{FULL}-coordinator-mgmt")["spec"]["ports"]}
     assert mgmt == {"management": 4026, "status": 4029, "metrics": 4028}
     test_pod = one(objs, "Pod", f"{FULL}-test-ready")
-    assert test_pod["spec"]["containers"][0]["command"][-1] == f"http://{FULL}-coordinator-mgmt:4026/v1/readiness"
+    assert test_pod["spec"]["containers"][0]["command"][-1] == f"http://{FULL}-coordinator-mgmt:4029/v1/readiness"
 
 
 def test_pd_coordinator_service_name_value():
@@ -694,3 +735,68 @@ def test_refuses_too_long_full_name():
 def test_refuses_duplicate_server_ports():
     err = render_error(CHART, values(ports={"metrics": 1026}))
     assert "must all differ" in err
+
+
+# -- NPUs per pod against the node kind (files/accelerators.json) ---------------
+
+def test_910_workload_without_accelerator_type_is_refused_naming_the_values():
+    err = render_error(CHART, values(accelerator={"type": ""}))
+    assert "accelerator.type is required for Ascend 910 workloads" in err
+    assert "module-910b-8, module-a3-16, module-a3-16-super-pod" in err
+    err = render_error(CHART, pd_values(accelerator={"type": ""}))
+    assert "accelerator.type is required" in err
+
+
+@pytest.mark.parametrize("vals, needle", [
+    (values(single={"npusPerInstance": 3}),
+     "single.npusPerInstance=3 is not an allocation Ascend 910 nodes of type module-910b-8 give one pod "
+     "(Volcano's NPU plugin refuses it). Allowed per pod: 1, 2, 4, 8."),
+    (pd_values(prefill={"npusPerPod": 16}, decode={"npusPerPod": 16}),
+     "prefill.npusPerPod=16 is more than one module-910b-8 node has (8 NPUs): a pod never spans nodes. "
+     "Allowed per pod: 1, 2, 4, 8."),
+    (values(accelerator={"type": "module-a3-16"}, single={"npusPerInstance": 1}),
+     "single.npusPerInstance=1 is not an allocation Ascend 910 nodes of type module-a3-16 give one pod"),
+    (values(accelerator={"type": "module-910b-16"}, single={"npusPerInstance": 9}),
+     "Allowed per pod: 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16."),
+    (values(accelerator={"type": "card-910b-2"}, single={"npusPerInstance": 4}),
+     "more than one card-910b-2 node has (2 NPUs)"),
+    (values(accelerator={"type": "module-910b-9"}),
+     'accelerator.type "module-910b-9" is not an accelerator-type MindCluster knows; use one of card,'),
+    (values(accelerator={"family": "310P", "type": "module-910b-8"}),
+     'accelerator.type "module-910b-8" is an Ascend 910 type but accelerator.family is 310P; '
+     "leave accelerator.type empty."),
+])
+def test_npus_per_pod_refused_with_rule_and_allowed_values(vals, needle):
+    assert needle in render_error(CHART, vals)
+
+
+@pytest.mark.parametrize("acc_type, npus", [("module-910b-8", 8), ("module-910b-16", 16), ("module-a3-16", 2),
+                                            ("module", 4), ("card", 1)])
+def test_npus_per_pod_the_type_allows_render(acc_type, npus):
+    objs = render(CHART, values(accelerator={"type": acc_type}, single={"npusPerInstance": npus}))
+    assert container(one(objs, "Deployment", FULL))["resources"]["limits"] == {"huawei.com/Ascend910": npus}
+
+
+def test_plugin_and_chart_read_one_accelerator_table():
+    """kubectl_ascend.labels reads the chart's own file; its server models name exactly the table's types."""
+    import json as _json
+    from pathlib import Path
+
+    from kubectl_ascend import labels
+
+    chart_file = Path(__file__).resolve().parents[2] / "charts" / CHART / "files" / "accelerators.json"
+    labels.accelerator_table.cache_clear()
+    assert labels.accelerator_table() == _json.loads(chart_file.read_text())
+    table = labels.accelerator_table()
+    model_types = {m.accelerator_type for m in labels.SERVER_MODELS.values() if m.accelerator_type}
+    assert model_types == set(table["types"])
+    for m in labels.SERVER_MODELS.values():
+        if m.accelerator_type:
+            assert table["types"][m.accelerator_type]["family"] == m.family, m.key
+    assert {f for f in table["families"]} == {m.family for m in labels.SERVER_MODELS.values()} - {"npu"}
+    for name, t in table["types"].items():
+        assert max(t["allowedPerPod"]) <= t["npusPerNode"], name
+    # the plugin's node-size rule comes from the same numbers
+    assert labels.type_for_node_size("module-910b-", 8) == "module-910b-8"
+    assert labels.type_for_node_size("module-910b-", 16) == "module-910b-16"
+    assert labels.type_for_node_size("card-910b-", 2) == "card-910b-2"

@@ -20,11 +20,13 @@ Scenarios:
 from __future__ import annotations
 
 import copy
+import os
 from typing import Any
 
 import pytest
 
 from tests.chart.helmutil import find, lint, one, render, render_error
+from tests.tooling import CHARTS, need_tool, run
 
 pytestmark = pytest.mark.chart
 
@@ -84,7 +86,13 @@ def test_defaults_render_one_daemonset_per_default_family() -> None:
         pod = ds["spec"]["template"]
         assert pod["metadata"]["labels"]["ascend.huawei.com/family"] == suffix
         assert pod["spec"]["nodeSelector"] == {"accelerator": accel}
-        assert "affinity" not in pod["spec"]
+        if key == "ascend310p":
+            # Atlas 200I SoC A1 is served by its own variant, as upstream's 310P DaemonSet excludes it
+            terms = pod["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+            assert terms["nodeSelectorTerms"] == [{"matchExpressions": [
+                {"key": "servertype", "operator": "NotIn", "values": ["soc"]}]}]
+        else:
+            assert "affinity" not in pod["spec"]
         assert pod["spec"]["tolerations"] == [
             {"key": "CriticalAddonsOnly", "operator": "Exists"},
             {"key": resource, "operator": "Exists", "effect": "NoSchedule"},
@@ -124,8 +132,18 @@ def test_default_host_paths_and_mounts() -> None:
         "localtime": ("/etc/localtime", None),
         "vnpucfg": ("/etc/vnpu.cfg", "File"),
         "vnpu-cfg-lock": ("/run/vnpu_cfg_lock", "DirectoryOrCreate"),
+        # 26.0.0 additions (mind-cluster v26.0.0 build/ascendplugin-volcano.yaml)
+        "reset-config-dir": ("/user/restore/reset", "DirectoryOrCreate"),
+        "lingqu-log": ("/var/log/lingqu", "DirectoryOrCreate"),
+        "data-trace-file-dir": ("/user/cluster-info/datatrace-config", "DirectoryOrCreate"),
+        "dpu-config": ("/user/mindx-dl/dpu-config", "DirectoryOrCreate"),
+        "containerd": ("/run/containerd", "DirectoryOrCreate"),
     }
     mounts = {m["name"]: m for m in container(ds)["volumeMounts"]}
+    assert mounts["dpu-config"]["mountPath"] == "/user/mindx-dl/dpu"
+    assert mounts["containerd"] == {"name": "containerd", "mountPath": "/run/containerd", "readOnly": True}
+    assert {mounts[n]["mountPath"] for n in ("reset-config-dir", "lingqu-log", "data-trace-file-dir")} == {
+        "/user/restore/reset", "/var/log/lingqu", "/user/cluster-info/datatrace-config"}
     assert mounts["hiai-driver"]["readOnly"] is True
     assert mounts["localtime"]["readOnly"] is True
     assert mounts["vnpucfg"]["mountPath"] == "/etc/vnpu.cfg"
@@ -322,3 +340,44 @@ def test_missing_tag_fails() -> None:
                                   copy.deepcopy({"families": {"npu": {"enabled": True}}})])
 def test_lint_strict(vals: dict[str, Any]) -> None:
     lint(CHART, vals)
+
+
+def test_docker_paths_only_on_request() -> None:
+    ds = daemonsets(render(CHART, {"hostPaths": {"docker": True}}))["ascend-device-plugin-daemonset-910"]
+    assert host_paths(ds)["docker-sock"] == ("/run/docker.sock", "Socket")
+    assert host_paths(ds)["docker-dir"] == ("/run/docker", "Directory")
+    assert "docker-sock" not in host_paths(daemonsets(render(CHART))["ascend-device-plugin-daemonset-910"])
+
+
+def test_310p_soc_variant() -> None:
+    vals = {"families": {"ascend310p": {"soc": {"enabled": True, "image": {
+        "repository": "ascendhub/ascend-k8sdeviceplugin", "tag": "v26.0.0-soc"}}}}}
+    ds = daemonsets(render(CHART, vals))["ascend-device-plugin-daemonset-310p-soc"]
+    spec = ds["spec"]["template"]["spec"]
+    assert spec["nodeSelector"] == {"accelerator": "huawei-Ascend310P", "servertype": "soc"}
+    c = spec["containers"][0]
+    assert c["image"] == "swr.cn-south-1.myhuaweicloud.com/ascendhub/ascend-k8sdeviceplugin:v26.0.0-soc"
+    assert c["command"] == ["/bin/bash", "-c", "/run_for_310P_1usoc.sh"]
+    paths = host_paths(ds)
+    for name, path in (("dmp", "/var/dmp_daemon"), ("slogd", "/var/slogd"), ("hdc-basic", "/etc/hdcBasic.cfg"),
+                       ("slog-conf", "/etc/slog.conf"), ("libyaml", "/usr/lib64/libyaml-0.so.2")):
+        assert paths[name] == (path, "File"), name
+    assert ds["metadata"]["labels"]["app.kubernetes.io/component"] == "device-plugin"
+    err = render_error(CHART, {"families": {"ascend310p": {"soc": {"enabled": True}}}})
+    assert "families.ascend310p.soc.enabled needs families.ascend310p.soc.image.repository" in err
+
+
+def _notes(*sets: str) -> str:
+    helm = need_tool("helm")
+    args = [a for kv in sets for a in ("--set", kv)]
+    proc = run([helm, "install", "rel", str(CHARTS / CHART), "--dry-run=client", *args],
+               env={"KUBECONFIG": os.devnull})
+    return proc.stdout.split("NOTES:", 1)[1]
+
+
+def test_soc_nodes_skipped_with_a_message_when_the_variant_is_off() -> None:
+    assert "ascend-device-plugin-daemonset-310p-soc" not in daemonsets(render(CHART))
+    assert "Atlas 200I SoC A1 nodes (accelerator=huawei-Ascend310P, servertype=soc)" in _notes()
+    on = _notes("families.ascend310p.soc.enabled=true", "families.ascend310p.soc.image.repository=a/b",
+                "families.ascend310p.soc.image.tag=v1")
+    assert "Atlas 200I SoC A1 nodes" not in on

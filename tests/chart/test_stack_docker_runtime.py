@@ -12,7 +12,13 @@ Scenarios:
   gets the runtime and the default, a second run changes nothing and does
   not restart; containerd 2.x (v3, single quotes, no [containerd] table);
   setAsDefault false; missing config / missing runtime files / unsupported
-  version fail with a message.
+  version fail with a message; base.list written (and backed up); uninstall
+  restores the config and base.list from the backups;
+- the real `containerd config default` of containerd 1.x (Debian package,
+  config version 2) and 2.x (built by hack/tools.sh, version 3) with
+  SystemdCgroup = true: the installer edits it both ways (runc in place, as
+  upstream; a cloned runtime) and the real `containerd config dump --config
+  FILE` parses every edited file and shows BinaryName and SystemdCgroup.
 """
 from __future__ import annotations
 
@@ -29,7 +35,7 @@ except ModuleNotFoundError:  # Python < 3.11
     tomllib = pytest.importorskip("tomli")
 
 from tests.chart.helmutil import lint, one, render, render_error
-from tests.tooling import CHARTS
+from tests.tooling import CHARTS, need_tool
 
 pytestmark = pytest.mark.chart
 
@@ -83,10 +89,13 @@ def test_daemonset() -> None:
         "SOURCE_DIR": "/ascend-docker-runtime",
         "INSTALL_DIR": "/usr/local/Ascend/Ascend-Docker-Runtime",
         "CONTAINERD_CONFIG": "/etc/containerd/config.toml",
-        "RUNTIME_NAME": "ascend",
+        "RUNTIME_NAME": "runc",
         "SET_AS_DEFAULT": "true",
         "CONFIG_VERSION": "auto",
         "RESTART": "true",
+        "BASE_LIST": "/usr/local/Ascend/driver/lib64\n/usr/local/Ascend/driver/include\n/usr/local/dcmi\n"
+                     "/usr/local/bin/npu-smi\n/var/queue_schedule",
+        "UNINSTALL": "false",
     }
     assert {m["mountPath"] for m in init["volumeMounts"]} == {"/installer", "/host"}
     vols = {v["name"]: v for v in spec["volumes"]}
@@ -102,6 +111,13 @@ def test_daemonset() -> None:
     cm = one(objs, "ConfigMap", "ascend-docker-runtime-installer")
     assert cm["data"]["install.sh"] == SCRIPT.read_text()
     assert len(ds["spec"]["template"]["metadata"]["annotations"]["checksum/script"]) == 64
+
+
+def test_base_list_content_and_uninstall_values() -> None:
+    (init,) = one(render(CHART, merged(baseList={"product": "server", "content": "/a\n/b\n"}, uninstall=True)),
+                  "DaemonSet")["spec"]["template"]["spec"]["initContainers"]
+    env = {e["name"]: e["value"] for e in init["env"]}
+    assert (env["BASE_LIST"], env["UNINSTALL"]) == ("/a\n/b", "true")
 
 
 def test_restart_off_and_options() -> None:
@@ -205,7 +221,7 @@ def run_script(tmp: Path, config: str | None, *, restart: list[str] | None = Non
     base = {
         "HOST_ROOT": str(host), "SOURCE_DIR": str(src), "INSTALL_DIR": "/usr/local/Ascend/Ascend-Docker-Runtime",
         "CONTAINERD_CONFIG": "/etc/containerd/config.toml", "RUNTIME_NAME": "ascend", "SET_AS_DEFAULT": "true",
-        "CONFIG_VERSION": "auto", "RESTART": "true",
+        "CONFIG_VERSION": "auto", "RESTART": "true", "BASE_LIST": "/usr/local/Ascend/driver/lib64\n/usr/local/dcmi",
     }
     base.update(env)
     marker = tmp / "restarted"
@@ -223,10 +239,15 @@ def test_script_configures_containerd_v2_once(tmp_path: Path) -> None:
     cfg = load(tmp_path)["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]
     assert cfg["default_runtime_name"] == "ascend"
     assert cfg["snapshotter"] == "overlayfs"
+    # a copy of the runc entry: its options (SystemdCgroup) survive, plus BinaryName
     assert cfg["runtimes"]["ascend"] == {
         "runtime_type": "io.containerd.runc.v2",
-        "options": {"BinaryName": "/usr/local/Ascend/Ascend-Docker-Runtime/ascend-docker-runtime"}}
+        "options": {"SystemdCgroup": True,
+                    "BinaryName": "/usr/local/Ascend/Ascend-Docker-Runtime/ascend-docker-runtime"}}
     assert cfg["runtimes"]["runc"]["options"] == {"SystemdCgroup": True}
+    base_list = tmp_path / "host/etc/ascend-docker-runtime.d/base.list"
+    assert base_list.read_text() == "/usr/local/Ascend/driver/lib64\n/usr/local/dcmi\n"
+    assert oct(base_list.stat().st_mode & 0o777) == "0o640"
     assert (tmp_path / "host/etc/containerd/config.toml.ascend-backup").read_text() == V2
     installed = tmp_path / "host/usr/local/Ascend/Ascend-Docker-Runtime"
     assert sorted(p.name for p in installed.iterdir()) == ["ascend-docker-runtime", "base.list"]
@@ -242,8 +263,9 @@ def test_script_configures_containerd_v2_once(tmp_path: Path) -> None:
     assert not (tmp_path / "restarted").exists()
 
 
-def test_script_configures_containerd_v3(tmp_path: Path) -> None:
-    proc = run_script(tmp_path, V3)
+@pytest.mark.parametrize("version", [3, 4])
+def test_script_configures_containerd_v3(tmp_path: Path, version: int) -> None:
+    proc = run_script(tmp_path, V3.replace("version = 3", f"version = {version}"))
     assert proc.returncode == 0, proc.stderr
     cri = load(tmp_path)["plugins"]["io.containerd.cri.v1.runtime"]
     assert cri["enable_selinux"] is False
@@ -271,3 +293,85 @@ def test_script_failures(tmp_path: Path, config: str | None, env: dict[str, str]
     proc = run_script(tmp_path, config, **env)
     assert proc.returncode != 0
     assert needle in proc.stdout + proc.stderr
+
+
+def test_script_runc_in_place_like_upstream(tmp_path: Path) -> None:
+    proc = run_script(tmp_path, V2, RUNTIME_NAME="runc")
+    assert proc.returncode == 0, proc.stderr
+    cfg = load(tmp_path)["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]
+    assert cfg["default_runtime_name"] == "runc"
+    assert set(cfg["runtimes"]) == {"runc"}
+    assert cfg["runtimes"]["runc"] == {"runtime_type": "io.containerd.runc.v2", "options": {
+        "SystemdCgroup": True, "BinaryName": "/usr/local/Ascend/Ascend-Docker-Runtime/ascend-docker-runtime"}}
+
+
+def test_script_keeps_an_existing_base_list_as_backup_and_uninstall_restores_everything(tmp_path: Path) -> None:
+    conf_dir = tmp_path / "host/etc/ascend-docker-runtime.d"
+    conf_dir.mkdir(parents=True)
+    (conf_dir / "base.list").write_text("/mine\n")
+    assert run_script(tmp_path, V2).returncode == 0
+    assert (conf_dir / "base.list.ascend-backup").read_text() == "/mine\n"
+    assert (conf_dir / "base.list").read_text() != "/mine\n"
+    (tmp_path / "restarted").unlink()
+
+    proc = run_script(tmp_path, V2, UNINSTALL="true")
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    assert (tmp_path / "host/etc/containerd/config.toml").read_text() == V2
+    assert not (tmp_path / "host/etc/containerd/config.toml.ascend-backup").exists()
+    assert (conf_dir / "base.list").read_text() == "/mine\n"
+    assert not (conf_dir / "base.list.ascend-backup").exists()
+    assert not (tmp_path / "host/usr/local/Ascend/Ascend-Docker-Runtime").exists()
+    assert (tmp_path / "restarted").exists()
+
+
+def test_uninstall_without_base_list_before_removes_it(tmp_path: Path) -> None:
+    assert run_script(tmp_path, V2).returncode == 0
+    proc = run_script(tmp_path, V2, UNINSTALL="true")
+    assert proc.returncode == 0
+    assert not (tmp_path / "host/etc/ascend-docker-runtime.d").exists()
+
+
+# --- the real containerd: its default configs, edited, parsed by `config dump` ---------------
+
+def _real_default(containerd: str) -> str:
+    """`containerd config default` with SystemdCgroup = true (what kubeadm setups use)."""
+    text = subprocess.run([containerd, "config", "default"], capture_output=True, text=True, check=True).stdout
+    assert "SystemdCgroup = false" in text
+    return text.replace("SystemdCgroup = false", "SystemdCgroup = true")
+
+
+def _dump(containerd: str, config: Path) -> dict[str, Any]:
+    proc = subprocess.run([containerd, "--config", str(config), "config", "dump"], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return tomllib.loads(proc.stdout)
+
+
+@pytest.mark.parametrize("binary, version, cri", [
+    ("containerd", 2, "io.containerd.grpc.v1.cri"),
+    ("containerd2", 3, "io.containerd.cri.v1.runtime"),
+])
+@pytest.mark.parametrize("runtime", ["runc", "ascend"])
+def test_real_containerd_parses_the_edited_default_config(tmp_path: Path, binary: str, version: int, cri: str,
+                                                          runtime: str) -> None:
+    containerd = need_tool(binary)
+    default = _real_default(containerd)
+    assert tomllib.loads(default)["version"] == version
+    proc = run_script(tmp_path, default, RUNTIME_NAME=runtime)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    dumped = _dump(containerd, tmp_path / "host/etc/containerd/config.toml")
+    ctr = dumped["plugins"][cri]["containerd"]
+    assert ctr["default_runtime_name"] == runtime
+    opts = ctr["runtimes"][runtime]["options"]
+    assert opts["BinaryName"] == "/usr/local/Ascend/Ascend-Docker-Runtime/ascend-docker-runtime"
+    assert opts["SystemdCgroup"] is True
+    assert ctr["runtimes"][runtime]["runtime_type"] == "io.containerd.runc.v2"
+    assert ctr["runtimes"]["runc"]["options"]["SystemdCgroup"] is True
+    # everything else is what containerd had before
+    before = _dump(containerd, tmp_path / "host/etc/containerd/config.toml.ascend-backup")
+    before_ctr = before["plugins"][cri]["containerd"]
+    for key in set(before_ctr) - {"default_runtime_name", "runtimes"}:
+        assert ctr[key] == before_ctr[key], key
+    # uninstall puts the original back, byte for byte
+    assert run_script(tmp_path, default, RUNTIME_NAME=runtime, UNINSTALL="true").returncode == 0
+    assert (tmp_path / "host/etc/containerd/config.toml").read_text() == default

@@ -202,7 +202,8 @@ def test_mindie_service_is_an_optional_dependency() -> None:
     # On request it renders inside the stack (values as in its own tests).
     values = {"mindie-service": {"enabled": True,
                                  "image": {"repository": "registry.example/ascendhub/mindie", "tag": "2.1.RC1-800I-A2"},
-                                 "model": {"name": "qwen2.5-7b", "path": "/data/qwen2.5-7b"}}}
+                                 "model": {"name": "qwen2.5-7b", "path": "/data/qwen2.5-7b"},
+                                 "accelerator": {"type": "module-910b-8"}}}
     names = {o["metadata"].get("labels", {}).get("app.kubernetes.io/name") for o in stack(values)}
     assert "mindie-service" in names
 

@@ -140,7 +140,8 @@ def test_scheduler_configmap_defaults() -> None:
     conf = scheduler_conf(render(CHART))
     assert [a.strip() for a in conf["actions"].split(",")] == ["enqueue", "allocate", "backfill"]
     assert plugin_names(conf) == [
-        ["priority", "gang", "conformance", "volcano-npu_v26.0.0_linux-aarch64"],
+        # the name the v26.0.0 build registers (build.sh: volcano-npu_<version>, no architecture)
+        ["priority", "gang", "conformance", "volcano-npu_v26.0.0"],
         ["drf", "predicates", "proportion", "nodeorder", "binpack"],
     ]
     (cfg,) = conf["configurations"]
@@ -179,7 +180,7 @@ def test_custom_plugin_actions_and_extra_init_params() -> None:
 
 def test_custom_tiers_replace_defaults() -> None:
     tiers = [{"plugins": [{"name": "priority"}, {"name": "gang", "enablePreemptable": False},
-                          {"name": "volcano-npu_v26.0.0_linux-aarch64"}]},
+                          {"name": "volcano-npu_v26.0.0"}]},
              {"plugins": [{"name": "predicates"}, {"name": "nodeorder"}]}]
     conf = scheduler_conf(render(CHART, {"scheduler": {"tiers": tiers}}))
     assert conf["tiers"] == tiers
@@ -187,7 +188,7 @@ def test_custom_tiers_replace_defaults() -> None:
 
 def test_tiers_without_npu_plugin_fail() -> None:
     err = render_error(CHART, {"scheduler": {"tiers": [{"plugins": [{"name": "gang"}]}]}})
-    assert 'does not name the NPU plugin "volcano-npu_v26.0.0_linux-aarch64"' in err
+    assert 'does not name the NPU plugin "volcano-npu_v26.0.0"' in err
 
 
 def test_use_cluster_info_manager_true_needs_clusterd() -> None:

@@ -10,11 +10,18 @@ Scenarios:
 - pd mode: controller, coordinator, Prefill and Decode pods are created, P/D
   pods land on accelerator-type=module-910b-8 nodes with their NPUs and
   priorities, the global ranktable starts "initializing";
-- pd mode ranktable: before the Ascend Operator (hack/fake_operator.py) has
-  completed the per-instance ranktables, the command without --wait exits 1
-  with "not ready yet" and writes nothing; with --wait it waits, then writes
-  groups 0 coordinator, 1 controller, 2.. prefill, then decode, with the
-  pods' IPs; a rerun reports "unchanged";
+- pd mode ranktable: before the Ascend Operator is installed (its stand-in,
+  hack/ascend_operator_emulator.py, runs as a hack/cluster.sh addon with the
+  ascend-operator chart's ServiceAccount and RBAC), the command without
+  --wait exits 1 with "not ready yet" and writes nothing; with --wait it
+  waits; installing the operator chart completes the per-instance tables
+  (device annotation, hccl/rankIndex, rings-config-*) and the command writes
+  groups 0 coordinator, 1 controller and 2 with every P and D server, with
+  the pods' IPs; a rerun reports "unchanged";
+- the operator finds pods only the way the real one does: a StatefulSet whose
+  pods lack deploy-name, or an operator ClusterRole without the apps rule,
+  leaves rings-config-* "initializing" and the global ranktable never
+  completes;
 - helm upgrade changing model.name rolls the server pods (new UIDs) and the
   ConfigMap carries the new name; in pd mode the completed ranktables are
   kept and the command rewrites the table with the new pods' IPs;
@@ -42,7 +49,7 @@ from typing import Any, Callable
 import pytest
 import yaml
 
-from tests.tooling import CHARTS, REPO_ROOT, need_tool, run
+from tests.tooling import CHARTS, need_tool, run
 
 pytestmark = pytest.mark.e2e
 
@@ -62,7 +69,8 @@ def _base_values(model: str) -> dict[str, Any]:
     return {
         "image": {"repository": "swr.example.com/ascendhub/mindie", "tag": "2.1.RC1-800I-A2-py311-openeuler24.03-lts"},
         "model": {"name": model, "path": MODEL_PATH},
-        "accelerator": {"family": "910"},
+        # Required for Ascend 910 workloads; the simulated Atlas 800I A2 nodes are module-910b-8.
+        "accelerator": {"family": "910", "type": "module-910b-8"},
         # KWOK runs the default kube-scheduler only (no Volcano binary): pd mode
         # would otherwise default to schedulerName volcano and never be scheduled.
         "schedulerName": "default-scheduler",
@@ -75,7 +83,6 @@ def single_values(replicas: int, npus: int = 2, model: str = "qwen2.5-7b") -> di
 
 def pd_values(prefill: int = 1, decode: int = 1, npus: int = 2, model: str = "qwen2.5-7b") -> dict[str, Any]:
     v = _base_values(model)
-    v["accelerator"]["type"] = "module-910b-8"
     return {**v, "mode": "pd",
             "prefill": {"instances": prefill, "npusPerPod": npus},
             "decode": {"instances": decode, "npusPerPod": npus}}
@@ -166,10 +173,45 @@ def configmap(cluster, ns: str, name: str) -> dict:
     return cluster.get_json("configmap", "-n", ns, name)
 
 
-def fake_operator(cluster, ns: str, release: str) -> subprocess.CompletedProcess:
-    """Play the Ascend Operator: mark the release's per-instance ranktables completed."""
-    return run([sys.executable, str(REPO_ROOT / "hack" / "fake_operator.py"), "--kubeconfig", cluster.kubeconfig,
-                "--namespace", ns, "--release", release], check=False)
+class AscendOperator:
+    """The ascend-operator chart: its ServiceAccount and RBAC bring the cluster's emulator addon to life.
+
+    hack/cluster.sh starts hack/ascend_operator_emulator.py with every cluster; it waits for
+    ServiceAccount mindx-dl/ascend-operator-manager and then acts with exactly the chart's RBAC.
+    """
+
+    RELEASE, NS = "e2e-ascend-operator", "mindx-dl"
+
+    def __init__(self, cluster):
+        self.cluster = cluster
+        self.installed = False
+
+    def install(self) -> None:
+        helm(self.cluster, "upgrade", "--install", self.RELEASE, str(CHARTS / "ascend-operator"), "-n", self.NS,
+             "--create-namespace", "--set", "crds.keep=false")
+        self.installed = True
+
+    def uninstall(self) -> None:
+        if self.installed:
+            helm(self.cluster, "uninstall", self.RELEASE, "-n", self.NS, "--wait", "--timeout", "60s", check=False)
+            self.installed = False
+
+    def log(self) -> str:
+        """The emulator addon's log (clusters started by hack/cluster.sh only)."""
+        path = (Path(self.cluster.kubeconfig).parent / "clusters" / self.cluster.name / "logs"
+                / "addon-ascend-operator-emulator.log")
+        return path.read_text() if path.exists() else ""
+
+
+@pytest.fixture
+def operator(cluster):
+    op = AscendOperator(cluster)
+    yield op
+    op.uninstall()
+
+
+def hccl_status(cluster, ns: str, name: str) -> str:
+    return json.loads(configmap(cluster, ns, name)["data"]["hccl.json"]).get("status", "")
 
 
 def ranktable_cmd(cluster, ns: str, release: str, *args: str) -> subprocess.CompletedProcess:
@@ -190,21 +232,23 @@ def global_table(cluster, ns: str, release: str) -> dict:
 
 
 def assert_table_matches_pods(table: dict, items: list[dict], prefill: int, decode: int, npus: int) -> None:
-    """Groups 0 coordinator, 1 controller, then prefill-0.., then decode-0.., with the pods' current IPs."""
+    """Single-pod instances: group 0 coordinator, 1 controller, and group 2 holding every P then D server
+    (the only server group MindIE's controller reads with multi_node_infer_enable false)."""
     roles = by_role(items)
     assert table["status"] == "completed"
     groups = table["server_group_list"]
-    assert [g["group_id"] for g in groups] == [str(i) for i in range(2 + prefill + decode)]
-    assert groups[0]["server_list"] == [{"server_ip": roles["coordinator"][0]["status"]["podIP"]}]
-    assert groups[1]["server_list"] == [{"server_ip": roles["controller"][0]["status"]["podIP"]}]
+    assert [g["group_id"] for g in groups] == ["0", "1", "2"]
+    for group, role in ((groups[0], "coordinator"), (groups[1], "controller")):
+        status = roles[role][0]["status"]
+        assert group["server_list"] == [{"server_id": status["hostIP"], "server_ip": status["podIP"]}]
     assert (len(roles["prefill"]), len(roles["decode"])) == (prefill, decode)
     expected = roles["prefill"] + roles["decode"]
-    for group, pod in zip(groups[2:], expected):
-        assert group["server_count"] == "1"
-        [server] = group["server_list"]
-        assert server["server_ip"] == pod["status"]["podIP"], (group["group_id"], pod["metadata"]["name"])
-        assert server["host_ip"] == pod["status"]["hostIP"]
-        assert [d["device_id"] for d in server["device"]] == [str(i) for i in range(npus)]
+    servers = groups[2]["server_list"]
+    assert groups[2]["server_count"] == str(len(expected)) == str(len(servers))
+    for server, pod in zip(servers, expected):
+        assert server["server_ip"] == pod["status"]["podIP"], pod["metadata"]["name"]
+        assert server["server_id"] == pod["status"]["hostIP"]
+        assert len(server["device"]) == npus
         assert [d["device_logical_id"] for d in server["device"]] == [str(i) for i in range(npus)]
     ips = [p["status"]["podIP"] for p in items]
     assert len(set(ips)) == len(ips)
@@ -293,7 +337,7 @@ def test_single_instances_run_on_npu_nodes(cluster, namespace, npu_labels, relea
     for p in items:
         assert p["metadata"]["labels"][ROLE] == "single"
         assert p["spec"]["schedulerName"] == "default-scheduler"
-        assert p["spec"]["nodeSelector"] == {"accelerator": "huawei-Ascend910"}
+        assert p["spec"]["nodeSelector"] == {"accelerator": "huawei-Ascend910", "accelerator-type": "module-910b-8"}
         node = p["spec"]["nodeName"]
         assert labels[node]["accelerator"] == "huawei-Ascend910", node
         [c] = p["spec"]["containers"]
@@ -337,7 +381,8 @@ def _free_slots(cluster, npus: int) -> int:
         ready = [c for c in n["status"].get("conditions", []) if c["type"] == "Ready"]
         blocked = n["spec"].get("unschedulable") or any(
             t.get("effect") in ("NoSchedule", "NoExecute") for t in n["spec"].get("taints") or [])
-        if labels.get("accelerator") == "huawei-Ascend910" and ready and ready[0]["status"] == "True" and not blocked:
+        if labels.get("accelerator") == "huawei-Ascend910" and labels.get("accelerator-type") == "module-910b-8" \
+                and ready and ready[0]["status"] == "True" and not blocked:
             free[n["metadata"]["name"]] = int(n["status"]["allocatable"].get(NPU, "0"))
     for p in cluster.get_json("pods", "-A")["items"]:
         node = p["spec"].get("nodeName")
@@ -442,7 +487,7 @@ def test_pd_components_created_and_placed(cluster, namespace, npu_labels, releas
           == {roles["coordinator"][0]["status"]["podIP"]})
 
 
-def test_pd_global_ranktable(cluster, namespace, npu_labels, releases):
+def test_pd_global_ranktable(cluster, namespace, npu_labels, releases, operator):
     releases.install("ds", pd_values(prefill=2, decode=1))
     items = settled_pods(cluster, namespace, "ds", 5)
 
@@ -456,7 +501,7 @@ def test_pd_global_ranktable(cluster, namespace, npu_labels, releases):
     assert global_table(cluster, namespace, "ds") == {"status": "initializing"}
     assert mindie_status(cluster, namespace, "ds")["ranktable"] == "initializing"
 
-    # --wait keeps checking; the fake operator then completes the per-instance tables.
+    # --wait keeps checking; installing the Ascend Operator then completes the per-instance tables.
     cmd = [sys.executable, "-m", "kubectl_ascend", "--kubeconfig", cluster.kubeconfig, "-n", namespace,
            "mindie", "ranktable", "ds", "--wait", "--timeout", "60s", "-o", "json"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
@@ -473,9 +518,7 @@ def test_pd_global_ranktable(cluster, namespace, npu_labels, releases):
     try:
         assert waiting.wait(30), f"the command did not report waiting: {err_lines}"
         assert proc.poll() is None
-        op = fake_operator(cluster, namespace, "ds")
-        assert op.returncode == 0, op.stderr
-        assert "completed 3 of 3 per-instance ranktables" in op.stderr
+        operator.install()
         out = proc.stdout.read()
         assert proc.wait(timeout=60) == 0, "".join(err_lines)
     finally:
@@ -486,7 +529,7 @@ def test_pd_global_ranktable(cluster, namespace, npu_labels, releases):
     result = json.loads(out)
     assert result["state"] == "written"
     assert result["configMap"] == "ds-mindie-service-global-ranktable"
-    assert result["groups"] == ["0 coordinator", "1 controller", "2 prefill-0", "3 prefill-1", "4 decode-0"]
+    assert result["groups"] == ["0 coordinator", "1 controller", "2 servers (prefill-0, prefill-1, decode-0)"]
 
     table = global_table(cluster, namespace, "ds")
     assert table == result["ranktable"]
@@ -504,16 +547,23 @@ def test_pd_global_ranktable(cluster, namespace, npu_labels, releases):
 
     again = ranktable_cmd(cluster, namespace, "ds")
     assert again.returncode == 0, again.stderr
-    assert again.stdout.strip() == ("global ranktable completed: 5 groups (0 coordinator, 1 controller, "
-                                    "2 prefill-0, 3 prefill-1, 4 decode-0); "
+    assert again.stdout.strip() == ("global ranktable completed: 3 groups (0 coordinator, 1 controller, "
+                                    "2 servers (prefill-0, prefill-1, decode-0)); "
                                     "configmap/ds-mindie-service-global-ranktable unchanged")
+    # what the operator emulation did, as the real operator and device plugin would
+    for p in pods(cluster, namespace, "ds"):
+        ann = p["metadata"].get("annotations") or {}
+        if p["metadata"]["labels"][ROLE] in ("prefill", "decode"):
+            assert ann["hccl/rankIndex"] == "0"
+            assert json.loads(ann["ascend.kubectl.kubernetes.io/ascend-910-configuration"])["server_id"] \
+                == p["metadata"]["uid"]
 
 
-def test_pd_upgrade_rolls_servers_and_keeps_ranktables(cluster, namespace, npu_labels, releases):
+def test_pd_upgrade_rolls_servers_and_keeps_ranktables(cluster, namespace, npu_labels, releases, operator):
     releases.install("up", pd_values(model="model-a"))
     old = settled_pods(cluster, namespace, "up", 4)
-    assert fake_operator(cluster, namespace, "up").returncode == 0
-    assert ranktable_cmd(cluster, namespace, "up", "--wait", "--timeout", "60s").returncode == 0
+    operator.install()
+    assert ranktable_cmd(cluster, namespace, "up", "--wait", "--timeout", "90s").returncode == 0
     old_table = configmap(cluster, namespace, "up-mindie-service-global-ranktable")["data"]["global_ranktable.json"]
     old_hccl = configmap(cluster, namespace, "rings-config-up-mindie-service-prefill-0")["data"]["hccl.json"]
 
@@ -523,24 +573,24 @@ def test_pd_upgrade_rolls_servers_and_keeps_ranktables(cluster, namespace, npu_l
     data = configmap(cluster, namespace, "up-mindie-service-config")["data"]
     for key in ("config-prefill.json", "config-decode.json"):
         assert json.loads(data[key])["BackendConfig"]["ModelDeployConfig"]["ModelConfig"][0]["modelName"] == "model-b"
-    # the upgrade keeps what the operator and the command wrote instead of resetting it
+    # the upgrade keeps what the command wrote instead of resetting it
     assert configmap(cluster, namespace, "up-mindie-service-global-ranktable")["data"]["global_ranktable.json"] \
         == old_table
-    assert configmap(cluster, namespace, "rings-config-up-mindie-service-prefill-0")["data"]["hccl.json"] == old_hccl
-
     # the operator rewrites the per-instance tables for the new pods; the command follows
-    assert fake_operator(cluster, namespace, "up").returncode == 0
-    proc = ranktable_cmd(cluster, namespace, "up", "--wait", "--timeout", "60s", "-o", "json")
+    until("the operator to rewrite rings-config for the new pods",
+          lambda: configmap(cluster, namespace, "rings-config-up-mindie-service-prefill-0")["data"]["hccl.json"]
+          != old_hccl and hccl_status(cluster, namespace, "rings-config-up-mindie-service-prefill-0") == "completed")
+    proc = ranktable_cmd(cluster, namespace, "up", "--wait", "--timeout", "90s", "-o", "json")
     assert proc.returncode == 0, proc.stderr
     assert_table_matches_pods(global_table(cluster, namespace, "up"), new, prefill=1, decode=1, npus=2)
 
 
-def test_uninstall_removes_everything(cluster, namespace, npu_labels, releases):
+def test_uninstall_removes_everything(cluster, namespace, npu_labels, releases, operator):
     releases.install("bye", pd_values())
     settled_pods(cluster, namespace, "bye", 4)
     # objects the release's pods and the plugin touch after install go too
-    assert fake_operator(cluster, namespace, "bye").returncode == 0
-    assert ranktable_cmd(cluster, namespace, "bye", "--wait", "--timeout", "60s").returncode == 0
+    operator.install()
+    assert ranktable_cmd(cluster, namespace, "bye", "--wait", "--timeout", "90s").returncode == 0
     assert priority_classes(cluster, namespace, "bye") == [f"{namespace}-bye-mindie-service-decode",
                                                 f"{namespace}-bye-mindie-service-prefill"]
     kinds = {o.split("/")[0] for o in leftovers(cluster, namespace, "bye")}
@@ -556,7 +606,7 @@ def test_uninstall_removes_everything(cluster, namespace, npu_labels, releases):
     assert helm(cluster, "list", "-n", namespace, "-q").stdout.strip() == ""
 
 
-def test_two_releases_side_by_side(cluster, namespace, npu_labels, releases):
+def test_two_releases_side_by_side(cluster, namespace, npu_labels, releases, operator):
     releases.install("alpha", pd_values())
     releases.install("beta", pd_values(model="other-model"))
     a = settled_pods(cluster, namespace, "alpha", 4)
@@ -579,15 +629,16 @@ def test_two_releases_side_by_side(cluster, namespace, npu_labels, releases):
     assert priority_classes(cluster, namespace, "beta") == [f"{namespace}-beta-mindie-service-decode",
                                                             f"{namespace}-beta-mindie-service-prefill"]
 
-    # the fake operator and the command work per release
-    assert fake_operator(cluster, namespace, "alpha").returncode == 0
-    proc = ranktable_cmd(cluster, namespace, "alpha", "--wait", "--timeout", "60s")
-    assert proc.returncode == 0, proc.stderr
-    assert_table_matches_pods(global_table(cluster, namespace, "alpha"), a, prefill=1, decode=1, npus=2)
-    assert global_table(cluster, namespace, "beta") == {"status": "initializing"}
+    # before the operator, neither release can complete; the message names only the release asked about
     beta_early = ranktable_cmd(cluster, namespace, "beta")
     assert beta_early.returncode == 1 and "rings-config-beta-mindie-service-prefill-0" in beta_early.stderr
     assert "alpha" not in beta_early.stderr
+    # the operator and the command work per release
+    operator.install()
+    proc = ranktable_cmd(cluster, namespace, "alpha", "--wait", "--timeout", "90s")
+    assert proc.returncode == 0, proc.stderr
+    assert_table_matches_pods(global_table(cluster, namespace, "alpha"), a, prefill=1, decode=1, npus=2)
+    assert global_table(cluster, namespace, "beta") == {"status": "initializing"}
     beta_cfg = configmap(cluster, namespace, "beta-mindie-service-config")["data"]["config-prefill.json"]
     assert json.loads(beta_cfg)["BackendConfig"]["ModelDeployConfig"]["ModelConfig"][0]["modelName"] == "other-model"
 
@@ -600,3 +651,45 @@ def test_two_releases_side_by_side(cluster, namespace, npu_labels, releases):
     assert {p["metadata"]["uid"] for p in still} == {p["metadata"]["uid"] for p in b}
     assert all(running(p) for p in still)
     assert leftovers(cluster, namespace, "beta")
+
+
+# -- the operator finds pods only the way the real one does -------------------
+
+def test_pd_pods_without_deploy_name_never_get_a_ranktable(cluster, namespace, npu_labels, releases, operator):
+    """The v26.0.0 operator lists a StatefulSet's pods by deploy-name only (jobinfo.go genLabels)."""
+    releases.install("nolabel", pd_values())
+    # A chart that forgot the label: the prefill StatefulSet's pods lose it (they are recreated).
+    cluster.kubectl("patch", "statefulset", "nolabel-mindie-service-prefill-0", "-n", namespace, "--type", "json",
+                    "-p", json.dumps([{"op": "remove", "path": "/spec/template/metadata/labels/deploy-name"}]))
+    until("the prefill pod to be recreated without deploy-name",
+          lambda: [p for p in pods(cluster, namespace, "nolabel", "prefill")
+                   if "deploy-name" not in p["metadata"]["labels"] and running(p)])
+    operator.install()
+    until("the decode instance's ranktable to complete (the operator works)",
+          lambda: hccl_status(cluster, namespace, "rings-config-nolabel-mindie-service-decode-0") == "completed",
+          timeout=90)
+    time.sleep(5)
+    assert hccl_status(cluster, namespace, "rings-config-nolabel-mindie-service-prefill-0") == "initializing"
+    proc = ranktable_cmd(cluster, namespace, "nolabel", "--wait", "--timeout", "10s")
+    assert proc.returncode != 0
+    assert "rings-config-nolabel-mindie-service-prefill-0: hccl.json is still 'initializing'" in proc.stderr
+    assert global_table(cluster, namespace, "nolabel") == {"status": "initializing"}
+
+
+def test_pd_operator_without_apps_rbac_never_completes(cluster, namespace, npu_labels, releases, operator):
+    """Without get/list/watch on apps the real operator's caches never sync: it exits, nothing is written."""
+    operator.install()
+    role = cluster.get_json("clusterrole", "ascend-operator-manager-role")
+    rules = [r for r in role["rules"] if "apps" not in r["apiGroups"]]
+    assert len(rules) == len(role["rules"]) - 1
+    cluster.kubectl("patch", "clusterrole", "ascend-operator-manager-role", "--type", "merge",
+                    "-p", json.dumps({"rules": rules}))
+    releases.install("norbac", pd_values())
+    settled_pods(cluster, namespace, "norbac", 4)
+    proc = ranktable_cmd(cluster, namespace, "norbac", "--wait", "--timeout", "20s")
+    assert proc.returncode != 0
+    for inst in ("prefill-0", "decode-0"):
+        assert hccl_status(cluster, namespace, f"rings-config-norbac-mindie-service-{inst}") == "initializing"
+    if cluster.started_here:
+        until("the emulator to report the missing permission",
+              lambda: "forbidden" in operator.log() and "caches never sync" in operator.log())

@@ -125,9 +125,11 @@ class TestMindieRanktableReady:
         assert rt["version"] == "1.0"
         groups = rt["server_group_list"]
         assert [g["group_id"] for g in groups] == ["0", "1", "2", "3"]
-        assert groups[0]["server_list"] == [{"server_ip": "10.0.0.2"}]
-        assert groups[1]["server_list"] == [{"server_ip": "10.0.0.3"}]
+        assert groups[0]["server_list"] == [{"server_id": "192.168.0.1", "server_ip": "10.0.0.2"}]
+        assert groups[1]["server_list"] == [{"server_id": "192.168.0.1", "server_ip": "10.0.0.3"}]
+        # A two-pod instance: cross-node form, one group per instance with deploy_server (2 = P, 1 = D).
         prefill = groups[2]
+        assert (prefill["deploy_server"], groups[3]["deploy_server"]) == ("2", "1")
         assert prefill["server_count"] == "2"
         assert [s["server_ip"] for s in prefill["server_list"]] == ["10.0.1.10", "10.0.1.11"]
         assert [s["server_id"] for s in prefill["server_list"]] == ["192.168.0.11", "192.168.0.12"]
@@ -153,9 +155,21 @@ class TestMindieRanktableReady:
         cms.append(instance_cm("decode", 0, hccl([server("10.0.2.10", "192.168.0.1", "29.1.0.1")])))
         result = build_global_ranktable(REL, cms, pods)
         assert result.ready, result.missing
-        ids = {g["group_id"]: g["server_list"][0]["server_ip"] for g in result.ranktable["server_group_list"]}
-        assert ids == {"0": "10.0.0.2", "1": "10.0.0.3", "2": "10.0.1.10", "3": "10.0.1.11",
-                       "4": "10.0.1.12", "5": "10.0.2.10"}
+        # Single-pod instances: the controller reads group "2" only, so every P and D server is there.
+        groups = result.ranktable["server_group_list"]
+        assert [g["group_id"] for g in groups] == ["0", "1", "2"]
+        assert [s["server_ip"] for s in groups[2]["server_list"]] == ["10.0.1.10", "10.0.1.11", "10.0.1.12",
+                                                                      "10.0.2.10"]
+        assert groups[2]["server_count"] == "4"
+        assert "deploy_server" not in groups[2]
+        assert all(s["server_id"] == "192.168.0.1" for s in groups[2]["server_list"])
+        assert result.groups == ("0 coordinator", "1 controller", "2 servers (prefill-0, prefill-1, prefill-2, decode-0)")
+
+    def test_deploy_server_comes_from_the_configmap_label_like_clusterd(self):
+        cms, pods = cluster_1p2_1d()
+        cms[1]["metadata"]["labels"]["grt-group/deploy-server"] = "1"
+        result = build_global_ranktable(REL, cms, pods)
+        assert result.ranktable["server_group_list"][2]["deploy_server"] == "1"
 
     def test_other_releases_and_terminating_pods_are_ignored(self):
         cms, pods = cluster_1p2_1d()
@@ -169,8 +183,8 @@ class TestMindieRanktableReady:
         result = build_global_ranktable(REL, other_cms + cms, other_pods + pods + [dying, finished])
         assert result.ready, result.missing
         groups = result.ranktable["server_group_list"]
-        assert groups[0]["server_list"] == [{"server_ip": "10.0.0.2"}]
-        assert groups[1]["server_list"] == [{"server_ip": "10.0.0.3"}]
+        assert groups[0]["server_list"] == [{"server_id": "192.168.0.1", "server_ip": "10.0.0.2"}]
+        assert groups[1]["server_list"] == [{"server_id": "192.168.0.1", "server_ip": "10.0.0.3"}]
 
     def test_a3_format_maps_servers_to_pods_by_host_and_keeps_super_pods(self):
         pods = [pod("coord", "coordinator", "10.0.0.2"), pod("ctrl", "controller", "10.0.0.3"),

@@ -62,6 +62,17 @@ spec:
         {{- with $v.nodeSelector }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
+      {{- if eq $family "ascend310p" }}
+      {{- /* Atlas 200I SoC A1 runs its own variant (upstream ascendplugin-310P*.yaml excludes soc). */}}
+      affinity:
+        nodeAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            nodeSelectorTerms:
+              - matchExpressions:
+                  - key: servertype
+                    operator: NotIn
+                    values: ["soc"]
+      {{- end }}
       {{- else }}
       {{- with $v.nodeSelector }}
       nodeSelector:
@@ -171,6 +182,26 @@ spec:
             - name: localtime
               mountPath: /etc/localtime
               readOnly: true
+            {{- /* 26.0.0 mounts (mind-cluster v26.0.0 build/ascendplugin-volcano.yaml) */}}
+            - name: reset-config-dir
+              mountPath: /user/restore/reset
+            - name: lingqu-log
+              mountPath: /var/log/lingqu
+            - name: data-trace-file-dir
+              mountPath: /user/cluster-info/datatrace-config
+            - name: dpu-config
+              mountPath: /user/mindx-dl/dpu
+            - name: containerd
+              mountPath: /run/containerd
+              readOnly: true
+            {{- if $v.hostPaths.docker }}
+            - name: docker-sock
+              mountPath: /run/docker.sock
+              readOnly: true
+            - name: docker-dir
+              mountPath: /run/docker
+              readOnly: true
+            {{- end }}
             {{- if $v.volcanoType }}
             - name: vnpucfg
               mountPath: /etc/vnpu.cfg
@@ -206,6 +237,36 @@ spec:
         - name: localtime
           hostPath:
             path: /etc/localtime
+        - name: reset-config-dir
+          hostPath:
+            path: /user/restore/reset
+            type: DirectoryOrCreate
+        - name: lingqu-log
+          hostPath:
+            path: /var/log/lingqu
+            type: DirectoryOrCreate
+        - name: data-trace-file-dir
+          hostPath:
+            path: /user/cluster-info/datatrace-config
+            type: DirectoryOrCreate
+        - name: dpu-config
+          hostPath:
+            path: /user/mindx-dl/dpu-config
+            type: DirectoryOrCreate
+        - name: containerd
+          hostPath:
+            path: /run/containerd
+            type: DirectoryOrCreate
+        {{- if $v.hostPaths.docker }}
+        - name: docker-sock
+          hostPath:
+            path: /run/docker.sock
+            type: Socket
+        - name: docker-dir
+          hostPath:
+            path: /run/docker
+            type: Directory
+        {{- end }}
         {{- if $v.volcanoType }}
         # Must exist on the node (type File): the pod does not start without
         # it. `kubectl ascend doctor` checks it.

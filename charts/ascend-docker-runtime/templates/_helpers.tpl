@@ -70,3 +70,16 @@ imagePullSecrets:
 - huawei.com/Ascend310P
 - huawei.com/npu
 {{- end -}}
+
+{{/*
+Lines of /etc/ascend-docker-runtime.d/base.list: baseList.content, else the
+product's list. "server": the paths of Huawei's default base.list
+(mind-cluster v26.0.0 component/ascend-docker-runtime/build/scripts/base.list).
+*/}}
+{{- define "ascend-docker-runtime.baseList" -}}
+{{- if .Values.baseList.content -}}
+{{- .Values.baseList.content | trimSuffix "\n" -}}
+{{- else -}}
+{{- list "/usr/local/Ascend/driver/lib64" "/usr/local/Ascend/driver/include" "/usr/local/dcmi" "/usr/local/bin/npu-smi" "/var/queue_schedule" | join "\n" -}}
+{{- end -}}
+{{- end -}}

@@ -186,9 +186,14 @@ Call with (dict "ctx" $ "role" "prefill"). Returns JSON text.
   "tls_crl" "" | toJson -}}
 {{- end -}}
 
-{{/* Where every PD pod finds the global ranktable (a ConfigMap volume). */}}
-{{- define "mindie-service.globalRanktablePath" -}}
+{{/* Where every PD pod mounts the global ranktable ConfigMap (a root-owned symlink: MindIE never reads it). */}}
+{{- define "mindie-service.globalRanktableMount" -}}
 /etc/mindie/global-ranktable/global_ranktable.json
+{{- end -}}
+
+{{/* The private copy MindIE reads (GLOBAL_RANK_TABLE_FILE_PATH, global_rank_table_file_path): a regular file, mode 640. */}}
+{{- define "mindie-service.globalRanktablePath" -}}
+/var/run/mindie/global_ranktable.json
 {{- end -}}
 
 {{/* ms_controller.json of MindIE MS Controller (pd mode). Returns JSON text. */}}

@@ -1,0 +1,309 @@
+"""Read a rendered mindie-service release the way MindIE and the Ascend Operator read it.
+
+:func:`check_release` takes the objects a chart render produced (plain dicts),
+finds the MindIE configuration files in the release's ConfigMap
+(``config.json`` / ``config-<role>.json``, ``ms_controller.json``,
+``ms_coordinator.json``), plays the Ascend Operator and the device plugin on
+made-up pods (one per workload replica, like :mod:`kubectl_ascend.ranktable`
+would see them), builds the global ranktable with
+:func:`kubectl_ascend.ranktable.build_global_ranktable`, and applies the
+upstream rules below. It returns the list of violations (empty: the release
+would be read correctly). Every rule names the upstream source it comes from;
+checked against Ascend/mind-cluster v26.0.0 and Ascend/MindIE-Motor
+3.0.0.beta.1 (commit 5dfb024).
+
+Rules
+  ranktable layout (MindIE-Motor ``RankTableLoader.cpp``)
+    * groups "0" coordinator and "1" controller, one server each, with
+      ``server_id`` and ``server_ip`` both IPs;
+    * ``multi_node_infer_enable`` false: at most 3 groups, and the only server
+      group is "2" holding every P and D server (``ParseServerNodes``);
+    * ``multi_node_infer_enable`` true: one group per instance from "2", each
+      with ``deploy_server`` "2" (P) or "1" (D) (``GetDeployConfig``,
+      ``ControllerConfig::GetPDInitRole``), at most 98 groups;
+    * every server: ``server_id`` the node IP, ``server_ip`` the pod IP, devices
+      with ``device_id``, ``device_ip`` (an IP), ``device_logical_id`` and
+      ``rank_id`` as strings (``IsValidServer``, ``IsValidDeviceInfo``);
+  ms_controller.json (MindIE-Motor ``ControllerConfig.cpp``)
+    * ``multi_node_infer_config.multi_node_infer_enable`` true exactly when an
+      instance has more than one pod; ``p/d_node_config.node_machine_num``
+      = pods per instance;
+    * ports: ``mindie_server_port`` / ``_control_port`` / ``_metric_port`` equal
+      config.json's ``port`` / ``managementPort`` / ``metricsPort``;
+      ``mindie_ms_coordinator_port`` = ms_coordinator.json ``manage_port``;
+      ``controller_alarm_port`` = its ``alarm_port``;
+  addresses (MindIE-Motor ``boot.sh``)
+    * the coordinator is started with the pod IP twice (or its config has a
+      non-loopback ``predict_ip`` and ``manage_ip``);
+    * the controller and servers get ``POD_IP`` / ``MIES_CONTAINER_IP`` from
+      ``status.podIP``;
+  files (MindIE-Motor ``Util.cpp`` ``CheckPathLengthAndLink``, ``CheckOwner``)
+    * every file MindIE is pointed at (env ``GLOBAL_RANK_TABLE_FILE_PATH``,
+      ``RANKTABLEFILE``, ``RANK_TABLE_FILE``, ``MIES_RANKTABLEFILE``,
+      ``MIES_CONFIG_JSON_PATH``, ``MINDIE_MS_*_CONFIG_FILE_PATH``,
+      ``MINDIE_UTILS_HTTP_CLIENT_CTL_CONFIG_FILE_PATH``; ms_controller.json
+      ``global_rank_table_file_path``) lies outside every ConfigMap mount and
+      is written (``cp``) and ``chmod 0640``-ed by the entrypoint before it
+      execs MindIE;
+  NPUs (MindIE-LLM config.json reference)
+    * ``npuDeviceIds`` is ``[[0..n-1]]`` and ``worldSize`` n, n = NPUs the pod
+      requests;
+  the Ascend Operator finds the pods (mind-cluster v26.0.0
+  ``pkg/ranktable/plugins.go``, ``pkg/controllers/v1/jobinfo.go``)
+    * an NPU workload of a PD release carries ``ring-controller.atlas`` (or a
+      ``ranktable`` volume) and its pods ``deploy-name: <workload name>``; the
+      ``ranktable`` volume is ConfigMap ``rings-config-<workload name>``.
+"""
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from typing import Any, Iterable
+
+from kubectl_ascend.ranktable import build_global_ranktable
+
+NPU_PREFIX = "huawei.com/"
+FILE_ENV = ("GLOBAL_RANK_TABLE_FILE_PATH", "RANKTABLEFILE", "RANK_TABLE_FILE", "MIES_RANKTABLEFILE",
+            "MIES_CONFIG_JSON_PATH", "MINDIE_MS_CONTROLLER_CONFIG_FILE_PATH",
+            "MINDIE_MS_COORDINATOR_CONFIG_FILE_PATH", "MINDIE_UTILS_HTTP_CLIENT_CTL_CONFIG_FILE_PATH")
+ROLE = "mindie.huawei.com/role"
+
+
+def _is_ip(value: Any) -> bool:
+    try:
+        ipaddress.ip_address(str(value))
+        return True
+    except ValueError:
+        return False
+
+
+def _labels(obj: dict[str, Any]) -> dict[str, str]:
+    return (obj.get("metadata") or {}).get("labels") or {}
+
+
+def _containers(workload: dict[str, Any]) -> list[dict[str, Any]]:
+    return workload["spec"]["template"]["spec"]["containers"]
+
+
+def _npus(container: dict[str, Any]) -> int:
+    limits = (container.get("resources") or {}).get("limits") or {}
+    return sum(int(v) for k, v in limits.items() if k.startswith(NPU_PREFIX))
+
+
+def _script(container: dict[str, Any]) -> str:
+    cmd = container.get("command") or []
+    return cmd[-1] if cmd else ""
+
+
+def _env(container: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env") or []}
+
+
+def _configmap_mounts(workload: dict[str, Any], container: dict[str, Any]) -> list[str]:
+    vols = {v["name"]: v for v in workload["spec"]["template"]["spec"].get("volumes") or []}
+    return [m["mountPath"].rstrip("/") for m in container.get("volumeMounts") or []
+            if "configMap" in vols.get(m["name"], {}) or "projected" in vols.get(m["name"], {})]
+
+
+def _release_config(objs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    for o in objs:
+        if o.get("kind") == "ConfigMap" and _labels(o).get("app.kubernetes.io/part-of") == "mindie-service" \
+                and any(k.startswith("config") and k.endswith(".json") for k in (o.get("data") or {})):
+            return o
+    return None
+
+
+def _check_files(workload: dict[str, Any], extra_paths: Iterable[str], problems: list[str]) -> None:
+    name = workload["metadata"]["name"]
+    for c in _containers(workload):
+        env, script = _env(c), _script(c)
+        mounts = _configmap_mounts(workload, c)
+        paths = {var: val for var, val in env.items() if var in FILE_ENV and isinstance(val, str)}
+        for p in extra_paths:
+            paths["ms_controller.json global_rank_table_file_path"] = p
+        exec_at = script.find("exec ")
+        for var, path in paths.items():
+            inside = [m for m in mounts if path == m or path.startswith(m + "/")]
+            if inside:
+                problems.append(f"{name}: {var}={path} is inside ConfigMap mount {inside[0]} "
+                                "(a root-owned symlink MindIE refuses)")
+                continue
+            refs = [re.escape(path)] + [re.escape(f'"${v}"') for v, p in paths.items()
+                                        if p == path and " " not in v]
+            cp = re.search(r"^cp .* (" + "|".join(refs) + r")$", script, re.M)
+            chmod = re.search(r"^chmod 0?640 (" + "|".join(refs) + r")$", script, re.M)
+            if not cp or not chmod or (exec_at >= 0 and max(cp.start(), chmod.start()) > exec_at):
+                problems.append(f"{name}: {var}={path} is not copied and chmod 640 by the entrypoint "
+                                "before MindIE starts")
+
+
+def _check_server_config(name: str, cfg: dict[str, Any], npus: int, problems: list[str]) -> None:
+    backend = cfg.get("BackendConfig") or {}
+    ids = backend.get("npuDeviceIds")
+    models = ((backend.get("ModelDeployConfig") or {}).get("ModelConfig") or [{}])
+    world = models[0].get("worldSize")
+    if ids != [list(range(npus))]:
+        problems.append(f"{name}: npuDeviceIds {ids} do not match the {npus} NPUs the pod requests")
+    if world != npus:
+        problems.append(f"{name}: worldSize {world} differs from the {npus} NPUs the pod requests")
+
+
+def _fake_pods(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    pods, n = [], 10
+    for w in objs:
+        if w.get("kind") not in ("Deployment", "StatefulSet"):
+            continue
+        for ordinal in range(int(w["spec"].get("replicas", 1))):
+            meta = w["spec"]["template"]["metadata"]
+            pods.append({"metadata": {"name": f"{w['metadata']['name']}-{ordinal}", "uid": f"uid-{n}",
+                                      "labels": dict(meta.get("labels") or {}),
+                                      "annotations": dict(meta.get("annotations") or {})},
+                         "spec": w["spec"]["template"]["spec"],
+                         "status": {"phase": "Running", "podIP": f"10.1.0.{n}", "hostIP": f"192.168.0.{n}"},
+                         "_owner": w})
+            n += 1
+    return pods
+
+
+def _operator_fill(objs: list[dict[str, Any]], pods: list[dict[str, Any]], problems: list[str]) -> list[dict]:
+    """Fill each rings-config-* ConfigMap the way the v26.0.0 operator would, finding pods its way."""
+    cms = [dict(o, data=dict(o.get("data") or {})) for o in objs if o.get("kind") == "ConfigMap"]
+    by_name = {c["metadata"]["name"]: c for c in cms}
+    for w in objs:
+        if w.get("kind") not in ("Deployment", "StatefulSet"):
+            continue
+        name = w["metadata"]["name"]
+        npus = sum(_npus(c) for c in _containers(w))
+        vols = {v["name"]: v for v in w["spec"]["template"]["spec"].get("volumes") or []}
+        wants = "ring-controller.atlas" in _labels(w) or "ranktable" in vols
+        if not npus or _labels(w).get(ROLE) not in ("prefill", "decode"):
+            continue
+        if not wants:
+            problems.append(f"{name}: no ring-controller.atlas label or ranktable volume: the Ascend Operator "
+                            "never builds its ranktable")
+            continue
+        cm_name = (vols.get("ranktable") or {}).get("configMap", {}).get("name")
+        if cm_name != f"rings-config-{name}" or cm_name not in by_name:
+            problems.append(f"{name}: ranktable volume is {cm_name!r}, the operator writes rings-config-{name}")
+            continue
+        mine = [p for p in pods if _labels(p).get("deploy-name") == name]
+        if len(mine) != int(w["spec"].get("replicas", 1)):
+            problems.append(f"{name}: {len(mine)} pods labelled deploy-name={name}; the Ascend Operator finds "
+                            "a Deployment's/StatefulSet's pods by that label only")
+            continue
+        servers = []
+        for rank, p in enumerate(mine):
+            servers.append({"server_id": p["status"]["hostIP"], "host_ip": p["status"]["hostIP"],
+                            "container_ip": p["status"]["podIP"],
+                            "device": [{"device_id": str(d), "device_ip": f"29.{rank}.0.{d + 1}",
+                                        "rank_id": str(rank * npus + d)} for d in range(npus)]})
+        by_name[cm_name]["data"]["hccl.json"] = json.dumps(
+            {"status": "completed", "version": "1.0", "server_count": str(len(servers)), "server_list": servers})
+    return cms
+
+
+def _check_ranktable(table: dict[str, Any], multi: bool, problems: list[str]) -> None:
+    groups = table.get("server_group_list") or []
+    ids = [g.get("group_id") for g in groups]
+    if ids[:2] != ["0", "1"]:
+        problems.append(f"global ranktable: groups start {ids[:2]}, MindIE expects 0 coordinator, 1 controller")
+    for g in groups[:2]:
+        for s in g.get("server_list") or []:
+            if not (_is_ip(s.get("server_id")) and _is_ip(s.get("server_ip"))):
+                problems.append(f"group {g.get('group_id')}: server_id/server_ip must be IPs: {s}")
+    servers = groups[2:]
+    if not multi:
+        if len(groups) > 3 or [g.get("group_id") for g in servers] != ["2"]:
+            problems.append(f"global ranktable: single-pod instances need every server in group 2 "
+                            f"(RankTableLoader ParseServerNodes reads only it); groups are {ids}")
+    else:
+        if len(groups) > 98:
+            problems.append(f"global ranktable: {len(groups)} groups, MindIE reads at most 98")
+        for n, g in enumerate(servers):
+            if g.get("group_id") != str(2 + n) or g.get("deploy_server") not in ("1", "2"):
+                problems.append(f"global ranktable: cross-node group {g.get('group_id')} needs id {2 + n} and "
+                                f"deploy_server 2 (P) or 1 (D), has {g.get('deploy_server')!r}")
+    for g in servers:
+        for s in g.get("server_list") or []:
+            if not (_is_ip(s.get("server_id")) and _is_ip(s.get("server_ip"))):
+                problems.append(f"group {g.get('group_id')}: server_id/server_ip must be IPs: {s}")
+            for d in s.get("device") or []:
+                if not all(isinstance(d.get(k), str) for k in ("device_id", "device_logical_id", "rank_id")) \
+                        or not _is_ip(d.get("device_ip")):
+                    problems.append(f"group {g.get('group_id')}: invalid device entry {d}")
+
+
+def check_release(objs: list[dict[str, Any]]) -> list[str]:
+    """Apply the upstream rules to a rendered mindie-service release; return the violations."""
+    cm = _release_config(objs)
+    if cm is None:
+        return []
+    data = cm["data"]
+    problems: list[str] = []
+    workloads = [o for o in objs if o.get("kind") in ("Deployment", "StatefulSet")
+                 and _labels(o).get(ROLE)]
+    pd = "ms_controller.json" in data
+    ctrl = json.loads(data["ms_controller.json"]) if pd else {}
+    coord = json.loads(data["ms_coordinator.json"]) if pd else {}
+
+    pods_per = {}
+    for w in workloads:
+        role = _labels(w)[ROLE]
+        c = _containers(w)[0]
+        if role in ("single", "prefill", "decode"):
+            key = "config.json" if role == "single" else f"config-{role}.json"
+            cfg = json.loads(data[key])
+            _check_server_config(w["metadata"]["name"], cfg, _npus(c), problems)
+            env = _env(c)
+            if env.get("MIES_CONTAINER_IP") != {"fieldRef": {"fieldPath": "status.podIP"}}:
+                problems.append(f"{w['metadata']['name']}: MIES_CONTAINER_IP is not the pod IP")
+            if _labels(w["spec"]["template"]).get("deploy-name") != w["metadata"]["name"]:
+                problems.append(f"{w['metadata']['name']}: pods lack deploy-name={w['metadata']['name']}")
+            if role != "single":
+                pods_per[role] = int(w["spec"].get("replicas", 1))
+                sc = cfg["ServerConfig"]
+                for ck, sk in (("mindie_server_port", "port"), ("mindie_server_control_port", "managementPort"),
+                               ("mindie_server_metric_port", "metricsPort")):
+                    if ctrl.get(ck) != sc.get(sk):
+                        problems.append(f"ms_controller.json {ck}={ctrl.get(ck)} but {key} {sk}={sc.get(sk)}")
+            _check_files(w, [], problems)
+        elif role == "controller":
+            if _env(c).get("POD_IP") != {"fieldRef": {"fieldPath": "status.podIP"}}:
+                problems.append("controller: POD_IP is not the pod IP")
+            _check_files(w, [ctrl.get("global_rank_table_file_path", "")], problems)
+        elif role == "coordinator":
+            http = coord.get("http_config") or {}
+            by_args = '"$POD_IP" "$POD_IP"' in _script(c) and \
+                _env(c).get("POD_IP") == {"fieldRef": {"fieldPath": "status.podIP"}}
+            by_config = all(not ipaddress.ip_address(http.get(k, "127.0.0.1")).is_loopback
+                            for k in ("predict_ip", "manage_ip") if _is_ip(http.get(k, "127.0.0.1")))
+            if not (by_args or by_config):
+                problems.append("coordinator: listens on 127.0.0.1 (start it with the pod IP twice, as "
+                                "MindIE Motor's boot.sh does)")
+            _check_files(w, [], problems)
+    if not pd:
+        return problems
+
+    http = coord.get("http_config") or {}
+    for ck, key in (("mindie_ms_coordinator_port", "manage_port"), ("controller_alarm_port", "alarm_port")):
+        if str(ctrl.get(ck)) != str(http.get(key)):
+            problems.append(f"ms_controller.json {ck}={ctrl.get(ck)} but ms_coordinator.json {key}={http.get(key)}")
+    multi = any(n > 1 for n in pods_per.values())
+    mcfg = ctrl.get("multi_node_infer_config") or {}
+    if mcfg.get("multi_node_infer_enable") is not multi:
+        problems.append(f"ms_controller.json multi_node_infer_enable={mcfg.get('multi_node_infer_enable')} "
+                        f"but instances have {pods_per} pods")
+    for role, key in (("prefill", "p_node_config"), ("decode", "d_node_config")):
+        if role in pods_per and (mcfg.get(key) or {}).get("node_machine_num") != pods_per[role]:
+            problems.append(f"ms_controller.json {key}.node_machine_num differs from {role} pods per instance")
+
+    pods = _fake_pods(objs)
+    cms = _operator_fill(objs, pods, problems)
+    release = _labels(cm).get("app.kubernetes.io/instance", "")
+    result = build_global_ranktable(release, cms, pods)
+    if not result.ready:
+        problems.append("global ranktable never completes: " + "; ".join(result.missing))
+    else:
+        _check_ranktable(result.ranktable or {}, multi, problems)
+    return problems
