@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the pinned toolchain from source into a per-version cache outside the
 # checkout (see hack/versions.env). Reruns skip tools already built at the
-# pinned version. Usage: hack/tools.sh [all|helm|kwok|kind|etcd|kube]... ; hack/tools.sh path
+# pinned version. Usage: hack/tools.sh [all|helm|kwok|kind|etcd|kube|volcano]... ; hack/tools.sh path
 set -o errexit -o nounset -o pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -72,6 +72,15 @@ build_kube() {
     k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubeadm k8s.io/kubernetes/cmd/kubectl)
 }
 
+# volcano.sh/volcano has replace directives, so `go install` fails: build from a
+# wrapper module that requires the tag and repeats its replace block.
+build_volcano() {
+  (cd "${ASCEND_REPO_ROOT}/hack/volcano-build" && go build -o "${OUT}/" \
+    volcano.sh/volcano/cmd/scheduler volcano.sh/volcano/cmd/controller-manager)
+  mv "${OUT}/scheduler" "${OUT}/vc-scheduler"
+  mv "${OUT}/controller-manager" "${OUT}/vc-controller-manager"
+}
+
 install_one() {
   case "$1" in
     helm) build_once helm "${HELM_VERSION}" helm -- build_helm ;;
@@ -79,9 +88,10 @@ install_one() {
     kind) build_once kind "${KIND_VERSION}" kind -- build_kind ;;
     etcd) build_once etcd "${ETCD_VERSION}" etcd -- build_etcd ;;
     kube) build_once kube "${KUBE_VERSION}" kube-apiserver kube-controller-manager kube-scheduler kubeadm kubectl -- build_kube ;;
-    all) local t; for t in helm kwok kind etcd kube; do install_one "${t}"; done ;;
+    volcano) build_once volcano "${VOLCANO_VERSION}" vc-scheduler vc-controller-manager -- build_volcano ;;
+    all) local t; for t in helm kwok kind etcd kube volcano; do install_one "${t}"; done ;;
     path) printf '%s\n' "${ASCEND_TOOLS_BIN}" ;;
-    *) die "unknown tool '$1' (expected one of: all helm kwok kind etcd kube path)" ;;
+    *) die "unknown tool '$1' (expected one of: all helm kwok kind etcd kube volcano path)" ;;
   esac
 }
 
