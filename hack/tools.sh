@@ -76,6 +76,7 @@ build_kube() {
 # wrapper module that requires the tag and repeats its replace block.
 build_volcano() {
   (cd "${ASCEND_REPO_ROOT}/hack/volcano-build" && go build -o "${OUT}/" \
+    -ldflags "-X volcano.sh/volcano/pkg/version.Version=${VOLCANO_VERSION} -X volcano.sh/volcano/pkg/version.GitSHA=${VOLCANO_VERSION}" \
     volcano.sh/volcano/cmd/scheduler volcano.sh/volcano/cmd/controller-manager)
   mv "${OUT}/scheduler" "${OUT}/vc-scheduler"
   mv "${OUT}/controller-manager" "${OUT}/vc-controller-manager"
