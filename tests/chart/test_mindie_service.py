@@ -128,7 +128,7 @@ def test_single_pod_npus_node_selector_and_security(single_default):
     assert c["resources"]["requests"] == {"huawei.com/Ascend910": 1}
     assert c["resources"]["limits"] == {"huawei.com/Ascend910": 1}
     assert spec["nodeSelector"] == {"accelerator": "huawei-Ascend910"}
-    assert spec["schedulerName"] == "default-scheduler"
+    assert spec["schedulerName"] == "volcano"
     assert spec["automountServiceAccountToken"] is False
     assert spec["enableServiceLinks"] is False
     assert spec["securityContext"]["runAsNonRoot"] is True
