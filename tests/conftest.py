@@ -90,7 +90,8 @@ def wait_for_volcano(c: Cluster, timeout: float = 300) -> None:
                          f"--timeout={int(timeout)}s", check=False)
         assert proc.returncode == 0, f"the real Volcano scheduler did not place a probe pod: {proc.stderr}"
         events = c.get_json("events", "-n", ns, "--field-selector", "reason=Scheduled")["items"]
-        assert [e["source"].get("component") for e in events] == ["volcano"], events
+        assert [e["source"].get("component") for e in events if e["involvedObject"]["kind"] == "Pod"] == \
+            ["volcano"], events
     finally:
         c.kubectl("delete", "namespace", ns, "--wait=false", check=False)
 
