@@ -446,9 +446,12 @@ def gang_checks(kube: Any, scheduler_ready: bool | None, now: float | None = Non
                             "make vc-scheduler run: kubectl -n volcano-system get deploy,pods; its log is in "
                             "/var/log/mindx-dl/volcano-scheduler (local cluster: logs/addon-volcano.log and "
                             "logs/volcano-scheduler.log under the cluster dir)"))
+    elif old:
+        checks.append(Check("volcano-scheduling", "PASS", f"a Volcano scheduler is attending the {len(old)} "
+                            f"volcano pod(s) waiting over {int(UNATTENDED_AFTER)}s"))
     elif waiting:
-        checks.append(Check("volcano-scheduling", "PASS",
-                            f"a Volcano scheduler is attending the {len(waiting)} waiting volcano pod(s)"))
+        checks.append(Check("volcano-scheduling", "PASS", f"{len(waiting)} volcano pod(s) waiting, none longer "
+                            f"than {int(UNATTENDED_AFTER)}s"))
     else:
         checks.append(Check("volcano-scheduling", "PASS", "no pod waits for Volcano"))
 

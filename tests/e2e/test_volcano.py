@@ -272,3 +272,46 @@ def test_scheduler_conf_follows_the_configmap(cluster, namespace, releases):
         set_conf(conf)
     until("the NPU pods to bind once allocate is back", lambda: (lambda x: len(x) == 4 and all(map(running, x)))(
         pods(cluster, namespace, "noalloc")), timeout=90)
+
+
+def test_doctor_on_gangs(cluster, namespace, releases):
+    """With the real scheduler running, a waiting gang is attended; stuck ones are named past the threshold."""
+    queue = f"tiny-{secrets.token_hex(3)}"
+    cluster.kubectl("apply", "-f", "-", input=json.dumps({
+        "apiVersion": "scheduling.volcano.sh/v1beta1", "kind": "Queue", "metadata": {"name": queue},
+        "spec": {"weight": 1, "reclaimable": False, "capability": {NPU: "1"}}}))
+    try:
+        releases.install("waits", gang_values(prefill=1, decode=1, gang={"enabled": True, "queue": queue}), wait=False)
+        def refused():
+            mine = {k: v for k, v in podgroups(cluster, namespace).items() if k.startswith("waits-")}
+            return len(mine) == 2 and all(unschedulable(v) for v in mine.values())
+        until("the gangs to be refused", refused, timeout=90)
+        doc = json.loads(cluster.plugin("doctor", "-o", "json").stdout)
+        checks = {c["check"]: c for c in doc["checks"]}
+        assert checks["volcano-scheduling"]["status"] == "PASS", checks["volcano-scheduling"]
+        assert "4 volcano pod(s) waiting, none longer than 60s" in checks["volcano-scheduling"]["message"]
+        # younger than the 300 s threshold: not stuck yet
+        assert checks["podgroups"]["status"] == "PASS", checks["podgroups"]
+    finally:
+        cluster.kubectl("delete", "queue", queue, "--ignore-not-found", check=False)
+
+
+def test_doctor_warns_when_no_volcano_scheduler_runs(bare_cluster):
+    """A cluster without the stack (so without Volcano): a volcano pod nobody looks at is reported after 60 s."""
+    c = bare_cluster
+    ns = f"t-{secrets.token_hex(3)}"
+    c.kubectl("create", "namespace", ns)
+    c.kubectl("apply", "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "orphan", "namespace": ns},
+        "spec": {"schedulerName": "volcano", "containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10"}]}}))
+
+    def check():
+        doc = json.loads(c.plugin("doctor", "-o", "json").stdout)
+        return {x["check"]: x for x in doc["checks"]}["volcano-scheduling"]
+    first = check()
+    assert first["status"] == "PASS" and "waiting" in first["message"], first
+    warned = until("doctor to report the unattended pod", lambda: (lambda x: x if x["status"] == "WARN" else None)(
+        check()), timeout=150, interval=10)
+    assert f"{ns}/orphan" in warned["message"] and "no Volcano scheduler has looked at them" in warned["message"]
+    assert "no volcano-scheduler Deployment is installed" in warned["message"]
+    assert c.get_json("pod", "-n", ns, "orphan")["spec"].get("nodeName") is None

@@ -146,12 +146,13 @@ def test_doctor_stale_conditions_mean_the_scheduler_stopped():
     assert checks(kube)["volcano-scheduling"].status == "WARN"
     # refreshed 30 s ago: attended
     kube = FakeKube([pod("a", "g")], [podgroup("g", "Pending", cond_age=30)])
-    assert checks(kube)["volcano-scheduling"].status == "PASS"
+    assert checks(kube)["volcano-scheduling"].message == \
+        "a Volcano scheduler is attending the 1 volcano pod(s) waiting over 60s"
 
 
 def test_doctor_young_pods_and_pods_without_podgroup():
     kube = FakeKube([pod("young", "g", age=10)], [podgroup("g", None, age=10)])
-    assert checks(kube)["volcano-scheduling"].status == "PASS"
+    assert checks(kube)["volcano-scheduling"].message == "1 volcano pod(s) waiting, none longer than 60s"
     # no PodGroup (yet): the pod's own PodScheduled condition is the sign of a scheduler
     assert checks(FakeKube([pod("a", None, scheduled="all nodes are unavailable")], []))[
         "volcano-scheduling"].status == "PASS"
