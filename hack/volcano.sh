@@ -42,6 +42,7 @@ SCHED_SA=volcano-scheduler
 CTRL_SA=volcano-controllers
 POLL=2         # seconds between looks at the ServiceAccounts / ConfigMap (one kubectl call)
 BACKOFF=5      # seconds before a crashed process is restarted
+RENEW="${VOLCANO_TOKEN_RENEW:-86400}"  # seconds before the 48h tokens are renewed
 SCHED_V="${VOLCANO_LOG_LEVEL:-2}"
 
 ADMIN=""
@@ -152,9 +153,18 @@ alive() { [[ -n "$1" ]] && kill -0 "$1" 2>/dev/null; }
 
 # supervise SEEN: keep both processes running for this install of the chart.
 supervise() {
-  local seen="$1" now sched_dead_at=0 ctrl_dead_at=0 rc
+  local seen="$1" now sched_dead_at=0 ctrl_dead_at=0 rc minted_at=${SECONDS}
   while true; do
     sleep "${POLL}"
+    if (( SECONDS - minted_at > RENEW )); then
+      # The tokens live 48h and the kubeconfigs hold them inline (read once at start).
+      log "renewing the ServiceAccount tokens: restarting Volcano with fresh kubeconfigs"
+      stop_processes
+      mint_kubeconfigs
+      start_controllers
+      start_scheduler
+      minted_at=${SECONDS}
+    fi
     now="$(observe)"
     if [[ "$(wc -w <<<"${now}")" -ne 3 || "$(sa_part "${now}")" != "$(sa_part "${seen}")" ]]; then
       log "the chart's ServiceAccounts or ConfigMap are gone or were recreated (uninstall/reinstall): stopping Volcano"
