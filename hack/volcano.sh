@@ -6,11 +6,16 @@
 # kills the group by pid, so nothing outlives the cluster.
 #
 #   hack/volcano.sh run --kubeconfig ADMIN --dir DIR
+#   env: VOLCANO_LOG_LEVEL (vc-scheduler -v, default 2),
+#        VOLCANO_TOKEN_RENEW (seconds between token renewals, default 86400)
 #
-# What it does, in a loop:
+# What it does, in a loop (ADMIN is used only for what the kubelet and the
+# token controller would do: read the ServiceAccounts and the ConfigMap, mint
+# tokens):
 #  1. waits for the ascend-volcano chart's ServiceAccounts volcano-system/
-#     volcano-scheduler and volcano-system/volcano-controllers (created by
-#     `kubectl ascend install` or `helm install` of ascend-stack);
+#     volcano-scheduler and volcano-system/volcano-controllers and its
+#     ConfigMap (created by `kubectl ascend install` or `helm install` of
+#     ascend-stack);
 #  2. mints a private 0600 kubeconfig for each with hack/sa-kubeconfig.sh
 #     (TokenRequest). The processes never see the admin kubeconfig: they have
 #     exactly the chart's RBAC, and a missing rule fails here as it would on a
@@ -23,8 +28,9 @@
 #     (after a back-off, like a crash-looping container), rewrites the conf
 #     when the ConfigMap changes (vc-scheduler v1.7.0 watches its conf
 #     directory with fsnotify and reloads the file by itself:
-#     pkg/scheduler/scheduler.go watchSchedulerConf), and stops both when the
-#     chart is uninstalled (its ServiceAccounts are gone), then waits again.
+#     pkg/scheduler/scheduler.go watchSchedulerConf), renews the tokens daily
+#     (they last 48h), and stops both when the chart is uninstalled (its
+#     ServiceAccounts are gone), then waits again.
 #
 # The chart's own volcano-scheduler / volcano-controllers Deployments still
 # exist: on this cluster their pods are simulated by KWOK (no container runs),
