@@ -14,7 +14,7 @@ help:
 dev:
 	@hack/dev.sh $(VENV)
 
-## tools: build the pinned toolchain (helm, kwok, kind, etcd, Kubernetes, containerd 2.x) into the cache
+## tools: build the pinned toolchain (helm, kwok, kind, etcd, Kubernetes, Volcano, containerd 2.x) into the cache
 tools:
 	@hack/tools.sh all
 

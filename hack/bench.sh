@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run the benchmarks (each starts and stops its own local cluster named "bench").
-# BENCH_ARGS_ONBOARDING / BENCH_ARGS_STACK pass options through (see each script's --help).
+# BENCH_ARGS_ONBOARDING / BENCH_ARGS_STACK / BENCH_ARGS_VOLCANO pass options through (see each script's --help).
 set -o errexit -o nounset -o pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -12,6 +12,8 @@ main() {
   ../.venv/bin/python bench_onboarding.py ${BENCH_ARGS_ONBOARDING:-}
   # shellcheck disable=SC2086
   ../.venv/bin/python bench_stack.py ${BENCH_ARGS_STACK:-}
+  # shellcheck disable=SC2086
+  ../.venv/bin/python bench_volcano.py ${BENCH_ARGS_VOLCANO:-}
 }
 
 main "$@"

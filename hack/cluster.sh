@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Local control plane with simulated Ascend servers (KWOK binary runtime:
 # real etcd, kube-apiserver, kube-controller-manager, kube-scheduler; only
-# kubelets are simulated).
+# kubelets are simulated) plus the real Volcano scheduler and controllers
+# (hack/volcano.sh, an addon that starts them once the ascend-volcano chart is
+# installed, with the chart's ServiceAccounts).
 #
-#   hack/cluster.sh up [--bare] [--layout default|single|all-models | --nodes N] [--merge-kubeconfig]
+#   hack/cluster.sh up [--bare] [--layout default|single|all-models | --nodes N] [--merge-kubeconfig] [--no-volcano]
 #   hack/cluster.sh down          # stops every process, removes every file (also after a crash)
 #   hack/cluster.sh kubeconfig    # prints the kubeconfig path
 #
+# --no-volcano: do not start the Volcano addon (pods with schedulerName
+# volcano then stay Pending, as on a cluster without Volcano).
 # --merge-kubeconfig (what `make cluster-up` passes) also adds the context
 # kwok-<name> to your kubeconfig and switches to it, as kind does; `down`
 # removes it again. Without it your kubeconfig is never touched.
@@ -171,19 +175,22 @@ wait_ready() {
 }
 
 cluster_up() {
-  local bare=false layout=default nodes="" merge=false
+  local bare=false layout=default nodes="" merge=false volcano=true
   while [[ $# -gt 0 ]]; do
     case "$1" in
       --bare) bare=true ;;
       --layout) layout="$2"; shift ;;
       --nodes) nodes="$2"; shift ;;
       --merge-kubeconfig) merge=true ;;
+      --no-volcano) volcano=false ;;
       *) die "unknown option '$1' (see hack/cluster.sh header)" ;;
     esac
     shift
   done
   local start=${SECONDS}
-  "${ASCEND_REPO_ROOT}/hack/tools.sh" helm kwok etcd kube
+  local tools=(helm kwok etcd kube)
+  [[ "${volcano}" == true ]] && tools+=(volcano)
+  "${ASCEND_REPO_ROOT}/hack/tools.sh" "${tools[@]}"
   mkdir -p "${KWOK_WORKDIR}"
   if healthy; then
     log "cluster ${CLUSTER} is already running; reconciling bootstrap objects and nodes"
@@ -220,6 +227,10 @@ cluster_up() {
   # for the ascend-operator chart's ServiceAccount and runs with its RBAC.
   start_addon ascend-operator-emulator "${ASCEND_REPO_ROOT}/hack/ascend-operator-emulator.sh" \
     --kubeconfig "${KUBECONFIG_OUT}" --workdir "${ADDON_DIR}"
+  if [[ "${volcano}" == true ]]; then
+    start_addon volcano "${ASCEND_REPO_ROOT}/hack/volcano.sh" run --kubeconfig "${KUBECONFIG_OUT}" \
+      --dir "${CLUSTER_DIR}/volcano"
+  fi
   [[ "${merge}" == true ]] && merge_kubeconfig
   log "cluster ${CLUSTER} ready in $((SECONDS - start))s; use: export KUBECONFIG=${KUBECONFIG_OUT}"
   printf '%s\n' "${KUBECONFIG_OUT}"
@@ -250,7 +261,7 @@ main() {
     up) shift; cluster_up "$@" ;;
     down) cluster_down ;;
     kubeconfig) printf '%s\n' "${KUBECONFIG_OUT}" ;;
-    *) die "usage: hack/cluster.sh up [--bare] [--layout NAME | --nodes N] | down | kubeconfig" ;;
+    *) die "usage: hack/cluster.sh up [--bare] [--layout NAME | --nodes N] [--no-volcano] | down | kubeconfig" ;;
   esac
 }
 

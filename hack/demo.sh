@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job end to end on a local simulated cluster: bare Ascend nodes ->
 # join command -> MindCluster labels -> MindCluster stack -> status/doctor ->
-# a small PD-separated MindIE service. Leaves the cluster running
+# a small PD-separated MindIE service -> gang scheduling by the real Volcano
+# scheduler (an over-subscribed service waits whole, binds when a server
+# joins). Leaves the cluster running
 # (`make cluster-down` removes it). Rerunnable: every step is idempotent.
 set -o errexit -o nounset -o pipefail
 
@@ -11,6 +13,40 @@ DEMO_WORK=""
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
+
+# podgroups_in PHASE_REGEX COUNT RELEASE [SECONDS]: wait until COUNT of the
+# release's PodGroups are in a phase matching PHASE_REGEX and, for Pending /
+# Inqueue, carry Volcano's Unschedulable condition.
+podgroups_in() {
+  local want="$1" count="$2" release="$3" deadline=$((SECONDS + ${4:-120}))
+  local jp='{range .items[*]}{.status.phase}/{.status.conditions[?(@.type=="Unschedulable")].status}{"\n"}{end}'
+  until [[ "$(kubectl get podgroups -n mindie -l "app.kubernetes.io/instance=${release}" -o "jsonpath=${jp}" \
+             | grep -cE "^(${want})")" -ge "${count}" ]]; do
+    (( SECONDS < deadline )) || die "PodGroups of ${release} did not reach ${want}"
+    sleep 1
+  done
+}
+
+gang_demo() {
+  step "Who placed the pods: the real Volcano scheduler (vc-scheduler, with the chart's ServiceAccount and RBAC)"
+  run kubectl get events -n mindie --field-selector reason=Scheduled,involvedObject.kind=Pod \
+    -o custom-columns='POD:.involvedObject.name,SCHEDULED-BY:.source.component,MESSAGE:.message'
+
+  step "Over-subscription: a second service of 2-pod instances (2 x 8 NPUs each) while only one server is free"
+  run helm upgrade --install demo-gang charts/mindie-service -n mindie -f hack/demo/mindie-gang.yaml
+  podgroups_in "(Pending|Inqueue)/True" 2 demo-gang
+  printf 'No instance is half-placed: a pod alone would hold 8 NPUs and serve nothing.\n'
+  run kubectl get podgroups,pods -n mindie -l app.kubernetes.io/instance=demo-gang
+  run kubectl ascend status
+
+  step "Room is made: the next Atlas 800I A2 joins (simulated) and is labelled; one instance binds, whole"
+  run "${ASCEND_REPO_ROOT}/.venv/bin/python" hack/nodes.py --kubeconfig "${KUBECONFIG}" --nodes 1 \
+    --model atlas-800i-a2 --no-management --prefix joined- --offset 50
+  run kubectl ascend label-node --all
+  podgroups_in "Running/" 1 demo-gang
+  run kubectl get podgroups,pods -n mindie -l app.kubernetes.io/instance=demo-gang -o wide
+  run kubectl ascend status
+}
 
 main() {
   cd "${ASCEND_REPO_ROOT}"
@@ -46,6 +82,8 @@ main() {
   run kubectl get configmaps -n mindie -l mindie.huawei.com/ranktable=instance
   run kubectl ascend -n mindie mindie ranktable demo-llm --wait --timeout 2m
   run kubectl ascend status
+
+  gang_demo
   printf '\nThe cluster keeps running: export KUBECONFIG=%s (make cluster-down removes it)\n' "${KUBECONFIG}"
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the pinned toolchain from source into a per-version cache outside the
 # checkout (see hack/versions.env). Reruns skip tools already built at the
-# pinned version. Usage: hack/tools.sh [all|helm|kwok|kind|etcd|kube|containerd2]... ; hack/tools.sh path
+# pinned version. Usage: hack/tools.sh [all|helm|kwok|kind|etcd|kube|volcano|containerd2]... ; hack/tools.sh path
 set -o errexit -o nounset -o pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -81,6 +81,16 @@ build_containerd2() {
   mv "${OUT}/containerd" "${OUT}/containerd2"
 }
 
+# volcano.sh/volcano has replace directives, so `go install` fails: build from a
+# wrapper module that requires the tag and repeats its replace block.
+build_volcano() {
+  (cd "${ASCEND_REPO_ROOT}/hack/volcano-build" && go build -o "${OUT}/" \
+    -ldflags "-X volcano.sh/volcano/pkg/version.Version=${VOLCANO_VERSION} -X volcano.sh/volcano/pkg/version.GitSHA=${VOLCANO_VERSION}" \
+    volcano.sh/volcano/cmd/scheduler volcano.sh/volcano/cmd/controller-manager)
+  mv "${OUT}/scheduler" "${OUT}/vc-scheduler"
+  mv "${OUT}/controller-manager" "${OUT}/vc-controller-manager"
+}
+
 install_one() {
   case "$1" in
     helm) build_once helm "${HELM_VERSION}" helm -- build_helm ;;
@@ -88,10 +98,11 @@ install_one() {
     kind) build_once kind "${KIND_VERSION}" kind -- build_kind ;;
     etcd) build_once etcd "${ETCD_VERSION}" etcd -- build_etcd ;;
     kube) build_once kube "${KUBE_VERSION}" kube-apiserver kube-controller-manager kube-scheduler kubeadm kubectl -- build_kube ;;
+    volcano) build_once volcano "${VOLCANO_VERSION}" vc-scheduler vc-controller-manager -- build_volcano ;;
     containerd2) build_once containerd2 "${CONTAINERD2_VERSION}" containerd2 -- build_containerd2 ;;
-    all) local t; for t in helm kwok kind etcd kube containerd2; do install_one "${t}"; done ;;
+    all) local t; for t in helm kwok kind etcd kube volcano containerd2; do install_one "${t}"; done ;;
     path) printf '%s\n' "${ASCEND_TOOLS_BIN}" ;;
-    *) die "unknown tool '$1' (expected one of: all helm kwok kind etcd kube containerd2 path)" ;;
+    *) die "unknown tool '$1' (expected one of: all helm kwok kind etcd kube volcano containerd2 path)" ;;
   esac
 }
 

@@ -509,6 +509,19 @@ class Kube:
     def list_deployments(self, label_selector: str | None = None) -> list[dict[str, Any]]:
         return self.paginate("list deployments", "/apis/apps/v1/deployments", labelSelector=label_selector)
 
+    def list_podgroups(self, namespace: str | None = None) -> list[dict[str, Any]]:
+        """Volcano PodGroups (scheduling.volcano.sh/v1beta1); [] when the CRD is not installed."""
+        base = "/apis/scheduling.volcano.sh/v1beta1"
+        path = f"{base}/namespaces/{namespace}/podgroups" if namespace else f"{base}/podgroups"
+        try:
+            return self.paginate(f"list podgroups in {namespace or 'all namespaces'}", path)
+        except errors.NotFound:
+            return []
+
+    def list_events(self, namespace: str, field_selector: str | None = None) -> list[dict[str, Any]]:
+        return self.paginate(f"list events in {namespace}", f"/api/v1/namespaces/{namespace}/events",
+                             fieldSelector=field_selector)
+
     def list_crds(self) -> list[dict[str, Any]]:
         return self.paginate("list CRDs", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions")
 

@@ -38,7 +38,7 @@ class Cluster:
 
 
 def _start_cluster(name: str, *args: str) -> Cluster:
-    for tool in ("kwokctl", "kube-apiserver", "etcd", "helm"):
+    for tool in ("kwokctl", "kube-apiserver", "etcd", "helm", "vc-scheduler", "vc-controller-manager"):
         need_tool(tool)
     env = {"ASCEND_CLUSTER": name}
     proc = run(["bash", str(REPO_ROOT / "hack" / "cluster.sh"), "up", *args], env=env, timeout=900)
@@ -60,6 +60,66 @@ def cluster():
         return
     c = _start_cluster(f"e2e-{secrets.token_hex(3)}")
     try:
+        yield c
+    finally:
+        _stop_cluster(c)
+
+
+VOLCANO_PROBE = """
+apiVersion: v1
+kind: Pod
+metadata: {name: volcano-probe, namespace: NS}
+spec:
+  schedulerName: volcano
+  tolerations: [{operator: Exists}]
+  containers: [{name: c, image: registry.k8s.io/pause:3.10}]
+"""
+
+
+def wait_for_volcano(c: Cluster, timeout: float = 300) -> None:
+    """Wait until the real vc-scheduler places a probe pod (the hack/volcano.sh addon started it).
+
+    The addon starts Volcano when the chart's ServiceAccounts exist, so this is the
+    cluster's own answer to "is a Volcano scheduler running", not a guess from a log.
+    """
+    ns = f"volcano-probe-{secrets.token_hex(3)}"
+    c.kubectl("create", "namespace", ns)
+    try:
+        c.kubectl("apply", "-f", "-", input=VOLCANO_PROBE.replace("NS", ns))
+        proc = c.kubectl("wait", "-n", ns, "pod/volcano-probe", "--for=condition=PodScheduled",
+                         f"--timeout={int(timeout)}s", check=False)
+        assert proc.returncode == 0, f"the real Volcano scheduler did not place a probe pod: {proc.stderr}"
+        events = c.get_json("events", "-n", ns, "--field-selector", "reason=Scheduled")["items"]
+        assert [e["source"].get("component") for e in events if e["involvedObject"]["kind"] == "Pod"] == \
+            ["volcano"], events
+    finally:
+        c.kubectl("delete", "namespace", ns, "--wait=false", check=False)
+
+
+def install_stack(c: Cluster) -> None:
+    """MindCluster labels on every node (mgmt-0 as management node) and the stack installed."""
+    for args in (("label-node", "--all"), ("label-node", "mgmt-0", "--role", "master"),
+                 ("install", "--wait", "--timeout", "5m")):
+        proc = c.plugin(*args)
+        assert proc.returncode == 0, f"kubectl ascend {' '.join(args)}: {proc.stderr}"
+
+
+@pytest.fixture(scope="session")
+def volcano_cluster():
+    """A cluster with the MindCluster stack installed and the real Volcano scheduling.
+
+    hack/cluster.sh up starts the Volcano addon (hack/volcano.sh); it runs
+    vc-scheduler and vc-controller-manager with the chart's ServiceAccounts as
+    soon as `kubectl ascend install` has created them. Every pod with
+    schedulerName volcano here is placed by the real scheduler.
+    $ASCEND_E2E_KUBECONFIG (a cluster started with hack/cluster.sh up) is used
+    when set.
+    """
+    existing = os.environ.get("ASCEND_E2E_KUBECONFIG")
+    c = Cluster("external", existing, False) if existing else _start_cluster(f"vc-{secrets.token_hex(3)}")
+    try:
+        install_stack(c)
+        wait_for_volcano(c)
         yield c
     finally:
         _stop_cluster(c)

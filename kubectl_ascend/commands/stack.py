@@ -217,8 +217,11 @@ def uninstall(settings: Settings, release: str, wait: bool, dry_run: str, output
 @output_option
 @pass_settings
 def status(settings: Settings, output: str | None) -> None:
-    """Show NPU nodes (labels, NPUs capacity/allocatable/requested, device plugin), components, MindIE services."""
-    from kubectl_ascend.stack import cluster_status
+    """Show NPU nodes (labels, NPUs capacity/allocatable/requested, device plugin), components, MindIE services.
+
+    Multi-pod MindIE instances also show their Volcano PodGroup phase and, while
+    pods wait, Volcano's reason in one line."""
+    from kubectl_ascend.stack import cluster_status, gang_line
 
     data = cluster_status(settings.kube())
 
@@ -237,6 +240,9 @@ def status(settings: Settings, output: str | None) -> None:
                                    [[s["release"], s["namespace"], s["mode"],
                                      " ".join(f"{k}={v['ready']}/{v['pods']}" for k, v in s["roles"].items()),
                                      s["npus"], s["ranktable"] or "-"] for s in d["services"]])
+            gangs = [f"  {s['namespace']}/{s['release']} {gang_line(i)}" for s in d["services"] for i in s["instances"]]
+            if gangs:
+                out += "\n\nGang scheduling (Volcano PodGroups, per instance):\n" + "\n".join(gangs)
         return out
 
     emit(data, fmt(settings, output), text)

@@ -130,7 +130,7 @@ def test_single_pod_npus_node_selector_and_security(single_default):
     assert c["resources"]["requests"] == {"huawei.com/Ascend910": 1}
     assert c["resources"]["limits"] == {"huawei.com/Ascend910": 1}
     assert spec["nodeSelector"] == {"accelerator": "huawei-Ascend910", "accelerator-type": "module-910b-8"}
-    assert spec["schedulerName"] == "default-scheduler"
+    assert spec["schedulerName"] == "volcano"
     assert spec["automountServiceAccountToken"] is False
     assert spec["enableServiceLinks"] is False
     assert spec["securityContext"]["runAsNonRoot"] is True

@@ -5,8 +5,8 @@ Scenarios:
   accelerator=huawei-Ascend910, requests = limits = npusPerInstance NPUs,
   config.json follows the NPU count, the entry Service points at the pods;
 - single mode with more instances than the free Ascend910 NPUs: exactly the
-  instances that fit run, the rest stay Pending with the scheduler's
-  "Insufficient huawei.com/Ascend910";
+  instances that fit run, the rest stay Pending, Unschedulable in Volcano's
+  words ("all nodes are unavailable");
 - pd mode: controller, coordinator, Prefill and Decode pods are created, P/D
   pods land on accelerator-type=module-910b-8 nodes with their NPUs and
   priorities, the global ranktable starts "initializing";
@@ -32,8 +32,9 @@ Scenarios:
   other untouched.
 
 The cluster is KWOK: pods bound to a node become Running with an IP, but no
-container runs (MindIE never starts) and Volcano's scheduler binary is not
-there, so every release sets schedulerName: default-scheduler.
+container runs (MindIE never starts). The MindCluster stack is installed and
+the real Volcano (vc-scheduler, vc-controller-manager; hack/volcano.sh) places
+every pod: the releases keep the chart's default schedulerName volcano.
 """
 from __future__ import annotations
 
@@ -71,9 +72,6 @@ def _base_values(model: str) -> dict[str, Any]:
         "model": {"name": model, "path": MODEL_PATH},
         # Required for Ascend 910 workloads; the simulated Atlas 800I A2 nodes are module-910b-8.
         "accelerator": {"family": "910", "type": "module-910b-8"},
-        # KWOK runs the default kube-scheduler only (no Volcano binary): pd mode
-        # would otherwise default to schedulerName volcano and never be scheduled.
-        "schedulerName": "default-scheduler",
     }
 
 
@@ -276,6 +274,12 @@ def endpoint_ips(cluster, ns: str, service: str) -> set[str]:
 # -- fixtures -----------------------------------------------------------------
 
 @pytest.fixture(scope="module")
+def cluster(volcano_cluster):
+    """This module runs on the cluster with the stack and the real Volcano (tests/conftest.py)."""
+    return volcano_cluster
+
+
+@pytest.fixture(scope="module")
 def npu_labels(cluster):
     """MindCluster labels on every NPU node (the chart's nodeSelector needs them).
 
@@ -336,7 +340,7 @@ def test_single_instances_run_on_npu_nodes(cluster, namespace, npu_labels, relea
     labels = node_labels(cluster)
     for p in items:
         assert p["metadata"]["labels"][ROLE] == "single"
-        assert p["spec"]["schedulerName"] == "default-scheduler"
+        assert p["spec"]["schedulerName"] == "volcano"
         assert p["spec"]["nodeSelector"] == {"accelerator": "huawei-Ascend910", "accelerator-type": "module-910b-8"}
         node = p["spec"]["nodeName"]
         assert labels[node]["accelerator"] == "huawei-Ascend910", node
@@ -415,8 +419,10 @@ def test_more_instances_than_npus_leave_the_rest_pending(cluster, namespace, npu
         assert all(labels[p["spec"]["nodeName"]]["accelerator"] == "huawei-Ascend910" for p in run_)
         for p in pending:
             cond = [c for c in p["status"]["conditions"] if c["type"] == "PodScheduled"][0]
+            # Volcano v1.7.0's words for a task no node fits
             assert cond["reason"] == "Unschedulable"
-            assert f"Insufficient {NPU}" in cond["message"], cond["message"]
+            assert cond["message"] == "all nodes are unavailable" or f"Insufficient {NPU}" in cond["message"], cond
+
         dep = cluster.get_json("deployment", "-n", namespace, "many-mindie-service")
         assert dep["status"].get("availableReplicas") == fit
     finally:
@@ -458,7 +464,7 @@ def test_pd_components_created_and_placed(cluster, namespace, npu_labels, releas
         assert labels[node]["accelerator"] == "huawei-Ascend910", node
         assert labels[node]["accelerator-type"] == "module-910b-8", node
         assert p["spec"]["nodeSelector"] == {"accelerator": "huawei-Ascend910", "accelerator-type": "module-910b-8"}
-        assert p["spec"]["schedulerName"] == "default-scheduler"
+        assert p["spec"]["schedulerName"] == "volcano"
         assert p["metadata"]["labels"]["ring-controller.atlas"] == "ascend-910b"
         [c] = p["spec"]["containers"]
         assert c["resources"]["requests"][NPU] == c["resources"]["limits"][NPU] == "2"

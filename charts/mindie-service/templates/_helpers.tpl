@@ -143,15 +143,9 @@ mindie.huawei.com/instance-index: {{ .index | toString | quote }}
 {{- end -}}
 {{- end -}}
 
-{{/* Scheduler: the value, else volcano in pd mode, else default-scheduler. */}}
+{{/* Scheduler: the value, else volcano (MindCluster schedules NPU pods with Volcano in both modes). */}}
 {{- define "mindie-service.schedulerName" -}}
-{{- if .Values.schedulerName -}}
-{{- .Values.schedulerName -}}
-{{- else if eq .Values.mode "pd" -}}
-volcano
-{{- else -}}
-default-scheduler
-{{- end -}}
+{{- .Values.schedulerName | default "volcano" -}}
 {{- end -}}
 
 {{/* Extended resource of one NPU: huawei.com/Ascend910, huawei.com/Ascend310P, ... */}}
