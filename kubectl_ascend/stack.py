@@ -808,14 +808,14 @@ def check_volcano_scheduling(kube: Any, r: DoctorReport, nodes: list[dict[str, A
                                  f"schedulerName {scheduler})")
                 break
     if offenders:
-        r.add("volcano-scheduling", "FAIL",
+        r.add("npu-pods-via-volcano", "FAIL",
               f"{len(offenders)} pod(s) request fewer NPUs than their node has but are not scheduled by "
               f"Volcano, while the device plugin runs with -volcanoType=true (it gives such pods no NPUs): "
               + ", ".join(offenders[:10]),
               "schedule them with Volcano: schedulerName: volcano (mindie-service: --set schedulerName=volcano), "
               "or request whole nodes")
     else:
-        r.add("volcano-scheduling", "PASS", "every pod requesting part of a node's NPUs is scheduled by Volcano "
+        r.add("npu-pods-via-volcano", "PASS", "every pod requesting part of a node's NPUs is scheduled by Volcano "
               f"(device plugin with -volcanoType=true on {len(vt_nodes)} node(s))")
 
 

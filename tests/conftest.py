@@ -97,16 +97,21 @@ def wait_for_volcano(c: Cluster, timeout: float = 300) -> None:
 
 
 def install_stack(c: Cluster) -> None:
-    """MindCluster labels on every node (mgmt-0 as management node) and the stack installed."""
+    """MindCluster labels on every node (mgmt-0 as management node) and the stack installed.
+
+    The Ascend Operator is left out: its ServiceAccount is what brings the operator
+    emulator addon to life, and the MindIE tests install the ascend-operator chart
+    themselves when they want ranktables filled (and check what happens before).
+    """
     for args in (("label-node", "--all"), ("label-node", "mgmt-0", "--role", "master"),
-                 ("install", "--wait", "--timeout", "5m")):
+                 ("install", "--wait", "--timeout", "5m", "--set", "ascend-operator.enabled=false")):
         proc = c.plugin(*args)
         assert proc.returncode == 0, f"kubectl ascend {' '.join(args)}: {proc.stderr}"
 
 
 @pytest.fixture(scope="session")
 def volcano_cluster():
-    """A cluster with the MindCluster stack installed and the real Volcano scheduling.
+    """A cluster with the MindCluster stack (less the Ascend Operator) installed and the real Volcano scheduling.
 
     hack/cluster.sh up starts the Volcano addon (hack/volcano.sh); it runs
     vc-scheduler and vc-controller-manager with the chart's ServiceAccounts as

@@ -53,7 +53,7 @@ def test_partial_node_npu_pods_not_scheduled_by_volcano_fail(cluster, namespace)
     ]
     for p in pods:
         cluster.kubectl("apply", "-f", "-", input=json.dumps(p))
-    check = _doctor(cluster)["volcano-scheduling"]
+    check = _doctor(cluster)["npu-pods-via-volcano"]
     assert check["status"] == "FAIL", check
     assert f"{namespace}/part-default (2 of 8 huawei.com/Ascend910, on atlas-800t-a2-0, " \
            "schedulerName default-scheduler)" in check["message"]
@@ -62,7 +62,7 @@ def test_partial_node_npu_pods_not_scheduled_by_volcano_fail(cluster, namespace)
     assert "schedulerName: volcano" in check["fix"]
 
     cluster.kubectl("delete", "pod", "-n", namespace, "part-default", "--grace-period=0", "--force")
-    check = _doctor(cluster)["volcano-scheduling"]
+    check = _doctor(cluster)["npu-pods-via-volcano"]
     assert check["status"] == "PASS", check
 
 
