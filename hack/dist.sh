@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the krew archives and their manifest.
 #
-#   hack/dist.sh [--out DIR] [--platforms "linux/amd64 linux/arm64"] [--pythons "3.9 3.10 ..."]
+#   hack/dist.sh [--out DIR] [--platforms "linux/amd64 linux/arm64"] [--pythons "3.10 3.11 ..."]
 #
 # One archive per platform, dist/kubectl-ascend-vVERSION-OS-ARCH.tar.gz, holding:
 #   kubectl-ascend, kubectl_complete-ascend   the launcher (krew/launcher.py), twice
@@ -121,7 +121,7 @@ EOF
 }
 
 main() {
-  local out="dist" platforms="linux/amd64 linux/arm64" pythons="3.9 3.10 3.11 3.12 3.13"
+  local out="dist" platforms="linux/amd64 linux/arm64" pythons="3.10 3.11 3.12 3.13"
   while (($#)); do
     case "$1" in
       --out) out="$2"; shift 2 ;;

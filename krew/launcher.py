@@ -16,7 +16,7 @@ import sys
 import tempfile
 import zipfile
 
-MIN_PYTHON = (3, 9)
+MIN_PYTHON = (3, 10)  # kubernetes>=37 requires 3.10
 
 
 def fail(msg, quiet):
@@ -81,7 +81,7 @@ def site_dir(root, index, tag, quiet):
 def main():
     completing = os.path.basename(sys.argv[0]).startswith("kubectl_complete")
     if sys.version_info[:2] < MIN_PYTHON:
-        fail("kubectl-ascend needs Python 3.9 or newer; python3 here is %d.%d" % sys.version_info[:2], completing)
+        fail("kubectl-ascend needs Python 3.10 or newer; python3 here is %d.%d" % sys.version_info[:2], completing)
     root = os.path.dirname(os.path.realpath(__file__))
     try:
         with open(os.path.join(root, "wheels", "index.json")) as f:
