@@ -197,7 +197,7 @@ class Helm:
             raise _explain(e, f"helm uninstall {release}") from None
 
     def release_names(self, namespace: str, *, timeout: float = 3.0) -> list[str]:
-        """Names of the releases in `namespace`, whatever their status (for shell completion).
+        """Names of the deployed, failed and pending releases in `namespace` (for shell completion).
 
         One `helm list` through pyhelm3, given at most `timeout` seconds.
         """
@@ -210,7 +210,8 @@ class Helm:
                       kubecontext=self.context)
 
         async def go() -> Any:
-            return await asyncio.wait_for(cmd.list(namespace=namespace, all=True), timeout)
+            return await asyncio.wait_for(cmd.list(namespace=namespace, include_deployed=True, include_failed=True,
+                                                  include_pending=True), timeout)
 
         try:
             rows = _run(go())

@@ -83,7 +83,7 @@ def _contexts_of(kubeconfig: str | None, incomplete: str) -> list[CompletionItem
         try:
             with open(os.path.expanduser(path), encoding="utf-8") as f:
                 doc = yaml.safe_load(f) or {}
-            names |= {c.get("name") for c in doc.get("contexts") or [] if isinstance(c, dict) and c.get("name")}
+            names |= {str(c["name"]) for c in doc.get("contexts") or [] if isinstance(c, dict) and c.get("name")}
         except (OSError, yaml.YAMLError, AttributeError):
             continue
     return [CompletionItem(n) for n in sorted(names) if n.startswith(incomplete)]
