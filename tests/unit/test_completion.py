@@ -156,3 +156,15 @@ def test_completion_does_not_import_the_client():
             "print('BAD=' + ','.join(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "BAD="
+
+
+def test_bash_script_completes_in_a_real_bash():
+    """The printed script, sourced into bash, fills COMPREPLY through kubectl-ascend."""
+    script = ('source <(kubectl-ascend completion bash)\n'
+              'COMP_WORDS=(kubectl-ascend label-node --server-model atlas-800i-); COMP_CWORD=3\n'
+              '_kubectl_ascend_completion kubectl-ascend\n'
+              'printf "%s\\n" "${COMPREPLY[@]}"\n')
+    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env, timeout=60)
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert proc.stdout.split() == sorted(k for k in SERVER_MODELS if k.startswith("atlas-800i-"))
