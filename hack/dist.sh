@@ -143,7 +143,9 @@ main() {
   trap cleanup EXIT
   wheeldir="${WORK}"
   log "building the kubectl-ascend ${version} wheel"
-  "${PY}" -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation -w "${wheeldir}" . >&2
+  # SOURCE_DATE_EPOCH: fixed zip timestamps in the wheel, so the archive is reproducible
+  SOURCE_DATE_EPOCH=315532800 "${PY}" -m pip wheel --quiet --disable-pip-version-check --no-deps \
+    --no-build-isolation -w "${wheeldir}" . >&2
   local wheel
   wheel="$(ls "${wheeldir}"/kubectl_ascend-*.whl)"
   for p in ${platforms}; do

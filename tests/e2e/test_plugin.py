@@ -7,7 +7,8 @@ symlinked into a bin directory on PATH) with the completion executable linked ne
 it as the README says; then, with no virtualenv on PATH and a fresh HOME, the real
 pinned kubectl runs `kubectl ascend version` against the local cluster,
 `kubectl __complete ascend lab` offers label-node, node names come from the cluster,
-release names from helm in the namespace given with -n, and namespaces for -n.
+release names from helm in the namespace given with -n, and namespaces for -n; a
+second build gives a byte-identical archive.
 """
 from __future__ import annotations
 
@@ -65,7 +66,7 @@ def installed(tmp_path_factory):
     env = {"PATH": os.pathsep.join([str(bindir), str(Path(kubectl).parent), str(Path(need_tool("helm")).parent),
                                     "/usr/bin", "/bin"]),
            "HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache")}
-    return {"kubectl": kubectl, "env": env, "store": store}
+    return {"kubectl": kubectl, "env": env, "store": store, "sha256": platform["sha256"], "archive": archive.name}
 
 
 def test_kubectl_runs_the_installed_plugin(installed, cluster):
@@ -78,6 +79,15 @@ def test_kubectl_runs_the_installed_plugin(installed, cluster):
     proc = run([installed["kubectl"], "ascend", "completion", "bash"], env=installed["env"])
     assert "kubectl-ascend" in proc.stdout
     assert list(installed["store"].glob("lib/py*/kubectl_ascend/cli.py"))
+
+
+def test_archive_is_reproducible(installed, tmp_path):
+    run(["bash", str(REPO_ROOT / "hack" / "dist.sh"), "--out", str(tmp_path), "--platforms", "host",
+         "--pythons", "current"], timeout=900)
+    again = hashlib.sha256((tmp_path / installed["archive"]).read_bytes()).hexdigest()
+    assert again == installed["sha256"]
+    manifest = yaml.safe_load((tmp_path / "ascend.yaml").read_text())
+    assert [p["sha256"] for p in manifest["spec"]["platforms"]] == [again]
 
 
 def _complete(installed, *words: str) -> list[str]:

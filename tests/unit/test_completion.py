@@ -168,3 +168,12 @@ def test_bash_script_completes_in_a_real_bash():
     proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env, timeout=60)
     assert (proc.returncode, proc.stderr) == (0, "")
     assert proc.stdout.split() == sorted(k for k in SERVER_MODELS if k.startswith("atlas-800i-"))
+
+
+def test_context_names_from_the_kubeconfig_given_earlier(tmp_path):
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\ncontexts:\n- {name: prod-a, context: {cluster: c}}\n"
+                          "- {name: prod-b, context: {cluster: c}}\n- {name: lab, context: {cluster: c}}\n")
+    assert values("--kubeconfig", str(kubeconfig), "--context", "prod") == ["prod-a", "prod-b"]
+    assert values("--kubeconfig", str(kubeconfig), "status", "--context=l") == ["--context=lab"]
+    assert values("--kubeconfig", str(tmp_path / "missing"), "--context", "") == []
