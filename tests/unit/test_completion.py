@@ -177,3 +177,30 @@ def test_context_names_from_the_kubeconfig_given_earlier(tmp_path):
     assert values("--kubeconfig", str(kubeconfig), "--context", "prod") == ["prod-a", "prod-b"]
     assert values("--kubeconfig", str(kubeconfig), "status", "--context=l") == ["--context=lab"]
     assert values("--kubeconfig", str(tmp_path / "missing"), "--context", "") == []
+
+
+def test_a_server_that_never_answers_is_cut_at_the_deadline(tmp_path):
+    """TCP accepted, TLS never answered: the completion gives up at the deadline, silently."""
+    import socket
+    import threading
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    held: list[socket.socket] = []
+    threading.Thread(target=lambda: [held.append(srv.accept()[0]) for _ in range(8)], daemon=True).start()
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+                          f"clusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:{srv.getsockname()[1]}', "
+                          "insecure-skip-tls-verify: true}}]\n"
+                          "contexts: [{name: c, context: {cluster: c, user: u}}]\nusers: [{name: u, user: {token: x}}]\n")
+    try:
+        start = time.monotonic()
+        proc = subprocess.run([_exe("kubectl_complete-ascend"), "--kubeconfig", str(kubeconfig), "label-node", ""],
+                              capture_output=True, text=True, timeout=30)
+        took = time.monotonic() - start
+    finally:
+        srv.close()
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, ":4\n", "")
+    assert held, "the client never connected"
+    assert complete.DEADLINE - 0.5 < took < complete.DEADLINE + 1.5, took
