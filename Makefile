@@ -42,4 +42,8 @@ lint: dev tools
 bench: dev tools
 	@hack/bench.sh
 
-.PHONY: help dev tools cluster-up cluster-down demo test lint bench
+## dist: krew archives (plugin + dependency wheels, per platform) and dist/ascend.yaml with their sha256 (ARGS="--platforms host --pythons current")
+dist: dev
+	@hack/dist.sh $(ARGS)
+
+.PHONY: dist help dev tools cluster-up cluster-down demo test lint bench

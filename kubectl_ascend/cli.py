@@ -124,6 +124,7 @@ LAZY_COMMANDS = {
     "status": "kubectl_ascend.commands.stack:status",
     "doctor": "kubectl_ascend.commands.stack:doctor",
     "mindie": "kubectl_ascend.commands.mindie:mindie_group",
+    "completion": "kubectl_ascend.commands.completion:completion",
 }
 
 
@@ -253,6 +254,12 @@ def main(argv: list[str] | None = None) -> None:
     Exit codes: 0 success; 1 runtime error (the cluster, a file, helm, a partial failure);
     2 usage error (a malformed or conflicting flag or argument); 130 interrupted (Ctrl-C).
     """
+    import os
+
+    if os.environ.get("_KUBECTL_ASCEND_COMPLETE"):  # `kubectl-ascend <TAB>` through a completion script
+        from kubectl_ascend.commands.completion import shell_main
+
+        sys.exit(shell_main(os.environ["_KUBECTL_ASCEND_COMPLETE"]))
     argv = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     try:
         cli.main(args=argv, prog_name="kubectl ascend", standalone_mode=False)

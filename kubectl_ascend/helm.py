@@ -195,3 +195,26 @@ class Helm:
             _run(go())
         except Exception as e:
             raise _explain(e, f"helm uninstall {release}") from None
+
+    def release_names(self, namespace: str, *, timeout: float = 3.0) -> list[str]:
+        """Names of the deployed, failed and pending releases in `namespace` (for shell completion).
+
+        One `helm list` through pyhelm3, given at most `timeout` seconds.
+        """
+        from pyhelm3 import Command
+
+        import logging
+
+        logging.getLogger("pyhelm3").setLevel(logging.ERROR)
+        cmd = Command(executable=self.exe, kubeconfig=Path(self.kubeconfig) if self.kubeconfig else None,
+                      kubecontext=self.context)
+
+        async def go() -> Any:
+            return await asyncio.wait_for(cmd.list(namespace=namespace, include_deployed=True, include_failed=True,
+                                                  include_pending=True), timeout)
+
+        try:
+            rows = _run(go())
+        except Exception as e:
+            raise _explain(e, f"helm list -n {namespace}") from None
+        return sorted({str(r.get("name")) for r in rows if r.get("name")})
