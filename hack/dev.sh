@@ -8,7 +8,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 main() {
   local venv="${1:-.venv}"
   cd "${ASCEND_REPO_ROOT}"
-  command -v python3 >/dev/null || die "python3 (3.9+) is required"
+  command -v python3 >/dev/null || die "python3 (3.10+: the kubernetes client needs it) is required"
   if [[ ! -x "${venv}/bin/python" ]]; then
     log "creating ${venv}"
     python3 -m venv "${venv}"
