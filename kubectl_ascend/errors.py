@@ -42,3 +42,7 @@ class HelmError(AscendError):
 
 class PartialFailure(AscendError):
     """Some items of a bulk operation failed; the rest were applied (reported per item)."""
+
+
+class OutcomeUnknown(ClusterUnreachable):
+    """The connection was lost after a request that changes something was sent: it may have been applied."""

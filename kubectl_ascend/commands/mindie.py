@@ -44,7 +44,7 @@ def ranktable(settings: Settings, release: str, wait: bool, timeout: str, dry_ru
     from kubectl_ascend.ranktable import RanktableError, build_global_ranktable, configmap_selector, pod_selector
     from kubectl_ascend.tokens import parse_duration
 
-    ns = settings.namespace or "default"
+    ns = settings.effective_namespace()
     seconds = parse_duration(timeout).total_seconds()
     kube = settings.kube()
     deadline = time.monotonic() + seconds
