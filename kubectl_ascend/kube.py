@@ -817,10 +817,10 @@ class Kube:
                             f"/api/v1/namespaces/{namespace}/secrets", body=body,
                             query={"dryRun": "All"} if dry_run else None)
 
-    def get_secret_exists(self, namespace: str, name: str) -> bool:
-        """Whether a Secret exists (its data is never returned to the caller)."""
+    def get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """A Secret (data base64-encoded as the API returns it), or None. Never print its data."""
         return self.get_optional(f"get secret {namespace}/{name}",
-                                 f"/api/v1/namespaces/{namespace}/secrets/{quote(name)}") is not None
+                                 f"/api/v1/namespaces/{namespace}/secrets/{quote(name)}")
 
     def list_secrets(self, namespace: str, field_selector: str | None = None) -> list[dict[str, Any]]:
         return self.paginate(f"list secrets in {namespace}", f"/api/v1/namespaces/{namespace}/secrets",
