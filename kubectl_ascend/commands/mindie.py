@@ -7,7 +7,6 @@ a cluster without NPUs (see charts/mindie-service/README.md).
 """
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import click
@@ -47,27 +46,33 @@ def ranktable(settings: Settings, release: str, wait: bool, timeout: str, dry_ru
     ns = settings.effective_namespace()
     seconds = parse_duration(timeout).total_seconds()
     kube = settings.kube()
-    deadline = time.monotonic() + seconds
-    last = None
-    while True:
-        cms = kube.list_configmaps(ns, configmap_selector(release))
-        pods = kube.list_pods(ns, label_selector=pod_selector(release))
+    sources = {"cms": (f"/api/v1/namespaces/{ns}/configmaps", {"labelSelector": configmap_selector(release)}),
+               "pods": (f"/api/v1/namespaces/{ns}/pods", {"labelSelector": pod_selector(release)})}
+
+    def check(cms: list[dict[str, Any]], pods: list[dict[str, Any]]) -> Any:
         try:
-            result = build_global_ranktable(release, cms, pods)
+            return build_global_ranktable(release, cms, pods)
         except RanktableError as e:
             raise errors.NotFound(f"release {release} in namespace {ns}: {e} (is it a mindie-service release "
                                   "with mode: pd? pass -n NAMESPACE)") from None
-        if result.ready:
-            break
-        msg = result.message()
-        if not wait:
-            raise errors.AscendError(f"{msg}; rerun with --wait to keep checking")
-        if time.monotonic() > deadline:
-            raise errors.AscendError(f"timed out after {timeout}: {msg}")
-        if msg != last:
-            info(f"waiting: {msg}")
-            last = msg
-        time.sleep(2)
+
+    cms = kube.list_configmaps(ns, configmap_selector(release))
+    result = check(cms, kube.list_pods(ns, label_selector=pod_selector(release)))
+    if not result.ready and not wait:
+        raise errors.AscendError(f"{result.message()}; rerun with --wait to keep checking")
+    if not result.ready:  # follow the release's ConfigMaps and pods with watches until it is
+        last = None
+        for snapshot in kube.observe(f"wait for release {release}", sources, seconds):
+            cms = snapshot["cms"]
+            result = check(cms, snapshot["pods"])
+            if result.ready:
+                break
+            msg = result.message()
+            if msg != last:
+                info(f"waiting: {msg}")
+                last = msg
+        else:
+            raise errors.AscendError(f"timed out after {timeout}: {result.message()}")
     current = next((cm for cm in cms if cm["metadata"]["name"] == result.configmap), None)
     current_data = (current or {}).get("data") or {}
     changed = result.differs_from(current_data.get("global_ranktable.json"), current_data.get("pod_uids"))
