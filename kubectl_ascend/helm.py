@@ -40,7 +40,20 @@ def _run(coro: Awaitable[T], seconds: float, what: str) -> T:
     On timeout the task is cancelled, and pyhelm3 terminates the helm process it started.
     """
     async def bounded() -> T:
-        return await asyncio.wait_for(coro, seconds)
+        before = _descendants()
+        task = asyncio.ensure_future(coro)
+        done, _ = await asyncio.wait({task}, timeout=seconds)
+        if task in done:
+            return task.result()
+        # pyhelm3 starts helm through `sh -c` and on cancel terminates only the shell; helm
+        # would keep its pipes open and the cancel would wait for it: stop helm first.
+        _terminate(_descendants() - before)
+        task.cancel()
+        try:
+            await asyncio.wait_for(task, 10)
+        except BaseException:  # noqa: BLE001 - the cancellation itself, or what the dying helm left
+            pass
+        raise asyncio.TimeoutError
 
     try:
         return asyncio.run(bounded())
@@ -50,6 +63,37 @@ def _run(coro: Awaitable[T], seconds: float, what: str) -> T:
         raise
     except Exception as e:  # noqa: BLE001 - pyhelm3 errors, a helm that cannot start: one translator
         raise _explain(e, what) from None
+
+
+def _descendants() -> set[int]:
+    """PIDs of this process's descendants (Linux /proc; empty elsewhere)."""
+    parent: dict[int, int] = {}
+    try:
+        for d in os.listdir("/proc"):
+            if d.isdigit():
+                try:
+                    with open(f"/proc/{d}/stat", "rb") as f:
+                        parent[int(d)] = int(f.read().rsplit(b")", 1)[1].split()[1])
+                except (OSError, ValueError, IndexError):
+                    continue
+    except OSError:
+        return set()
+    out: set[int] = set()
+    frontier = {os.getpid()}
+    while frontier:
+        frontier = {pid for pid, pp in parent.items() if pp in frontier and pid not in out}
+        out |= frontier
+    return out
+
+
+def _terminate(pids: set[int]) -> None:
+    import signal
+
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass
 
 
 def _seconds(duration: str) -> float:
@@ -89,6 +133,18 @@ def charts_root() -> Path:
 
 def _explain(e: Exception, what: str) -> errors.AscendError:
     """The one translator: helm's own explanation (stderr), without helm's `Error: ` prefix, on one line."""
+    if type(e).__name__ == "ValidationError":  # pydantic, from pyhelm3's models
+        problems = getattr(e, "errors", lambda: [])()
+        if any((p.get("loc") or ("",))[0] == "ref" for p in problems):
+            return errors.HelmError(f"{what}: the chart reference is not an existing chart directory or "
+                                    "archive, a repo/name or an oci:// URL")
+        first = problems[0] if problems else {}
+        field = ".".join(str(x) for x in first.get("loc", ()))
+        return errors.HelmError(f"{what}: helm's answer did not have the expected form "
+                                f"({getattr(e, 'title', 'model')}.{field}: {first.get('msg', e)})")
+    if isinstance(e, (KeyError, TypeError, ValueError)) and not hasattr(e, "stderr"):
+        return errors.HelmError(f"{what}: helm's answer did not have the expected form "
+                                f"({type(e).__name__}: {e}); check that helm is v3.8+ or v4")
     stderr = getattr(e, "stderr", None)
     msg = stderr.decode(errors="replace") if isinstance(stderr, bytes) else str(stderr or e or type(e).__name__)
     lines = [ln.strip().removeprefix("Error: ").strip() for ln in msg.splitlines() if ln.strip()]
@@ -119,7 +175,7 @@ class Helm:
     def _client(self) -> Any:
         from pyhelm3 import Client
 
-        return Client(self._command())
+        return Client(self._command(), executable=self.exe)
 
     def _helm_binary(self, *args: str, timeout: float = DEPENDENCY_TIMEOUT) -> str:
         """helm by hand, for what pyhelm3 has no call for (only `dependency build` today)."""
