@@ -226,8 +226,9 @@ class _Selected:
         self.context, self.context_path, self.namespace = name, ctx_path, ns or None
         self.cluster_entry, self.cluster_path = merged.items["clusters"][cluster_name]
         self.cluster_name = cluster_name
-        self.user_entry, self.user_path = (merged.items["users"][user_name] if user_name
-                                           else ({"name": "", "user": {}}, ctx_path))
+        user_item: tuple[dict[str, Any], str] = (merged.items["users"][user_name] if user_name
+                                                  else ({"name": "", "user": {}}, ctx_path))
+        self.user_entry, self.user_path = user_item
         self.user_name = user_name or ""
         self.cluster: dict[str, Any] = self.cluster_entry.get("cluster") or {}
         self.user: dict[str, Any] = self.user_entry.get("user") or {}
@@ -696,10 +697,8 @@ class Kube:
                     continue
                 raise _explain(r.status, what, body, self._impersonating)
             resp = r.response
-            closer = None
             if stop is not None:  # wake a blocked read when the caller stops
-                closer = threading.Thread(target=lambda: (stop.wait(), _close_quietly(resp)), daemon=True)
-                closer.start()
+                threading.Thread(target=_close_when_set, args=(stop, resp), daemon=True).start()
             try:
                 for line in _lines(resp):
                     ev = json.loads(line)
@@ -902,6 +901,11 @@ def _lines(resp: Any) -> Iterator[bytes]:
                 yield line
     if buf.strip():
         yield buf
+
+
+def _close_when_set(stop: threading.Event, resp: Any) -> None:
+    stop.wait()
+    _close_quietly(resp)
 
 
 def _close_quietly(resp: Any) -> None:
