@@ -623,7 +623,12 @@ class Kube:
                         return {}
                     data = r.read()
                     r.response.release_conn()
-                    return json.loads(data) if data else {}
+                    try:
+                        return json.loads(data) if data else {}
+                    except ValueError:
+                        raise errors.AscendError(
+                            f"{what}: the answer from {self.server} is not JSON (is the kubeconfig server an "
+                            "API server, not a proxy or a web page?)") from None
                 payload = r.read()
                 r.response.release_conn()
                 text = payload.decode("utf-8", "replace")

@@ -403,3 +403,20 @@ def test_no_credential_file_survives_kill_9(tmp_path, api, pki, source):
         p.wait()
     assert not _files_containing(tmpdir, pki["bob"].key_pem.splitlines()[1])
     assert not list(tmpdir.iterdir())
+
+
+def test_as_flags_work_after_the_subcommand_and_as_group_needs_as(capsys):
+    from kubectl_ascend import cli
+
+    assert cli.hoist_global_options(["status", "--as", "jane", "--as-group", "g1", "--as-group=g2"]) == \
+        ["--as", "jane", "--as-group", "g1", "--as-group=g2", "status"]
+    with pytest.raises(SystemExit) as e:
+        cli.main(["status", "--as-group", "g1"])
+    assert e.value.code == 2 and "--as-group needs --as" in capsys.readouterr().err
+
+
+def test_answer_that_is_not_json(tmp_path, api, pki):
+    api.routes["/html"] = lambda h, s: (200, {}, b"<html>hello</html>")
+    kc = simple_kc(tmp_path, api, pki, {"token": "t"})
+    with pytest.raises(errors.AscendError, match="probe: the answer from https://127.0.0.1:.* is not JSON"):
+        call(kc, "/html")
