@@ -402,7 +402,7 @@ def _explain(status: int | None, what: str, body: str, impersonating: str = "") 
         return errors.InvalidInput(f"{what}: rejected by the API server ({status}){suffix}")
     if status == 429:
         return errors.ClusterUnreachable(f"{what}: the API server is overloaded (429, too many requests) and "
-                                         f"kept refusing for {RETRY_SECONDS:.0f} s{suffix}; try again later")
+                                         f"kept refusing{suffix}; try again later")
     if status is not None and status >= 500:
         return errors.ClusterUnreachable(f"{what}: the API server failed ({status}){suffix}; check its health "
                                          "(`kubectl get --raw /readyz?verbose`) and try again")
