@@ -721,6 +721,8 @@ class Kube:
             except Exception as e:  # noqa: BLE001 - the stream broke (or was closed by stop): resume or end
                 import urllib3
 
+                if stop is not None and stop.is_set():
+                    return  # closed under a blocked read on purpose (urllib3 then fails in various ways)
                 if not isinstance(e, (urllib3.exceptions.HTTPError, OSError, ValueError)):
                     raise
             finally:
