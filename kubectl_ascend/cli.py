@@ -21,14 +21,24 @@ class Settings:
     """Global options, shared by every command through the click context."""
 
     def __init__(self, kubeconfig: str | None, context: str | None, namespace: str | None, output: str,
-                 verbose: int) -> None:
+                 verbose: int, as_user: str | None = None, as_groups: tuple[str, ...] = ()) -> None:
         self.kubeconfig, self.context, self.namespace = kubeconfig, context, namespace
         self.output, self.verbose = output, verbose
+        self.as_user, self.as_groups = as_user, tuple(as_groups)
 
     def kube(self, **kw: Any) -> Any:
         from kubectl_ascend.kube import Kube
 
-        return Kube(self.kubeconfig, self.context, **kw)
+        return Kube(self.kubeconfig, self.context, impersonate_user=self.as_user,
+                    impersonate_groups=self.as_groups, **kw)
+
+    def effective_namespace(self) -> str:
+        """-n if given, else the kubeconfig context's namespace, else `default` (as kubectl)."""
+        if self.namespace:
+            return self.namespace
+        from kubectl_ascend.kube import read_kubeconfig
+
+        return read_kubeconfig(self.kubeconfig, self.context).namespace or "default"
 
 
 pass_settings = click.make_pass_decorator(Settings)
@@ -148,12 +158,16 @@ class LazyGroup(StrictGroup):
 @click.version_option(__version__, "--version", prog_name="kubectl-ascend", message="%(prog)s %(version)s")
 @click.option("--kubeconfig", envvar=None, metavar="PATH", help="Path to the kubeconfig file (default: $KUBECONFIG or ~/.kube/config).")
 @click.option("--context", metavar="NAME", help="The kubeconfig context to use.")
-@click.option("-n", "--namespace", metavar="NS", help="Namespace for namespaced operations.")
+@click.option("-n", "--namespace", metavar="NS",
+              help="Namespace for namespaced operations (default: the context's namespace, else default).")
 @click.option("-o", "--output", type=click.Choice(FORMATS), default="text", show_default=True, help="Output format.")
+@click.option("--as", "as_user", metavar="USER", help="Act as this user (impersonation, like kubectl --as).")
+@click.option("--as-group", "as_groups", metavar="GROUP", multiple=True,
+              help="Act as a member of this group (repeatable, like kubectl --as-group).")
 @click.option("-v", "--verbose", count=True, help="More detail on stderr; -v also prints tracebacks on errors.")
 @click.pass_context
 def cli(ctx: click.Context, kubeconfig: str | None, context: str | None, namespace: str | None,
-        output: str, verbose: int) -> None:
+        output: str, as_user: str | None, as_groups: tuple[str, ...], verbose: int) -> None:
     """Onboard Huawei Ascend NPU servers and run MindCluster / MindIE on Kubernetes.
 
     \b
@@ -177,7 +191,9 @@ def cli(ctx: click.Context, kubeconfig: str | None, context: str | None, namespa
         # The kubernetes client logs request bodies at DEBUG (bootstrap tokens among them): keep it quiet.
         for noisy in ("kubernetes", "urllib3"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
-    ctx.obj = Settings(kubeconfig, context, namespace, output, verbose)
+    if as_groups and not as_user:
+        raise click.UsageError("--as-group needs --as (the API server impersonates groups only together with a user)")
+    ctx.obj = Settings(kubeconfig, context, namespace, output, verbose, as_user, as_groups)
 
 
 @cli.command()
@@ -209,7 +225,7 @@ def version(settings: Settings, output: str | None) -> None:
     emit(data, fmt(settings, output), text)
 
 
-_GLOBAL_WITH_VALUE = ("--kubeconfig", "--context", "-n", "--namespace")
+_GLOBAL_WITH_VALUE = ("--kubeconfig", "--context", "-n", "--namespace", "--as", "--as-group")
 _GLOBAL_FLAGS = ("-v", "-vv", "-vvv", "--verbose")
 
 

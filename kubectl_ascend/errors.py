@@ -54,3 +54,7 @@ class Interrupted(AscendError):
     """The user pressed Ctrl-C (SIGINT); the message says what was done and what was not (exit 130)."""
 
     exit_code = 130
+
+
+class OutcomeUnknown(ClusterUnreachable):
+    """The connection was lost after a request that changes something was sent: it may have been applied."""

@@ -252,6 +252,36 @@ def write_script(path: str, command: str, expiration: datetime | None) -> None:
         os.close(fd)
 
 
+def _create_token_secret(kube: Any, secret: dict[str, Any]) -> None:
+    """POST the token Secret once. The transport never resends a POST whose answer was lost
+    (it could create the token twice, or report a conflict for our own token): look instead."""
+    import base64
+
+    name = secret["metadata"]["name"]
+    try:
+        kube.create_secret(tokens.NAMESPACE, secret)
+        return
+    except errors.OutcomeUnknown:
+        pass
+    try:
+        found = kube.get_secret(tokens.NAMESPACE, name)
+    except errors.AscendError as e:
+        raise errors.OutcomeUnknown(
+            f"the connection was lost while creating token Secret {tokens.NAMESPACE}/{name} and checking it "
+            f"failed too ({e}); run `kubectl ascend token list` and revoke token "
+            f"{secret['stringData']['token-id']} if it is listed") from None
+    if found is None:
+        raise errors.ClusterUnreachable(
+            f"the connection to the API server was lost while creating token Secret {tokens.NAMESPACE}/{name}; "
+            "the Secret does not exist, so no token was created: rerun join-cmd")
+    theirs = (found.get("data") or {}).get("token-secret", "")
+    ours = base64.b64encode(secret["stringData"]["token-secret"].encode()).decode()
+    if theirs != ours:
+        raise errors.Conflict(f"token Secret {tokens.NAMESPACE}/{name} exists but holds another token; "
+                              "rerun join-cmd for a new token")
+    _log.info("the answer to creating %s/%s was lost; the Secret exists with our token", tokens.NAMESPACE, name)
+
+
 def join_command(kube: Any, kubeconfig: Any, req: JoinRequest, warn: Any) -> JoinResult:
     """Run the whole flow: validate, preflight, create the token, build the command."""
     validate_request(req)
@@ -308,7 +338,7 @@ def join_command(kube: Any, kubeconfig: Any, req: JoinRequest, warn: Any) -> Joi
     if req.dry_run == "server":
         kube.create_secret(tokens.NAMESPACE, secret, dry_run=True)
     elif req.dry_run == "none":
-        kube.create_secret(tokens.NAMESPACE, secret)
+        _create_token_secret(kube, secret)
         _log.info("created bootstrap token %s (secret %s/%s)", tokens.mask(token), tokens.NAMESPACE,
                  secret["metadata"]["name"])
     command = build_command(endpoint, token, hashes, req)

@@ -63,8 +63,12 @@ def image_version(obj: dict[str, Any]) -> str:
 
 def components(kube: Any) -> list[dict[str, Any]]:
     """Every MindCluster workload in the cluster, as plain rows."""
+    return component_rows(kube.list_daemonsets(PART_OF), kube.list_deployments(PART_OF))
+
+
+def component_rows(daemonsets: list[dict[str, Any]], deployments: list[dict[str, Any]]) -> list[dict[str, Any]]:
     objs = []
-    for kind, items in (("DaemonSet", kube.list_daemonsets(PART_OF)), ("Deployment", kube.list_deployments(PART_OF))):
+    for kind, items in (("DaemonSet", daemonsets), ("Deployment", deployments)):
         for o in items:
             o["kind"] = kind
             objs.append(o)
@@ -199,12 +203,15 @@ def value_keys(values: dict[str, Any], prefix: str = "") -> list[str]:
 
 
 def wait_ready(kube: Any, expect_components: list[str], timeout: float,
-               report: Callable[[list[dict[str, Any]]], None], interval: float = 0.5) -> list[dict[str, Any]]:
-    """Poll the stack's workloads until all are rolled out (or raise on timeout). Reports each change."""
-    deadline = time.monotonic() + timeout
+               report: Callable[[list[dict[str, Any]]], None]) -> list[dict[str, Any]]:
+    """Watch the stack's workloads until all are rolled out (or raise on timeout). Reports each change."""
     last: list[tuple[Any, ...]] | None = None
-    while True:
-        rows = components(kube)
+    rows: list[dict[str, Any]] = []
+    missing = list(expect_components)
+    sources = {"DaemonSet": ("/apis/apps/v1/daemonsets", {"labelSelector": PART_OF}),
+               "Deployment": ("/apis/apps/v1/deployments", {"labelSelector": PART_OF})}
+    for snapshot in kube.observe("wait for the stack's workloads", sources, timeout):
+        rows = component_rows(snapshot["DaemonSet"], snapshot["Deployment"])
         present = {r["component"] for r in rows}
         summary = [(r["name"], r["ready"], r["desired"], r["rolledOut"]) for r in rows]
         if summary != last:
@@ -213,12 +220,10 @@ def wait_ready(kube: Any, expect_components: list[str], timeout: float,
         missing = [c for c in expect_components if c not in present]
         if rows and not missing and all(r["rolledOut"] for r in rows):
             return rows
-        if time.monotonic() > deadline:
-            waiting = [f"{r['name']} {r['ready']}/{r['desired']}" for r in rows if not r["rolledOut"]] + \
-                      [f"{c} (no workload yet)" for c in missing]
-            raise errors.AscendError(f"timed out waiting for: {', '.join(waiting)}; "
-                                     "run `kubectl ascend doctor` to see why")
-        time.sleep(interval)
+    waiting = [f"{r['name']} {r['ready']}/{r['desired']}" for r in rows if not r["rolledOut"]] + \
+              [f"{c} (no workload yet)" for c in missing]
+    raise errors.AscendError(f"timed out waiting for: {', '.join(waiting)}; "
+                             "run `kubectl ascend doctor` to see why")
 
 
 DEFAULT_QUEUE = {

@@ -7,7 +7,6 @@ a cluster without NPUs (see charts/mindie-service/README.md).
 """
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import click
@@ -50,15 +49,14 @@ def ranktable(settings: Settings, release: str, wait: bool, timeout: str, dry_ru
 
     usage_check(validate.release_name, release, "release")
     dry = dry_run != "none"
-    ns = settings.namespace or "default"
+    ns = settings.effective_namespace()
     seconds = usage_check(parse_duration, timeout, "--timeout").total_seconds()
     if seconds == 0:
         raise errors.UsageError(f"--timeout {timeout!r} is zero: give a Go duration of at least 1s, e.g. 10m")
     kube = settings.kube()
-    deadline = time.monotonic() + seconds
     seen: dict[str, str] = {}
     try:
-        result, cms = _wait_for_ranktables(kube, ns, release, wait, timeout, deadline, seen)
+        result, cms = _wait_for_ranktables(kube, ns, release, wait, timeout, seconds, seen)
     except KeyboardInterrupt:
         raise errors.Interrupted(f"interrupted while waiting for release {release} in {ns}: nothing was written"
                                  + (f"; still missing: {seen['msg']}" if seen.get("msg") else "")) from None
@@ -73,29 +71,36 @@ def ranktable(settings: Settings, release: str, wait: bool, timeout: str, dry_ru
          lambda d: f"{result.message()}; configmap/{result.configmap} {state}")
 
 
-def _wait_for_ranktables(kube: Any, ns: str, release: str, wait: bool, timeout: str, deadline: float,
+def _wait_for_ranktables(kube: Any, ns: str, release: str, wait: bool, timeout: str, seconds: float,
                          seen: dict[str, str]) -> Any:
-    """Poll until the release's ranktables and pod IPs are complete; seen["msg"]: the last state reported."""
+    """Follow the release's ConfigMaps and pods (one list, then watches) until its ranktables and
+    pod IPs are complete; seen["msg"]: the last state reported (for the Ctrl-C message)."""
     from kubectl_ascend.ranktable import RanktableError, build_global_ranktable, configmap_selector, pod_selector
 
-    last = None
-    while True:
-        cms = kube.list_configmaps(ns, configmap_selector(release))
-        pods = kube.list_pods(ns, label_selector=pod_selector(release))
+    def check(cms: list[dict[str, Any]], pods: list[dict[str, Any]]) -> Any:
         try:
-            result = build_global_ranktable(release, cms, pods)
+            return build_global_ranktable(release, cms, pods)
         except RanktableError as e:
             raise errors.NotFound(f"release {release} in namespace {ns}: {e} (is it a mindie-service release "
                                   "with mode: pd? pass -n NAMESPACE)") from None
+
+    cms = kube.list_configmaps(ns, configmap_selector(release))
+    result = check(cms, kube.list_pods(ns, label_selector=pod_selector(release)))
+    if result.ready:
+        return result, cms
+    seen["msg"] = result.message()
+    if not wait:
+        raise errors.AscendError(f"{result.message()}; rerun with --wait to keep checking")
+    sources = {"cms": (f"/api/v1/namespaces/{ns}/configmaps", {"labelSelector": configmap_selector(release)}),
+               "pods": (f"/api/v1/namespaces/{ns}/pods", {"labelSelector": pod_selector(release)})}
+    last = None
+    for snapshot in kube.observe(f"wait for release {release}", sources, seconds):
+        cms = snapshot["cms"]
+        result = check(cms, snapshot["pods"])
         if result.ready:
-            break
+            return result, cms
         msg = result.message()
-        if not wait:
-            raise errors.AscendError(f"{msg}; rerun with --wait to keep checking")
-        if time.monotonic() > deadline:
-            raise errors.AscendError(f"timed out after {timeout}: {msg}")
         if msg != last:
             info(f"waiting: {msg}")
             last = seen["msg"] = msg
-        time.sleep(2)
-    return result, cms
+    raise errors.AscendError(f"timed out after {timeout}: {result.message()}")
