@@ -38,7 +38,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import yaml
 
-from kubectl_ascend import errors
+from kubectl_ascend import errors, validate
 
 #: Page size for list calls: big enough that 5,000 nodes take a handful of
 #: round trips, small enough that the API server never builds a huge response.
@@ -190,6 +190,14 @@ def _check_server(server: Any, path: str, cluster: str) -> str:
     if port == 0:
         raise errors.KubeConfigError(
             f"kubeconfig {path}: {where}: server {server!r} has an invalid port (must be 1-65535)")
+    hostport = u.netloc.rsplit("@", 1)[-1]
+    try:  # the same host rules as join endpoints: IPv4, [IPv6] or an RFC 1123 DNS name
+        validate.endpoint(hostport if port else f"{hostport}:{443 if u.scheme == 'https' else 80}",
+                          origin=f"kubeconfig {path}: {where}: server")
+    except errors.InvalidInput:
+        raise errors.KubeConfigError(
+            f"kubeconfig {path}: {where}: server {server!r} does not name a host as an IPv4 address, a "
+            "[bracketed] IPv6 address or a DNS name") from None
     return server
 
 
@@ -558,7 +566,7 @@ class Kube:
                 raise _Lost(e, sent=False) from None
             raise
 
-    def _unreachable(self, what: str, lost: _Lost) -> errors.AscendError:
+    def _unreachable(self, what: str, lost: _Lost, idempotent: bool = False) -> errors.AscendError:
         tls = _tls_problem(lost.cause)
         where = f"context {self.info.context} in {self.info.path}"
         if tls is not None:
@@ -575,7 +583,7 @@ class Kube:
             return errors.ClusterUnreachable(
                 f"{what}: TLS handshake with {self.server} failed ({tls}); check the CA and client "
                 f"certificate of {where}")
-        if lost.sent:
+        if lost.sent and not idempotent:
             return errors.OutcomeUnknown(
                 f"{what}: the connection to the API server at {self.server} was lost after the request was "
                 "sent, so it may or may not have been applied; check the object and rerun if needed")
@@ -633,7 +641,7 @@ class Kube:
             except _Lost as lost:
                 retryable = (not lost.sent and self._reached) or (lost.sent and idempotent)
                 if _tls_problem(lost.cause) is not None or not retryable or time.monotonic() >= deadline:
-                    raise self._unreachable(what, lost) from None
+                    raise self._unreachable(what, lost, idempotent) from None
             else:
                 self._reached = True
                 status = r.status
