@@ -195,7 +195,7 @@ def test_mindie_service_is_an_optional_dependency() -> None:
     chart = yaml.safe_load((CHARTS / CHART / "Chart.yaml").read_text())
     deps = {d["name"]: d for d in chart["dependencies"]}
     assert set(deps) == {"ascend-device-plugin", "ascend-volcano", "ascend-operator", "ascend-docker-runtime",
-                         "mindie-service"}
+                         "ascend-clusterd", "ascend-noded", "ascend-npu-exporter", "mindie-service"}
     for name, dep in deps.items():
         assert dep["repository"] == f"file://../{name}"
         assert dep["condition"] == f"{name}.enabled"
