@@ -46,10 +46,14 @@ def _load_values(files: tuple[str, ...], sets: tuple[str, ...]) -> dict[str, Any
 @click.option("--wait", is_flag=True, help="Wait until every component is Ready, showing progress.")
 @click.option("--timeout", default="10m", show_default=True, help="How long --wait (and helm) may take.")
 @click.option("--dry-run", is_flag=True, help="Show the decided profile and the objects; change nothing.")
+@click.option("--pull-secret", "pull_secrets", multiple=True, metavar="NAME",
+              help="Image pull secret for every pod of every component (global.imagePullSecrets; repeatable). "
+                   "It must exist in each component's namespace.")
 @output_option
 @pass_settings
 def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, ...], chart: str | None,
-            release: str, wait: bool, timeout: str, dry_run: bool, output: str | None) -> None:
+            release: str, wait: bool, timeout: str, dry_run: bool, pull_secrets: tuple[str, ...],
+            output: str | None) -> None:
     """Install or upgrade the MindCluster stack with a profile fitted to this cluster.
 
     Counts the labelled NPU nodes and chip families, enables only the device-plugin
@@ -61,13 +65,16 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
       kubectl ascend install --wait
       kubectl ascend install --set ascend-operator.enabled=false --dry-run
       kubectl ascend install -f my-registry.yaml --timeout 15m --wait
+      kubectl ascend install --set global.imageRegistry=registry.local:5000 --pull-secret regcred
     """
     from kubectl_ascend.helm import Helm
     from kubectl_ascend.stack import create_missing_namespaces, ensure_default_queue, expected_components, \
         plan_install, wait_ready
     from kubectl_ascend.tokens import parse_duration
 
-    user = _load_values(values_files, sets)
+    from kubectl_ascend.images import with_pull_secrets
+
+    user = with_pull_secrets(_load_values(values_files, sets), list(pull_secrets))
     seconds = parse_duration(timeout).total_seconds()
     if seconds <= 0:
         raise click.UsageError("--timeout must be positive")

@@ -8,7 +8,7 @@ clusterd runs on the management node only, noded and npu-exporter on exactly
 the workerselector=dls-worker-node nodes, all Running; namespaces
 cluster-system and npu-exporter exist (kept, privileged); ClusterD's
 ConfigMap is in cluster-system; Volcano's useClusterInfoManager is "true";
-the ServiceMonitor exists; every rendered object passes server-side apply
+the ServiceMonitor exists; `--pull-secret` is on every pod; every rendered object passes server-side apply
 dry-run; doctor's use-cluster-info-manager check passes; each ServiceAccount
 can do what its upstream RBAC allows and no more (SubjectAccessReview).
 """
@@ -22,7 +22,7 @@ import yaml
 
 from tests.chart.helmutil import template
 from tests.conftest import _start_cluster, _stop_cluster
-from tests.tooling import CHARTS, need_tool, run
+from tests.tooling import CHARTS, REPO_ROOT, need_tool, run
 
 pytestmark = pytest.mark.e2e
 
@@ -43,7 +43,12 @@ SERVICE_MONITOR_CRD = {
 
 @pytest.fixture(scope="module")
 def optional_cluster():
-    c = _start_cluster(f"optional-{secrets.token_hex(3)}")
+    name = f"optional-{secrets.token_hex(3)}"
+    try:
+        c = _start_cluster(name)
+    except BaseException:  # a half-started cluster (e.g. nodes never Ready) must not outlive the test
+        run(["bash", str(REPO_ROOT / "hack" / "cluster.sh"), "down"], env={"ASCEND_CLUSTER": name}, check=False)
+        raise
     try:
         yield c
     finally:
@@ -62,7 +67,7 @@ def test_install_with_optional_components(optional_cluster):
     c.kubectl("apply", "-f", "-", input=json.dumps(SERVICE_MONITOR_CRD))
     c.kubectl("wait", "--for=condition=Established", "crd/servicemonitors.monitoring.coreos.com", "--timeout=60s")
 
-    proc = c.plugin("install", "--wait", "--timeout", "3m", *ON)
+    proc = c.plugin("install", "--wait", "--timeout", "3m", "--pull-secret", "regcred", *ON)
     assert proc.returncode == 0, proc.stderr
     assert 'ClusterD enabled: Volcano useClusterInfoManager="true"' in proc.stdout
 
@@ -75,6 +80,11 @@ def test_install_with_optional_components(optional_cluster):
         assert {p["spec"]["nodeName"] for p in pods} == want, comp
         assert {p["metadata"]["namespace"] for p in pods} == {ns}
         assert all(p["status"]["phase"] == "Running" for p in pods), comp
+    # --pull-secret reached every pod of every component
+    pods = c.get_json("pods", "-A", "-l", "app.kubernetes.io/part-of=mindcluster")["items"]
+    assert len(pods) >= 12
+    for p in pods:
+        assert {"name": "regcred"} in (p["spec"].get("imagePullSecrets") or []), p["metadata"]["name"]
     for ns in ("cluster-system", "npu-exporter"):
         obj = c.get_json("namespace", ns)
         assert obj["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
