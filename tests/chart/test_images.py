@@ -155,3 +155,11 @@ def test_cli(helm: Helm, tmp_path: Path) -> None:
     assert cli("images", "--bogus").returncode == 2
     typo = cli("images", "--set", "ascend-volcano.shceduler.x=1")
     assert typo.returncode == 1 and "shceduler" in typo.stderr
+
+
+def test_artifacthub_images_annotation_matches_render(helm: Helm) -> None:
+    """The umbrella's artifacthub.io/images lists exactly the images of the components with default images."""
+    chart = yaml.safe_load((CHARTS / "ascend-stack" / "Chart.yaml").read_text())
+    annotated = {i["image"] for i in yaml.safe_load(chart["annotations"]["artifacthub.io/images"])}
+    optional = {k: {"enabled": True} for k in ("ascend-clusterd", "ascend-noded", "ascend-npu-exporter")}
+    assert annotated == listed(list_images(helm, user_values=optional, pull_secrets=[]))
