@@ -25,6 +25,8 @@ FAMILY_KEYS = {
 }
 DP, VOLCANO, OPERATOR, RUNTIME, MINDIE = (
     "ascend-device-plugin", "ascend-volcano", "ascend-operator", "ascend-docker-runtime", "mindie-service")
+#: optional components (off unless enabled)
+CLUSTERD, NODED, NPU_EXPORTER = "ascend-clusterd", "ascend-noded", "ascend-npu-exporter"
 
 
 @dataclass
@@ -121,17 +123,25 @@ def decide(nodes: list[dict[str, Any]], user: dict[str, Any]) -> Profile:
     p.decisions.append(f"device plugin -volcanoType={'true' if volcano_on else 'false'} "
                        f"(Volcano {'enabled' if volcano_on else 'disabled'})")
     values[VOLCANO] = {"scheduler": {"initParams": {"useClusterInfoManager": "false"}}}
-    if facts.single_node:
+    if enabled(user, CLUSTERD, default=False):
+        # ClusterD on switches Volcano to it (the umbrella refuses the mismatch)
+        values[VOLCANO] = {"scheduler": {"initParams": {"useClusterInfoManager": "true"}},
+                           "clusterd": {"installed": True}}
+        p.decisions.append("ClusterD enabled: Volcano useClusterInfoManager=\"true\" (reads ClusterD's ConfigMaps)")
+        if facts.single_node:
+            p.warnings.append("single-node cluster with ClusterD: MindCluster requires useClusterInfoManager "
+                              "\"false\" on one node; set ascend-clusterd.enabled=false")
+    elif facts.single_node:
         p.decisions.append("single-node cluster: Volcano useClusterInfoManager=\"false\" "
                            "(required on one node), one replica per component")
     else:
-        p.decisions.append("Volcano useClusterInfoManager=\"false\" (ClusterD is not part of this stack)")
+        p.decisions.append("Volcano useClusterInfoManager=\"false\" (ClusterD is not enabled)")
     if facts.unlabelled_npu_nodes:
         p.warnings.append(f"{len(facts.unlabelled_npu_nodes)} node(s) advertise NPUs but carry no accelerator "
                           f"label and get no device plugin: {', '.join(facts.unlabelled_npu_nodes[:10])}"
                           " (run `kubectl ascend label-node --all`)")
     merged = deep_merge(values, user)
-    needs_master = enabled(merged, VOLCANO) or enabled(merged, OPERATOR)
+    needs_master = enabled(merged, VOLCANO) or enabled(merged, OPERATOR) or enabled(merged, CLUSTERD, default=False)
     if needs_master and not facts.masters:
         raise errors.InvalidInput(
             "no management node is labelled masterselector=dls-master-node, so Volcano and the Ascend "

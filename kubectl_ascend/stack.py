@@ -32,6 +32,9 @@ COMPONENT_NAMES = {
     "volcano-controllers": "Volcano controllers",
     "ascend-operator": "Ascend Operator",
     "docker-runtime": "Ascend Docker Runtime installer",
+    "clusterd": "ClusterD",
+    "noded": "NodeD",
+    "npu-exporter": "NPU Exporter",
 }
 
 
@@ -86,6 +89,21 @@ def component_rows(daemonsets: list[dict[str, Any]], deployments: list[dict[str,
 
 #: (values key of the component, its default namespace)
 COMPONENT_NAMESPACES = (("ascend-volcano", "volcano-system"), ("ascend-operator", "mindx-dl"))
+#: optional components (off by default): (values key, key of a namespace, its default namespace)
+OPTIONAL_NAMESPACES = (("ascend-clusterd", "namespace", "mindx-dl"),
+                       ("ascend-clusterd", "clusterInfoNamespace", "cluster-system"),
+                       ("ascend-noded", "namespace", "mindx-dl"), ("ascend-npu-exporter", "namespace", "npu-exporter"))
+
+
+def _component_namespaces(values: dict[str, Any]) -> list[str]:
+    """Namespaces of the enabled components, in order, without duplicates."""
+    from kubectl_ascend.profile import enabled
+
+    out = [(values.get(key) or {}).get("namespace") or default
+           for key, default in COMPONENT_NAMESPACES if enabled(values, key)]
+    out += [(values.get(key) or {}).get(field) or default
+            for key, field, default in OPTIONAL_NAMESPACES if enabled(values, key, default=False)]
+    return list(dict.fromkeys(out))
 
 
 def adopt_existing_namespaces(kube: Any, profile: Profile, release: str, namespace: str) -> None:
@@ -95,15 +113,10 @@ def adopt_existing_namespaces(kube: Any, profile: Profile, release: str, namespa
     must not template it (namespaces.create=false); the missing ones are then created by
     `create_missing_namespaces` right before the install.
     """
-    from kubectl_ascend.profile import enabled
-
     if (profile.values.get("namespaces") or {}).get("create") is False:
         return
     foreign = []
-    for key, default in COMPONENT_NAMESPACES:
-        if not enabled(profile.values, key):
-            continue
-        ns = (profile.values.get(key) or {}).get("namespace") or default
+    for ns in _component_namespaces(profile.values):
         if ns == namespace:
             continue
         obj = kube.get_namespace(ns)
@@ -123,12 +136,9 @@ def create_missing_namespaces(kube: Any, values: dict[str, Any], release_ns: str
     paths (logs, driver, device-plugin sockets), which any stricter Pod Security level
     rejects. (`helm --create-namespace` would create the release namespace without it.)
     """
-    from kubectl_ascend.profile import enabled
-
     wanted = [release_ns]
     if (values.get("namespaces") or {}).get("create") is False:
-        wanted += [(values.get(key) or {}).get("namespace") or default
-                   for key, default in COMPONENT_NAMESPACES if enabled(values, key)]
+        wanted += _component_namespaces(values)
     created = []
     for ns in dict.fromkeys(wanted):
         if kube.get_namespace(ns) is None and kube.create_cluster_object(f"namespace {ns}", "/api/v1/namespaces", {
@@ -253,7 +263,7 @@ def ensure_default_queue(kube: Any, timeout: float = 60.0) -> bool:
 
 
 def expected_components(values: dict[str, Any]) -> list[str]:
-    from kubectl_ascend.profile import DP, OPERATOR, RUNTIME, VOLCANO, enabled
+    from kubectl_ascend.profile import CLUSTERD, DP, NODED, NPU_EXPORTER, OPERATOR, RUNTIME, VOLCANO, enabled
 
     out = []
     if enabled(values, DP):
@@ -264,6 +274,8 @@ def expected_components(values: dict[str, Any]) -> list[str]:
         out.append("ascend-operator")
     if enabled(values, RUNTIME, default=False):
         out.append("docker-runtime")
+    out += [label for key, label in ((CLUSTERD, "clusterd"), (NODED, "noded"), (NPU_EXPORTER, "npu-exporter"))
+            if enabled(values, key, default=False)]
     return out
 
 

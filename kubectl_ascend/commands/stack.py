@@ -23,6 +23,19 @@ def _release_name(ctx: click.Context, param: click.Parameter, value: str) -> str
         raise click.BadParameter(str(e), ctx, param) from None
 
 
+PULL_SECRET_OPT = click.option(
+    "--pull-secret", "pull_secrets", multiple=True, metavar="NAME",
+    help="Image pull secret for every pod of every component (global.imagePullSecrets; repeatable). "
+         "It must exist in each component's namespace.")
+
+
+def checked_pull_secrets(names: tuple[str, ...]) -> list[str]:
+    """--pull-secret values, each an RFC 1123 Secret name (usage error otherwise)."""
+    from kubectl_ascend import validate
+
+    return [usage_check(validate.dns_subdomain, n, "--pull-secret") for n in names]
+
+
 RELEASE_OPT = click.option("--release", default="ascend-stack", show_default=True, callback=_release_name,
                            help="Helm release name (RFC 1123 label, at most 53 characters).")
 
@@ -69,11 +82,13 @@ def _load_values(files: tuple[str, ...], sets: tuple[str, ...]) -> dict[str, Any
               help="How long --wait (and helm) may take: a Go duration, at least 1s.")
 @click.option("--reset-values", is_flag=True,
               help="Forget the -f/--set values of earlier installs; use only this run's.")
+@PULL_SECRET_OPT
 @dry_run_option(("none", "client"), help="show the decided profile and the objects (helm template).")
 @output_option
 @pass_settings
 def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, ...], chart: str | None,
-            release: str, wait: bool, timeout: str, reset_values: bool, dry_run: str, output: str | None) -> None:
+            release: str, wait: bool, timeout: str, reset_values: bool, pull_secrets: tuple[str, ...],
+            dry_run: str, output: str | None) -> None:
     """Install or upgrade the MindCluster stack with a profile fitted to this cluster.
 
     Counts the labelled NPU nodes and chip families, enables only the device-plugin
@@ -89,14 +104,16 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
       kubectl ascend install --wait
       kubectl ascend install --set ascend-operator.enabled=false --dry-run
       kubectl ascend install -f my-registry.yaml --timeout 15m --wait
+      kubectl ascend install --set global.imageRegistry=registry.local:5000 --pull-secret regcred
     """
     from kubectl_ascend.helm import Helm
+    from kubectl_ascend.images import with_pull_secrets
     from kubectl_ascend.profile import deep_merge
     from kubectl_ascend.stack import create_missing_namespaces, ensure_default_queue, expected_components, \
         plan_install, previous_user_values, value_keys, wait_ready, with_user_record
 
     seconds = _timeout(timeout)
-    given = _load_values(values_files, sets)
+    given = with_pull_secrets(_load_values(values_files, sets), checked_pull_secrets(pull_secrets))
     ns = _namespace(settings)
     kube = settings.kube()
     helm = Helm(settings.kubeconfig, settings.context)

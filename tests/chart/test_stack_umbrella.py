@@ -195,7 +195,7 @@ def test_mindie_service_is_an_optional_dependency() -> None:
     chart = yaml.safe_load((CHARTS / CHART / "Chart.yaml").read_text())
     deps = {d["name"]: d for d in chart["dependencies"]}
     assert set(deps) == {"ascend-device-plugin", "ascend-volcano", "ascend-operator", "ascend-docker-runtime",
-                         "mindie-service"}
+                         "ascend-clusterd", "ascend-noded", "ascend-npu-exporter", "mindie-service"}
     for name, dep in deps.items():
         assert dep["repository"] == f"file://../{name}"
         assert dep["condition"] == f"{name}.enabled"
@@ -332,7 +332,7 @@ def test_everything_disabled_fails() -> None:
 def test_use_cluster_info_manager_needs_clusterd() -> None:
     uci = {"scheduler": {"initParams": {"useClusterInfoManager": "true"}}}
     err = stack_error({"ascend-volcano": uci})
-    assert "this stack does not ship ClusterD" in err
+    assert "clusterd.installed is false" in err and "ascend-clusterd.enabled=true" in err
     stack({"ascend-volcano": {**uci, "clusterd": {"installed": True}}})
 
 

@@ -29,10 +29,15 @@ components, without kube-system & co. and without the release namespace.
 {{- define "ascend-stack.namespaces" -}}
 {{- $skip := list "kube-system" "kube-public" "kube-node-lease" "default" .Release.Namespace -}}
 {{- $out := list -}}
-{{- range $name := list "ascend-device-plugin" "ascend-volcano" "ascend-operator" "ascend-docker-runtime" -}}
+{{- range $name := list "ascend-device-plugin" "ascend-volcano" "ascend-operator" "ascend-docker-runtime" "ascend-clusterd" "ascend-noded" "ascend-npu-exporter" -}}
 {{- $c := index $.Values $name | default dict -}}
-{{- if and $c.enabled $c.namespace (not (has $c.namespace $skip)) (not (has $c.namespace $out)) -}}
-{{- $out = append $out $c.namespace -}}
+{{- if $c.enabled -}}
+{{- /* ClusterD also writes its ConfigMaps to clusterInfoNamespace (cluster-system). */ -}}
+{{- range $ns := list $c.namespace $c.clusterInfoNamespace -}}
+{{- if and $ns (not (has $ns $skip)) (not (has $ns $out)) -}}
+{{- $out = append $out $ns -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 {{- toYaml $out -}}

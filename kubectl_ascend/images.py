@@ -1,0 +1,151 @@
+"""Every image the stack (and a mindie-service release) would pull, for air-gapped mirroring.
+
+The list comes from the real render (`helm template` through kubectl_ascend.helm),
+never from a hand-kept list: whatever the charts and values produce is what is
+listed. Pure logic apart from the render; no click here.
+
+Values go through the same rules as `install`: ClusterD on switches Volcano to
+it; `--pull-secret` adds to `global.imagePullSecrets`. mindie-service takes
+full image references and ignores `global`, so its pull secrets and registry
+rewrite are applied to its own values here (and by `install --pull-secret`
+when it is part of the stack).
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any, Iterator
+
+from kubectl_ascend import errors
+from kubectl_ascend.profile import CLUSTERD, MINDIE, VOLCANO, deep_merge, enabled
+
+#: MindCluster releases the charts have a profile for (issue 13 item 1 adds 26.1.0).
+MINDCLUSTER_VERSIONS = ("26.0.0",)
+#: Workload kinds whose pod template sits at spec.template.spec.
+_TEMPLATED = ("Deployment", "DaemonSet", "StatefulSet", "ReplicaSet", "ReplicationController")
+
+
+def pod_specs(obj: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The pod specs inside one rendered object (Pod, workloads, (Cron)Jobs, Volcano Jobs, AscendJobs)."""
+    kind, spec = obj.get("kind"), obj.get("spec") or {}
+    if kind == "Pod":
+        yield spec
+    elif kind in _TEMPLATED:
+        yield (spec.get("template") or {}).get("spec") or {}
+    elif kind == "Job" and "tasks" in spec:  # batch.volcano.sh Job
+        for task in spec.get("tasks") or []:
+            yield (task.get("template") or {}).get("spec") or {}
+    elif kind == "Job":
+        yield (spec.get("template") or {}).get("spec") or {}
+    elif kind == "CronJob":
+        yield ((((spec.get("jobTemplate") or {}).get("spec") or {}).get("template")) or {}).get("spec") or {}
+    elif kind == "AscendJob":
+        for replica in (spec.get("replicaSpecs") or {}).values():
+            yield (replica.get("template") or {}).get("spec") or {}
+
+
+def containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    return [*(spec.get("initContainers") or []), *(spec.get("containers") or []),
+            *(spec.get("ephemeralContainers") or [])]
+
+
+def collect(objs: list[dict[str, Any]], source: str) -> dict[str, list[str]]:
+    """image -> the containers that use it ("<source>: Kind ns/name container")."""
+    out: dict[str, list[str]] = {}
+    for o in objs:
+        meta = o.get("metadata") or {}
+        where = f"{o.get('kind')} {meta.get('namespace', '')}/{meta.get('name')}".replace(" /", " ")
+        for spec in pod_specs(o):
+            for c in containers(spec):
+                if c.get("image"):
+                    out.setdefault(c["image"], []).append(f"{source}: {where} {c.get('name')}")
+    return out
+
+
+def pull_secret_names(spec: dict[str, Any]) -> list[str]:
+    return [s.get("name") for s in spec.get("imagePullSecrets") or []]
+
+
+def rewrite_registry(repository: str, registry: str) -> str:
+    """A full reference moved to `registry`: the first path element is dropped when it is a host."""
+    first, sep, rest = repository.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        repository = rest
+    return f"{registry.rstrip('/')}/{repository}"
+
+
+def with_pull_secrets(values: dict[str, Any], names: list[str]) -> dict[str, Any]:
+    """Add pull secrets to global.imagePullSecrets (and to mindie-service's own list when it is enabled)."""
+    if not names:
+        return values
+    out = copy.deepcopy(values)
+    g = out.setdefault("global", {})
+    have = [s if isinstance(s, str) else s.get("name") for s in g.get("imagePullSecrets") or []]
+    g["imagePullSecrets"] = [*(g.get("imagePullSecrets") or []), *[n for n in names if n not in have]]
+    if enabled(out, MINDIE, default=False):
+        ms = out[MINDIE]
+        ms["imagePullSecrets"] = mindie_pull_secrets(ms.get("imagePullSecrets") or [], names)
+    return out
+
+
+def mindie_pull_secrets(existing: list[Any], names: list[str]) -> list[dict[str, str]]:
+    """mindie-service wants [{name: x}] objects."""
+    have = [s if isinstance(s, str) else s.get("name") for s in existing]
+    return [*({"name": n} for n in have), *({"name": n} for n in names if n not in have)]
+
+
+def mindie_values(values: dict[str, Any], pull_secrets: list[str], registry: str) -> dict[str, Any]:
+    """mindie-service values with the stack's pull secrets and registry applied (it ignores `global`)."""
+    out = copy.deepcopy(values)
+    if pull_secrets:
+        out["imagePullSecrets"] = mindie_pull_secrets(out.get("imagePullSecrets") or [], pull_secrets)
+    if registry:
+        for img in (out.get("image"), (out.get("test") or {}).get("image")):
+            if isinstance(img, dict) and img.get("repository"):
+                img["repository"] = rewrite_registry(img["repository"], registry)
+    return out
+
+
+def stack_values(user: dict[str, Any], pull_secrets: list[str]) -> dict[str, Any]:
+    """Umbrella values as `install` would pass them (without the cluster-dependent profile)."""
+    values: dict[str, Any] = {}
+    if enabled(user, CLUSTERD, default=False):
+        values[VOLCANO] = {"scheduler": {"initParams": {"useClusterInfoManager": "true"}},
+                           "clusterd": {"installed": True}}
+    values = deep_merge(values, user)
+    registry = (values.get("global") or {}).get("imageRegistry") or ""
+    if enabled(values, MINDIE, default=False):
+        values[MINDIE] = mindie_values(values[MINDIE], [], registry)
+    return with_pull_secrets(values, pull_secrets)
+
+
+def list_images(helm: Any, *, user_values: dict[str, Any], pull_secrets: list[str], chart: str | None = None,
+                mindie: dict[str, Any] | None = None, release: str = "ascend-stack", namespace: str = "mindx-dl",
+                mindie_release: str = "mindie", mindie_namespace: str = "default",
+                mindcluster_version: str | None = None) -> dict[str, Any]:
+    """Render the stack (and a mindie-service release) and list the images of every pod template."""
+    from kubectl_ascend.helm import charts_root
+
+    if mindcluster_version and mindcluster_version not in MINDCLUSTER_VERSIONS:
+        raise errors.InvalidInput(f"--mindcluster-version {mindcluster_version}: the charts have a profile for "
+                                  f"{', '.join(MINDCLUSTER_VERSIONS)} only (26.1.0 is not supported yet)")
+    values = stack_values(user_values, pull_secrets)
+    objs = helm.template(helm.prepare_chart(chart), release, namespace, values)
+    found = collect(objs, release)
+    secrets = {n for o in objs for s in pod_specs(o) for n in pull_secret_names(s)}
+    sources = [{"release": release, "chart": chart or "ascend-stack", "namespace": namespace, "objects": len(objs)}]
+    if mindie is not None:
+        registry = (values.get("global") or {}).get("imageRegistry") or ""
+        mvals = mindie_values(mindie, pull_secrets, registry)
+        mobjs = helm.template(str(charts_root() / MINDIE), mindie_release, mindie_namespace, mvals)
+        for image, users in collect(mobjs, mindie_release).items():
+            found.setdefault(image, []).extend(users)
+        secrets |= {n for o in mobjs for s in pod_specs(o) for n in pull_secret_names(s)}
+        sources.append({"release": mindie_release, "chart": MINDIE, "namespace": mindie_namespace,
+                        "objects": len(mobjs)})
+    return {
+        "mindclusterVersion": mindcluster_version or MINDCLUSTER_VERSIONS[0],
+        "registry": (values.get("global") or {}).get("imageRegistry") or "",
+        "pullSecrets": sorted(secrets),
+        "sources": sources,
+        "images": [{"image": i, "usedBy": sorted(found[i])} for i in sorted(found)],
+    }
