@@ -36,7 +36,7 @@ test: dev tools
 
 ## unit: unit, chart and contract tests: no cluster, builds only helm (ARGS="-k name" to narrow)
 unit: dev
-	@hack/tools.sh helm && hack/test.sh -m "unit or chart" tests/unit tests/chart tests/contract $(ARGS)
+	@hack/tools.sh helm && hack/test.sh -m "not e2e" tests/unit tests/chart tests/contract $(ARGS)
 
 ## verify: ruff, shellcheck, mypy, helm lint of every chart, chart READMEs current (needs only helm, helm-docs, the venv)
 verify: dev
