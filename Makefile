@@ -14,7 +14,7 @@ help:
 dev:
 	@hack/dev.sh $(VENV)
 
-## tools: build the pinned toolchain (helm, kwok, kind, etcd, Kubernetes, Volcano, containerd 2.x) into the cache
+## tools: build the pinned toolchain (helm, helm-docs, kwok, etcd, Kubernetes, Volcano, containerd 2.x) into the cache
 tools:
 	@hack/tools.sh all
 
@@ -34,9 +34,21 @@ demo: dev tools
 test: dev tools
 	@hack/test.sh
 
+## unit: unit, chart and contract tests: no cluster, builds only helm (ARGS="-k name" to narrow)
+unit: dev
+	@hack/tools.sh helm && hack/test.sh -m "not e2e" tests/unit tests/chart tests/contract $(ARGS)
+
+## verify: ruff, shellcheck, mypy, helm lint of every chart, chart READMEs current (needs only helm, helm-docs, the venv)
+verify: dev
+	@hack/verify.sh
+
 ## lint: helm lint --strict on every chart and mypy on the package
-lint: dev tools
-	@hack/lint.sh
+lint: dev
+	@hack/tools.sh helm && hack/lint.sh
+
+## docs: regenerate the values table of every chart README from its values.yaml (helm-docs)
+docs:
+	@hack/tools.sh helm-docs && hack/docs.sh
 
 ## bench: benchmarks against kubectl / kubeadm / helm on the local cluster
 bench: dev tools
@@ -46,4 +58,4 @@ bench: dev tools
 dist: dev
 	@hack/dist.sh $(ARGS)
 
-.PHONY: dist help dev tools cluster-up cluster-down demo test lint bench
+.PHONY: dist help dev tools cluster-up cluster-down demo test unit verify lint docs bench

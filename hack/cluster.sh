@@ -146,7 +146,7 @@ stop_addons() { # TERM each addon's process group, then KILL what is left
     pid="$(cat "${f}")"
     kill -TERM -- "-${pid}" 2>/dev/null || true
   done
-  local i; for i in $(seq 50); do
+  for _ in $(seq 50); do
     local alive=false
     for f in "${ADDON_DIR}"/*.pid; do
       [[ -f "${f}" ]] && kill -0 -- "-$(cat "${f}")" 2>/dev/null && alive=true
@@ -247,7 +247,7 @@ cluster_down() {
   if [[ -n "${pids}" ]]; then
     log "stopping leftover processes: ${pids//$'\n'/ }"
     kill ${pids} 2>/dev/null || true
-    local i; for i in $(seq 50); do pgrep -f "${CLUSTER_DIR}/" >/dev/null || break; sleep 0.1; done
+    for _ in $(seq 50); do pgrep -f "${CLUSTER_DIR}/" >/dev/null || break; sleep 0.1; done
     pids="$(pgrep -f "${CLUSTER_DIR}/" || true)"
     [[ -z "${pids}" ]] || kill -9 ${pids} 2>/dev/null || true
   fi

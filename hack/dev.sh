@@ -14,8 +14,8 @@ main() {
     python3 -m venv "${venv}"
   fi
   local stamp="${venv}/.installed"
-  if [[ ! -f "${stamp}" || setup.cfg -nt "${stamp}" ]]; then
-    "${venv}/bin/pip" install --quiet --disable-pip-version-check -e '.[test]' mypy types-PyYAML 'setuptools>=61' wheel
+  if [[ ! -f "${stamp}" || setup.cfg -nt "${stamp}" || hack/dev.sh -nt "${stamp}" ]]; then
+    "${venv}/bin/pip" install --quiet --disable-pip-version-check -e '.[test]' 'mypy==2.4.1' 'ruff==0.17.6' types-PyYAML 'setuptools>=61' wheel
     touch "${stamp}"
   fi
 }

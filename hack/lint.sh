@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# helm lint --strict on every chart, mypy on the package.
+# helm lint --strict on every chart, mypy on the package. Needs only helm
+# (hack/tools.sh helm) and the virtualenv (make dev).
 set -o errexit -o nounset -o pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -7,9 +8,16 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 main() {
   cd "${ASCEND_REPO_ROOT}"
   export PATH="${ASCEND_TOOLS_BIN}:${PATH}"
-  local chart
-  for chart in charts/*/; do
-    [[ "${chart}" == charts/ascend-stack/ ]] && helm dependency build "${chart}" --skip-refresh >/dev/null
+  # Lint a copy: `helm dependency build` writes Chart.lock and charts/*.tgz.
+  local tmp chart
+  tmp="$(mktemp -d)"
+  # shellcheck disable=SC2064 # expand now: tmp is local
+  trap "rm -rf '${tmp}'" EXIT
+  cp -R charts "${tmp}/charts"
+  for chart in "${tmp}"/charts/*/; do
+    if grep -q '^dependencies:' "${chart}Chart.yaml"; then
+      helm dependency build "${chart}" --skip-refresh >/dev/null
+    fi
     helm lint --strict "${chart}" ${LINT_VALUES:+-f "${LINT_VALUES}"}
   done
   .venv/bin/mypy

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the pinned toolchain from source into a per-version cache outside the
 # checkout (see hack/versions.env). Reruns skip tools already built at the
-# pinned version. Usage: hack/tools.sh [all|helm|kwok|kind|etcd|kube|volcano|containerd2]... ; hack/tools.sh path
+# pinned version. Usage: hack/tools.sh [all|helm|helm-docs|kwok|etcd|kube|volcano|containerd2]... ; hack/tools.sh path
 set -o errexit -o nounset -o pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -51,8 +51,9 @@ build_kwok() {
   GOBIN="${OUT}" go install "sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}" "sigs.k8s.io/kwok/cmd/kwokctl@${KWOK_VERSION}"
 }
 
-build_kind() {
-  GOBIN="${OUT}" go install "sigs.k8s.io/kind@${KIND_VERSION}"
+# helm-docs: generates each chart's values table in its README (make docs / verify).
+build_helm_docs() {
+  GOBIN="${OUT}" go install "github.com/norwoodj/helm-docs/cmd/helm-docs@${HELM_DOCS_VERSION}"
 }
 
 build_etcd() {
@@ -95,14 +96,14 @@ install_one() {
   case "$1" in
     helm) build_once helm "${HELM_VERSION}" helm -- build_helm ;;
     kwok) build_once kwok "${KWOK_VERSION}" kwok kwokctl -- build_kwok ;;
-    kind) build_once kind "${KIND_VERSION}" kind -- build_kind ;;
+    helm-docs) build_once helm-docs "${HELM_DOCS_VERSION}" helm-docs -- build_helm_docs ;;
     etcd) build_once etcd "${ETCD_VERSION}" etcd -- build_etcd ;;
     kube) build_once kube "${KUBE_VERSION}" kube-apiserver kube-controller-manager kube-scheduler kubeadm kubectl -- build_kube ;;
     volcano) build_once volcano "${VOLCANO_VERSION}" vc-scheduler vc-controller-manager -- build_volcano ;;
     containerd2) build_once containerd2 "${CONTAINERD2_VERSION}" containerd2 -- build_containerd2 ;;
-    all) local t; for t in helm kwok kind etcd kube volcano containerd2; do install_one "${t}"; done ;;
+    all) local t; for t in helm helm-docs kwok etcd kube volcano containerd2; do install_one "${t}"; done ;;
     path) printf '%s\n' "${ASCEND_TOOLS_BIN}" ;;
-    *) die "unknown tool '$1' (expected one of: all helm kwok kind etcd kube volcano containerd2 path)" ;;
+    *) die "unknown tool '$1' (expected one of: all helm helm-docs kwok etcd kube volcano containerd2 path)" ;;
   esac
 }
 

@@ -7,7 +7,6 @@ import secrets
 import subprocess
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 

@@ -137,8 +137,8 @@ def test_ttl_zero_needs_second_flag_and_bad_inputs_change_nothing(cluster, tmp_p
 
 def test_control_plane_form(cluster):
     key = "0f" * 32
-    token, proc = cluster.plugin("join-cmd", "--control-plane", "--certificate-key", key), None
-    line = token.stdout.strip()
+    proc = cluster.plugin("join-cmd", "--control-plane", "--certificate-key", key)
+    line = proc.stdout.strip()
     assert line.endswith(f"--control-plane --certificate-key {key}")
     cluster.plugin("token", "revoke", line.split("--token ")[1][:6])
 

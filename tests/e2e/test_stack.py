@@ -193,7 +193,7 @@ def test_doctor_finds_unlabelled_node_and_missing_component(stack_cluster, node_
     try:
         doc = c.plugin("doctor")
         assert doc.returncode == 1
-        assert f"[FAIL] npu-nodes-labelled" in doc.stdout and f"{node_prefix}atlas-800i-a2-0" in doc.stdout
+        assert "[FAIL] npu-nodes-labelled" in doc.stdout and f"{node_prefix}atlas-800i-a2-0" in doc.stdout
         assert "fix: kubectl ascend label-node" in doc.stdout
         status = json.loads(c.plugin("status", "-o", "json").stdout)
         row = [r for r in status["nodes"] if r["node"] == f"{node_prefix}atlas-800i-a2-0"][0]

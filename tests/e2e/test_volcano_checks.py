@@ -69,7 +69,7 @@ def test_partial_node_npu_pods_not_scheduled_by_volcano_fail(cluster, namespace)
 def test_volcano_scheduler_log_is_read_through_the_api(cluster, namespace):
     labels = dict(PART_OF, **{"app.kubernetes.io/component": "volcano-scheduler"})
     cluster.kubectl("apply", "-f", "-", input=json.dumps(_pod("vc-scheduler", namespace, "mgmt-0", labels=labels)))
-    cluster.kubectl("wait", "--for=condition=Ready", f"pod/vc-scheduler", "-n", namespace, "--timeout=60s")
+    cluster.kubectl("wait", "--for=condition=Ready", "pod/vc-scheduler", "-n", namespace, "--timeout=60s")
     check = _doctor(cluster)["volcano-npu-plugin"]
     # KWOK's nodes serve no logs: the API server accepts the request, fails to reach the (simulated) kubelet's
     # containerLogs endpoint, and doctor reports that it cannot read the log.
