@@ -16,6 +16,7 @@ main() {
   cp -R charts "${tmp}/charts"
   for chart in "${tmp}"/charts/*/; do
     if grep -q '^dependencies:' "${chart}Chart.yaml"; then
+      rm -rf "${chart}Chart.lock" "${chart}charts"  # a lock left in the checkout may predate Chart.yaml
       helm dependency build "${chart}" --skip-refresh >/dev/null
     fi
     helm lint --strict "${chart}" ${LINT_VALUES:+-f "${LINT_VALUES}"}

@@ -134,7 +134,7 @@ def charts_root() -> Path:
 def _explain(e: Exception, what: str) -> errors.AscendError:
     """The one translator: helm's own explanation (stderr), without helm's `Error: ` prefix, on one line."""
     if type(e).__name__ == "ValidationError":  # pydantic, from pyhelm3's models
-        problems: list[dict[str, Any]] = list(getattr(e, "errors", lambda: [])())
+        problems: list[dict[str, Any]] = list(getattr(e, "errors", list)())
         if any((p.get("loc") or ("",))[0] == "ref" for p in problems):
             return errors.HelmError(f"{what}: the chart reference is not an existing chart directory or "
                                     "archive, a repo/name or an oci:// URL")

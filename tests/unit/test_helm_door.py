@@ -10,10 +10,8 @@ Helm 4 flags, the kubeconfig and context; the release lookup reads `helm list`.
 from __future__ import annotations
 
 import json
-import os
 import stat
 import time
-from pathlib import Path
 
 import pytest
 

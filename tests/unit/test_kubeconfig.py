@@ -12,11 +12,8 @@ not even after kill -9.
 """
 from __future__ import annotations
 
-import base64
-import json
 import os
 import signal
-import stat
 import subprocess
 import sys
 import textwrap
