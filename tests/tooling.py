@@ -60,3 +60,13 @@ def run(cmd: list[str], *, check: bool = True, input: str | None = None,
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
     return proc
+
+
+def build_chart_deps(chart: Path) -> None:
+    """Package a chart's file:// dependencies into its charts/ directory (offline).
+
+    `helm dependency update` rather than `build`: it rewrites Chart.lock from Chart.yaml,
+    so a lock left in the checkout by an earlier run (before a dependency was added)
+    does not fail the tests.
+    """
+    run([need_tool("helm"), "dependency", "update", str(chart), "--skip-refresh"])

@@ -26,13 +26,15 @@ import yaml
 from kubectl_ascend.helm import Helm
 from kubectl_ascend.images import list_images, stack_values
 from tests.chart.helmutil import render
-from tests.tooling import CHARTS, REPO_ROOT, need_tool, run
+from tests.tooling import CHARTS, REPO_ROOT, need_tool, build_chart_deps
 
 pytestmark = pytest.mark.chart
 
 MINDIE = {"image": {"repository": "swr.cn-south-1.myhuaweicloud.com/ascendhub/mindie", "tag": "2.1.RC1-800I-A2"},
-          "model": {"name": "qwen", "path": "/data/qwen"}}
-MINDIE_PD = {**MINDIE, "mode": "pd", "accelerator": {"family": "910", "type": "module-910b-8"},
+          "model": {"name": "qwen", "path": "/data/qwen"},
+          # required for Ascend 910 workloads (the chart refuses a 910 service without it)
+          "accelerator": {"family": "910", "type": "module-910b-8"}}
+MINDIE_PD = {**MINDIE, "mode": "pd",
              "test": {"image": {"repository": "docker.io/curlimages/curl", "tag": "8.10.1"}}}
 EVERYTHING = {
     "ascend-clusterd": {"enabled": True}, "ascend-noded": {"enabled": True}, "ascend-npu-exporter": {"enabled": True},
@@ -44,7 +46,7 @@ EVERYTHING = {
 
 @pytest.fixture(scope="module", autouse=True)
 def dependencies() -> Iterator[None]:
-    run([need_tool("helm"), "dependency", "build", str(CHARTS / "ascend-stack")])
+    build_chart_deps(CHARTS / "ascend-stack")
     yield
 
 

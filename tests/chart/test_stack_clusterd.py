@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from tests.chart.helmutil import find, lint, one, render, render_error
-from tests.tooling import CHARTS, need_tool, run
+from tests.tooling import CHARTS, build_chart_deps
 
 pytestmark = pytest.mark.chart
 
@@ -185,7 +185,7 @@ ON = {"ascend-clusterd": {"enabled": True},
 
 @pytest.fixture(scope="module")
 def umbrella() -> Iterator[None]:
-    run([need_tool("helm"), "dependency", "build", str(CHARTS / STACK)])
+    build_chart_deps(CHARTS / STACK)
     yield
 
 

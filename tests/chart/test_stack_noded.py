@@ -21,7 +21,7 @@ import pytest
 
 from tests.chart.helmutil import find, lint, one, render, render_error
 from tests.chart.test_stack_clusterd import triples
-from tests.tooling import CHARTS, need_tool, run
+from tests.tooling import CHARTS, build_chart_deps
 
 pytestmark = pytest.mark.chart
 
@@ -124,7 +124,7 @@ def test_lint_strict() -> None:
 
 @pytest.fixture(scope="module")
 def umbrella() -> Iterator[None]:
-    run([need_tool("helm"), "dependency", "build", str(CHARTS / "ascend-stack")])
+    build_chart_deps(CHARTS / "ascend-stack")
     yield
 
 

@@ -24,7 +24,7 @@ from typing import Any, Iterator
 import pytest
 
 from tests.chart.helmutil import find, lint, one, render, render_error
-from tests.tooling import CHARTS, need_tool, run
+from tests.tooling import CHARTS, build_chart_deps
 
 pytestmark = pytest.mark.chart
 
@@ -137,7 +137,7 @@ def test_lint_strict() -> None:
 
 @pytest.fixture(scope="module")
 def umbrella() -> Iterator[None]:
-    run([need_tool("helm"), "dependency", "build", str(CHARTS / "ascend-stack")])
+    build_chart_deps(CHARTS / "ascend-stack")
     yield
 
 

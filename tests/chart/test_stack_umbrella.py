@@ -33,7 +33,7 @@ import pytest
 import yaml
 
 from tests.chart.helmutil import find, lint, one, render, render_error
-from tests.tooling import CHARTS, need_tool, run
+from tests.tooling import CHARTS, need_tool, run, build_chart_deps
 
 pytestmark = pytest.mark.chart
 
@@ -60,8 +60,7 @@ WORKLOADS = {
 @pytest.fixture(scope="module", autouse=True)
 def dependencies() -> Iterator[None]:
     """Package the file:// dependencies into charts/ascend-stack/charts/."""
-    helm = need_tool("helm")
-    run([helm, "dependency", "build", str(CHARTS / CHART)])
+    build_chart_deps(CHARTS / CHART)
     yield
 
 

@@ -22,7 +22,7 @@ import yaml
 
 from tests.chart.helmutil import template
 from tests.conftest import _start_cluster, _stop_cluster
-from tests.tooling import CHARTS, REPO_ROOT, need_tool, run
+from tests.tooling import CHARTS, REPO_ROOT, run, build_chart_deps
 
 pytestmark = pytest.mark.e2e
 
@@ -105,7 +105,7 @@ def test_install_with_optional_components(optional_cluster):
 
 def test_every_object_passes_server_side_dry_run(optional_cluster):
     c = optional_cluster
-    run([need_tool("helm"), "dependency", "build", str(CHARTS / "ascend-stack"), "--skip-refresh"])
+    build_chart_deps(CHARTS / "ascend-stack")
     values = {"ascend-clusterd": {"enabled": True}, "ascend-noded": {"enabled": True},
               "ascend-npu-exporter": {"enabled": True},
               "ascend-volcano": {"clusterd": {"installed": True},

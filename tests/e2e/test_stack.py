@@ -25,7 +25,7 @@ import yaml
 
 from tests.conftest import _start_cluster, _stop_cluster
 from tests.chart.helmutil import template
-from tests.tooling import CHARTS, need_tool, run
+from tests.tooling import CHARTS, need_tool, run, build_chart_deps
 
 pytestmark = pytest.mark.e2e
 
@@ -58,7 +58,7 @@ def test_rendered_manifests_pass_server_side_dry_run(stack_cluster):
     c = stack_cluster
     for ns in ("mindx-dl", "volcano-system", "mindie-dry"):
         c.kubectl("create", "namespace", ns, check=False)
-    run([need_tool("helm"), "dependency", "build", str(CHARTS / "ascend-stack"), "--skip-refresh"])
+    build_chart_deps(CHARTS / "ascend-stack")
     mindie = {"image": {"repository": "registry.example/mindie", "tag": "2.1.RC1"},
               "model": {"name": "qwen", "path": "/data/qwen"}, "accelerator": {"type": "module-910b-8"}}
     everything = {
