@@ -26,7 +26,7 @@ import yaml
 from kubectl_ascend.helm import Helm
 from kubectl_ascend.images import list_images, stack_values
 from tests.chart.helmutil import render
-from tests.tooling import CHARTS, REPO_ROOT, need_tool, build_chart_deps
+from tests.tooling import CHARTS, REPO_ROOT, need_tool
 
 pytestmark = pytest.mark.chart
 
@@ -44,10 +44,9 @@ EVERYTHING = {
 }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def dependencies() -> Iterator[None]:
-    build_chart_deps(CHARTS / "ascend-stack")
-    yield
+@pytest.fixture(autouse=True)
+def dependencies(umbrella_deps: None) -> None:
+    """The umbrella with its dependencies packaged (tests/chart/conftest.py)."""
 
 
 @pytest.fixture(scope="module")

@@ -17,13 +17,12 @@ Scenarios:
 """
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import yaml
 
 from tests.chart.helmutil import find, lint, one, render, render_error
-from tests.tooling import CHARTS, build_chart_deps
 
 pytestmark = pytest.mark.chart
 
@@ -183,10 +182,9 @@ ON = {"ascend-clusterd": {"enabled": True},
                          "scheduler": {"initParams": {"useClusterInfoManager": "true"}}}}
 
 
-@pytest.fixture(scope="module")
-def umbrella() -> Iterator[None]:
-    build_chart_deps(CHARTS / STACK)
-    yield
+@pytest.fixture
+def umbrella(umbrella_deps: None) -> None:
+    """The umbrella with its dependencies packaged (tests/chart/conftest.py)."""
 
 
 def stack(values: dict[str, Any] | None = None) -> list[dict[str, Any]]:

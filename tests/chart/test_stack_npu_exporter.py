@@ -19,12 +19,11 @@ Scenarios:
 """
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 from tests.chart.helmutil import find, lint, one, render, render_error
-from tests.tooling import CHARTS, build_chart_deps
 
 pytestmark = pytest.mark.chart
 
@@ -135,10 +134,9 @@ def test_lint_strict() -> None:
     lint(CHART)
 
 
-@pytest.fixture(scope="module")
-def umbrella() -> Iterator[None]:
-    build_chart_deps(CHARTS / "ascend-stack")
-    yield
+@pytest.fixture
+def umbrella(umbrella_deps: None) -> None:
+    """The umbrella with its dependencies packaged (tests/chart/conftest.py)."""
 
 
 def test_umbrella(umbrella: None) -> None:

@@ -33,7 +33,7 @@ import pytest
 import yaml
 
 from tests.chart.helmutil import find, lint, one, render, render_error
-from tests.tooling import CHARTS, need_tool, run, build_chart_deps
+from tests.tooling import CHARTS, need_tool, run
 
 pytestmark = pytest.mark.chart
 
@@ -57,11 +57,9 @@ WORKLOADS = {
 }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def dependencies() -> Iterator[None]:
-    """Package the file:// dependencies into charts/ascend-stack/charts/."""
-    build_chart_deps(CHARTS / CHART)
-    yield
+@pytest.fixture(autouse=True)
+def dependencies(umbrella_deps: None) -> None:
+    """The umbrella with its dependencies packaged (tests/chart/conftest.py)."""
 
 
 def stack(values: dict[str, Any] | None = None, **kw: Any) -> list[dict[str, Any]]:
