@@ -41,7 +41,7 @@ RELEASE_OPT = click.option("--release", default="ascend-stack", show_default=Tru
 
 
 def _namespace(settings: Settings) -> str:
-    from kubectl_ascend.stack import DEFAULT_NAMESPACE
+    from kubectl_ascend.install import DEFAULT_NAMESPACE
 
     return settings.namespace or DEFAULT_NAMESPACE
 
@@ -108,33 +108,16 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
     """
     from kubectl_ascend.helm import Helm
     from kubectl_ascend.images import with_pull_secrets
-    from kubectl_ascend.profile import deep_merge
-    from kubectl_ascend.stack import create_missing_namespaces, ensure_default_queue, expected_components, \
-        plan_install, previous_user_values, value_keys, wait_ready, with_user_record
+    from kubectl_ascend.install import create_missing_namespaces, ensure_default_queue, expected_components, \
+        plan_install, user_values, with_user_record
+    from kubectl_ascend.status import wait_ready
 
     seconds = _timeout(timeout)
     given = with_pull_secrets(_load_values(values_files, sets), checked_pull_secrets(pull_secrets))
     ns = _namespace(settings)
     kube = settings.kube()
     helm = Helm(settings.kubeconfig, settings.context)
-    installed = helm.user_values(release, ns)
-    previous = previous_user_values(installed)
-    if installed is None:
-        values_note = "user values: " + (first_few(value_keys(given)) if given else "none") + " (new release)"
-        user = given
-    elif reset_values:
-        values_note = ("user values: earlier -f/--set values dropped (--reset-values); now "
-                       + (first_few(value_keys(given)) if given else "none"))
-        user = given
-    elif previous is None:
-        values_note = ("user values: the installed release has no record of its -f/--set values (made by "
-                       "helm or an older plugin); using only this run's: " + (first_few(value_keys(given)) or "none"))
-        user = given
-    else:
-        user = deep_merge(previous, given)
-        values_note = ("user values: kept from the installed release (--reset-values drops them): "
-                       + (first_few(value_keys(previous)) or "none")
-                       + (f"; this run adds/overrides: {first_few(value_keys(given))}" if given else ""))
+    user, values_note = user_values(helm.user_values(release, ns), given, reset_values)
     plan = plan_install(kube, helm, chart=chart, release=release, namespace=ns, user_values=with_user_record(user))
     out_fmt = fmt(settings, output)
     verb = "upgrade" if plan.existing else "install"
@@ -204,7 +187,7 @@ def uninstall(settings: Settings, release: str, wait: bool, dry_run: str, output
     """Remove the stack's release. Lists everything it leaves: CRDs, namespaces, the default Queue, node labels."""
     from kubectl_ascend.helm import Helm
     from kubectl_ascend.labels import OWNED_KEYS
-    from kubectl_ascend.stack import CRDS
+    from kubectl_ascend.install import CRDS
 
     ns = _namespace(settings)
     helm = Helm(settings.kubeconfig, settings.context)
@@ -238,7 +221,8 @@ def status(settings: Settings, output: str | None) -> None:
 
     Multi-pod MindIE instances also show their Volcano PodGroup phase and, while
     pods wait, Volcano's reason in one line."""
-    from kubectl_ascend.stack import cluster_status, gang_line
+    from kubectl_ascend.gang import gang_line
+    from kubectl_ascend.status import cluster_status
 
     data = cluster_status(settings.kube())
 
@@ -270,7 +254,7 @@ def status(settings: Settings, output: str | None) -> None:
 @pass_settings
 def doctor(settings: Settings, output: str | None) -> None:
     """Check the cluster for MindCluster readiness: PASS / WARN / FAIL with the fix for each. Exit 1 on FAIL."""
-    from kubectl_ascend.stack import doctor as run_doctor
+    from kubectl_ascend.doctor import doctor as run_doctor
 
     report = run_doctor(settings.kube())
     data = {"checks": [c.as_dict() for c in report.checks], "failed": report.failed}
