@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 
 from kubectl_ascend import errors
-from kubectl_ascend.cli import Settings, StrictGroup, dry_run_option, fmt, output_option, pass_settings, \
+from kubectl_ascend.commands._common import Settings, StrictGroup, dry_run_option, fmt, output_option, pass_settings, \
     usage_check
 from kubectl_ascend.output import emit, info
 
