@@ -16,7 +16,8 @@ PLACED_PHASES = ("Running", "Completed")
 
 
 def _condition(obj: dict[str, Any], ctype: str) -> dict[str, Any] | None:
-    for c in (obj.get("status") or {}).get("conditions") or []:
+    conditions: list[dict[str, Any]] = (obj.get("status") or {}).get("conditions") or []
+    for c in conditions:
         if c.get("type") == ctype:
             return c
     return None

@@ -51,3 +51,11 @@ class HelmAPI(Protocol):
     def user_values(self, release: str, namespace: str) -> dict[str, Any] | None: ...
     def install_or_upgrade(self, chart_ref: str, release: str, namespace: str, values: dict[str, Any], *,
                            timeout: str = "10m", reset_values: bool = False) -> dict[str, Any]: ...
+
+
+class KubeconfigView(Protocol):
+    """The kubeconfig context join-cmd reads (kube.KubeconfigInfo implements it)."""
+
+    context: str
+    server: str
+    ca_pem: bytes | None

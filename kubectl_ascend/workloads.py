@@ -86,5 +86,5 @@ def pod_state(pod: dict[str, Any]) -> str:
     for cs in st.get("containerStatuses") or []:
         waiting = (cs.get("state") or {}).get("waiting")
         if waiting and waiting.get("reason"):
-            return waiting["reason"]
-    return st.get("phase", "Unknown")
+            return str(waiting["reason"])
+    return str(st.get("phase", "Unknown"))

@@ -6,12 +6,15 @@ Nothing here imports the kubernetes client at module level (`--help` stays fast)
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import click
 
 from kubectl_ascend import errors
 from kubectl_ascend.output import FORMATS
+
+if TYPE_CHECKING:  # the kubernetes client is imported only when a command talks to the cluster
+    from kubectl_ascend.kube import Kube
 
 
 class Settings:
@@ -23,7 +26,7 @@ class Settings:
         self.output, self.verbose = output, verbose
         self.as_user, self.as_groups = as_user, tuple(as_groups)
 
-    def kube(self, **kw: Any) -> Any:
+    def kube(self, **kw: Any) -> Kube:
         from kubectl_ascend.kube import Kube
 
         return Kube(self.kubeconfig, self.context, impersonate_user=self.as_user,
@@ -43,7 +46,10 @@ pass_settings = click.make_pass_decorator(Settings)
 DRY_RUN_MODES = ("none", "client", "server")
 
 
-def dry_run_option(supported: tuple[str, ...] = DRY_RUN_MODES, help: str = "") -> Any:
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def dry_run_option(supported: tuple[str, ...] = DRY_RUN_MODES, help: str = "") -> Callable[[F], F]:
     """--dry-run with kubectl's grammar on every command that changes something.
 
     `--dry-run` alone means client (main() rewrites it to `--dry-run=client`, as kubectl's
@@ -107,7 +113,7 @@ def refuse_flag_values(cmd: click.Command, args: list[str]) -> None:
             return  # the subcommand starts here; it checks its own options
 
 
-def output_option(f: Any) -> Any:
+def output_option(f: F) -> F:
     """-o on subcommands too, since kubectl users type it after the verb."""
     return click.option("-o", "--output", "output", type=click.Choice(FORMATS), default=None,
                         help="Output format (overrides the global -o).")(f)
