@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from kubectl_ascend import errors
 from kubectl_ascend.kubeapi import HelmAPI, KubeAPI
 from kubectl_ascend.output import first_few
+from kubectl_ascend.status import wait_ready
 from kubectl_ascend.profile import CLUSTERD, DP, NODED, NPU_EXPORTER, OPERATOR, RUNTIME, VOLCANO, Profile, decide, \
     deep_merge, enabled
 
 DEFAULT_RELEASE = "ascend-stack"
 DEFAULT_NAMESPACE = "mindx-dl"
+#: kinds of the chart's objects that have no namespace
+CLUSTER_SCOPED = ("ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "Namespace", "Queue", "PriorityClass")
 CRDS = ("jobs.batch.volcano.sh", "commands.bus.volcano.sh", "podgroups.scheduling.volcano.sh",
         "queues.scheduling.volcano.sh", "numatopologies.nodeinfo.volcano.sh", "ascendjobs.mindxdl.gitee.com")
 
@@ -86,6 +89,12 @@ class InstallPlan:
     namespace: str
     existing: dict[str, Any] | None
     objects: list[dict[str, Any]]
+
+    def object_rows(self) -> list[dict[str, Any]]:
+        """kind, namespace ("" for cluster-scoped kinds) and name of each rendered object, in order."""
+        return [{"kind": o.get("kind"), "namespace": (o.get("metadata") or {}).get(
+                    "namespace", self.namespace if o.get("kind") not in CLUSTER_SCOPED else ""),
+                 "name": o["metadata"]["name"]} for o in self.objects if o]
 
 
 def plan_install(kube: KubeAPI, helm: HelmAPI, *, chart: str | None, release: str, namespace: str,
@@ -197,3 +206,52 @@ def expected_components(values: dict[str, Any]) -> list[str]:
     out += [label for key, label in ((CLUSTERD, "clusterd"), (NODED, "noded"), (NPU_EXPORTER, "npu-exporter"))
             if enabled(values, key, default=False)]
     return out
+
+
+def apply_plan(kube: KubeAPI, helm: HelmAPI, plan: InstallPlan, *, timeout: str, reset_values: bool,
+               say: Callable[[str], None]) -> dict[str, Any]:
+    """Create the missing namespaces, then install or upgrade the release; helm's result.
+
+    Ctrl-C becomes errors.Interrupted naming the release and the namespaces already created.
+    """
+    created: list[str] = []
+    try:
+        for ns in create_missing_namespaces(kube, plan.profile.values, plan.namespace):
+            created.append(ns)
+            say(f"created namespace {ns}")
+        return helm.install_or_upgrade(plan.chart_ref, plan.release, plan.namespace, plan.profile.values,
+                                       timeout=timeout, reset_values=reset_values)
+    except KeyboardInterrupt:
+        raise errors.Interrupted(
+            f"interrupted while helm was applying release {plan.release}: its state is unknown (see `helm status "
+            f"{plan.release} -n {plan.namespace}`; rerun install to finish)"
+            + (f"; namespaces created: {', '.join(created)}" if created else "")) from None
+
+
+def finish(kube: KubeAPI, plan: InstallPlan, revision: Any, *, wait: bool, seconds: float,
+           say: Callable[[str], None], report: Callable[[list[dict[str, Any]]], None]) -> list[dict[str, Any]]:
+    """After helm: the default Queue when Volcano is on, and with `wait` every component rolled out
+    (`report` gets each change); the component rows ([] without `wait`).
+
+    Ctrl-C becomes errors.Interrupted saying what is applied and what is not ready yet.
+    """
+    last: list[dict[str, Any]] = []
+
+    def seen(rows: list[dict[str, Any]]) -> None:
+        last[:] = rows
+        report(rows)
+
+    try:
+        if enabled(plan.profile.values, VOLCANO) and ensure_default_queue(kube):
+            say("created Volcano queue 'default'")
+        if not wait:
+            return []
+        rows = wait_ready(kube, expected_components(plan.profile.values), seconds, seen)
+        say("all components ready")
+        return rows
+    except KeyboardInterrupt:
+        pending = [f"{r['name']} {r['ready']}/{r['desired']}" for r in last if not r["rolledOut"]]
+        raise errors.Interrupted(
+            f"interrupted while waiting: release {plan.release} revision {revision} is applied"
+            + (f"; not ready yet: {first_few(pending)}" if pending else "")
+            + "; check with `kubectl ascend status`") from None

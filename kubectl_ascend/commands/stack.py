@@ -11,7 +11,7 @@ import yaml
 from kubectl_ascend import errors
 from kubectl_ascend.commands._common import Settings, StrictCommand, dry_run_option, fmt, output_option, pass_settings, \
     usage_check
-from kubectl_ascend.output import emit, first_few, info, table, warn
+from kubectl_ascend.output import emit, info, table, warn
 
 
 def _release_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -108,9 +108,7 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
     """
     from kubectl_ascend.helm import Helm
     from kubectl_ascend.images import with_pull_secrets
-    from kubectl_ascend.install import create_missing_namespaces, ensure_default_queue, expected_components, \
-        plan_install, user_values, with_user_record
-    from kubectl_ascend.status import wait_ready
+    from kubectl_ascend.install import apply_plan, finish, plan_install, user_values, with_user_record
 
     seconds = _timeout(timeout)
     given = with_pull_secrets(_load_values(values_files, sets), checked_pull_secrets(pull_secrets))
@@ -130,49 +128,20 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
     for w in plan.profile.warnings:
         warn(w)
     if dry:
-        objs = plan.objects
-        objrows = [[o.get("kind"), (o.get("metadata") or {}).get("namespace", ns if o.get("kind") not in (
-            "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "Namespace", "Queue",
-            "PriorityClass") else ""), o["metadata"]["name"]] for o in objs if o]
+        objects = plan.object_rows()
         emit({"release": release, "namespace": ns, "action": verb, "decisions": plan.profile.decisions,
-              "userValues": user, "values": plan.profile.values, "objects": [{"kind": k, "namespace": n, "name": m} for k, n, m in objrows]},
-             out_fmt, lambda d: f"dry run: {len(objrows)} object(s) would be applied:\n"
-             + table(["KIND", "NAMESPACE", "NAME"], objrows))
+              "userValues": user, "values": plan.profile.values, "objects": objects},
+             out_fmt, lambda d: f"dry run: {len(objects)} object(s) would be applied:\n"
+             + table(["KIND", "NAMESPACE", "NAME"], [[o["kind"], o["namespace"], o["name"]] for o in objects]))
         return
-    created: list[str] = []
-    try:
-        for created_ns in create_missing_namespaces(kube, plan.profile.values, ns):
-            created.append(created_ns)
-            say(f"created namespace {created_ns}")
-        result = helm.install_or_upgrade(plan.chart_ref, release, ns, plan.profile.values, timeout=timeout,
-                                         reset_values=reset_values)
-    except KeyboardInterrupt:
-        raise errors.Interrupted(
-            f"interrupted while helm was applying release {release}: its state is unknown (see `helm status "
-            f"{release} -n {ns}`; rerun install to finish)"
-            + (f"; namespaces created: {', '.join(created)}" if created else "")) from None
+    result = apply_plan(kube, helm, plan, timeout=timeout, reset_values=reset_values, say=say)
     say(f"release {release} {'installed' if verb == 'install' else 'upgraded'}: revision {result['revision']} ({result['status']})")
-    from kubectl_ascend.profile import VOLCANO, enabled
 
-    last: list[dict[str, Any]] = []
-    try:
-        if enabled(plan.profile.values, VOLCANO) and ensure_default_queue(kube):
-            say("created Volcano queue 'default'")
-        rows: list[dict[str, Any]] = []
-        if wait:
-            def report(rs: list[dict[str, Any]]) -> None:
-                last[:] = rs
-                line = ", ".join(f"{r['name']} {r['ready']}/{r['desired']}{'' if r['rolledOut'] else '…'}" for r in rs)
-                info(f"waiting: {line or 'no workloads yet'}")
+    def report(rs: list[dict[str, Any]]) -> None:
+        line = ", ".join(f"{r['name']} {r['ready']}/{r['desired']}{'' if r['rolledOut'] else '…'}" for r in rs)
+        info(f"waiting: {line or 'no workloads yet'}")
 
-            rows = wait_ready(kube, expected_components(plan.profile.values), seconds, report)
-            say("all components ready")
-    except KeyboardInterrupt:
-        pending = [f"{r['name']} {r['ready']}/{r['desired']}" for r in last if not r["rolledOut"]]
-        raise errors.Interrupted(
-            f"interrupted while waiting: release {release} revision {result['revision']} is applied"
-            + (f"; not ready yet: {first_few(pending)}" if pending else "")
-            + "; check with `kubectl ascend status`") from None
+    rows = finish(kube, plan, result["revision"], wait=wait, seconds=seconds, say=say, report=report)
     emit({**result, "action": verb, "decisions": plan.profile.decisions, "components": rows}, out_fmt,
          lambda d: "next: kubectl ascend status; kubectl ascend doctor")
 
