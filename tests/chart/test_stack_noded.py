@@ -19,8 +19,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.chart.helmutil import find, lint, one, render, render_error
-from tests.chart.test_stack_clusterd import triples
+from tests.chart.helmutil import find, lint, one, render, render_error, triples
 from tests.tooling import CHARTS, need_tool, run
 
 pytestmark = pytest.mark.chart

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from tests.chart.helmutil import template
-from tests.conftest import _start_cluster, _stop_cluster
+from tests.clusters import start_cluster, stop_cluster
 from tests.tooling import CHARTS, REPO_ROOT, need_tool, run
 
 pytestmark = pytest.mark.e2e
@@ -45,14 +45,14 @@ SERVICE_MONITOR_CRD = {
 def optional_cluster():
     name = f"optional-{secrets.token_hex(3)}"
     try:
-        c = _start_cluster(name)
+        c = start_cluster(name)
     except BaseException:  # a half-started cluster (e.g. nodes never Ready) must not outlive the test
         run(["bash", str(REPO_ROOT / "hack" / "cluster.sh"), "down"], env={"ASCEND_CLUSTER": name}, check=False)
         raise
     try:
         yield c
     finally:
-        _stop_cluster(c)
+        stop_cluster(c)
 
 
 def _pods(cluster, component: str) -> list[dict]:

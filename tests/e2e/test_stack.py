@@ -23,7 +23,7 @@ import secrets
 import pytest
 import yaml
 
-from tests.conftest import _start_cluster, _stop_cluster
+from tests.clusters import start_cluster, stop_cluster
 from tests.chart.helmutil import template
 from tests.tooling import CHARTS, need_tool, run
 
@@ -35,11 +35,11 @@ FAMILY_DS = {"huawei-Ascend910": "ascend-device-plugin-daemonset-910",
 
 @pytest.fixture(scope="module")
 def stack_cluster():
-    c = _start_cluster(f"stack-{secrets.token_hex(3)}")
+    c = start_cluster(f"stack-{secrets.token_hex(3)}")
     try:
         yield c
     finally:
-        _stop_cluster(c)
+        stop_cluster(c)
 
 
 def _helm(cluster, *args: str, check: bool = True):

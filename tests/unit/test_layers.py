@@ -68,3 +68,15 @@ def test_one_module_per_door():
 def test_nothing_imports_the_root_command_module_but_main():
     users = sorted(m for m, names in modules().items() if uses(names, "kubectl_ascend.cli"))
     assert users == ["__main__.py"]
+
+
+def test_no_test_file_imports_another_test_file_or_conftest():
+    """Shared test data and helpers live in helper modules (tests/clusters.py, tests/labeldata.py, ...)."""
+    tests = PACKAGE.parent / "tests"
+    offenders = {}
+    for path in sorted(tests.rglob("*.py")):
+        bad = sorted(n for n in imports(path) if n.startswith("tests.") and (
+            n.rsplit(".", 1)[-1].startswith("test_") or n.rsplit(".", 1)[-1] == "conftest"))
+        if bad:
+            offenders[path.relative_to(tests).as_posix()] = bad
+    assert offenders == {}
