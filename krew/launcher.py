@@ -92,7 +92,7 @@ def main():
     tag = "%d.%d" % sys.version_info[:2]
     sys.path.insert(0, site_dir(root, index, tag, completing))
     if completing:
-        from kubectl_ascend.commands.completion import kubectl_complete_main
+        from kubectl_ascend.cli import kubectl_complete_main
         kubectl_complete_main()
     else:
         from kubectl_ascend.cli import main as cli_main

@@ -12,115 +12,14 @@ from typing import Any
 import click
 
 from kubectl_ascend import __version__, errors
-from kubectl_ascend.output import FORMATS, emit, info, table, warn
+from kubectl_ascend.commands._common import GLOBAL_WITH_VALUE, DRY_RUN_MODES, Settings, StrictGroup, hoist_global_options, \
+    output_option, pass_settings, fmt, usage_check
+from kubectl_ascend.output import FORMATS, emit
 
 _VERBOSE = {"on": False}
 
 
-class Settings:
-    """Global options, shared by every command through the click context."""
-
-    def __init__(self, kubeconfig: str | None, context: str | None, namespace: str | None, output: str,
-                 verbose: int, as_user: str | None = None, as_groups: tuple[str, ...] = ()) -> None:
-        self.kubeconfig, self.context, self.namespace = kubeconfig, context, namespace
-        self.output, self.verbose = output, verbose
-        self.as_user, self.as_groups = as_user, tuple(as_groups)
-
-    def kube(self, **kw: Any) -> Any:
-        from kubectl_ascend.kube import Kube
-
-        return Kube(self.kubeconfig, self.context, impersonate_user=self.as_user,
-                    impersonate_groups=self.as_groups, **kw)
-
-    def effective_namespace(self) -> str:
-        """-n if given, else the kubeconfig context's namespace, else `default` (as kubectl)."""
-        if self.namespace:
-            return self.namespace
-        from kubectl_ascend.kube import read_kubeconfig
-
-        return read_kubeconfig(self.kubeconfig, self.context).namespace or "default"
-
-
-pass_settings = click.make_pass_decorator(Settings)
-
 _CTX = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-
-
-DRY_RUN_MODES = ("none", "client", "server")
-
-
-def dry_run_option(supported: tuple[str, ...] = DRY_RUN_MODES, help: str = "") -> Any:
-    """--dry-run with kubectl's grammar on every command that changes something.
-
-    `--dry-run` alone means client (main() rewrites it to `--dry-run=client`, as kubectl's
-    NoOptDefVal does, so the next argument is never taken as its value); `--dry-run=none|client|server`.
-    A mode the command cannot do is a usage error naming the modes it can.
-    """
-    def check(ctx: click.Context, param: click.Parameter, value: str) -> str:
-        if value not in supported:
-            raise click.BadParameter(f"{value!r}: this command supports {', '.join(supported)}", ctx, param)
-        return value
-
-    text = ("--dry-run or --dry-run=client: " + (help or "show what would change, change nothing.")
-            + (" --dry-run=server: the API server also validates it." if "server" in supported else "")
-            + " --dry-run=none (default): make the change.")
-    return click.option("--dry-run", type=click.Choice(DRY_RUN_MODES), default="none", metavar="[=MODE]",
-                        callback=check, help=text)
-
-
-def usage_check(fn: Any, *args: Any, **kw: Any) -> Any:
-    """Run a validator on command-line input: its InvalidInput becomes a usage error (exit 2)."""
-    try:
-        return fn(*args, **kw)
-    except errors.UsageError:
-        raise
-    except errors.InvalidInput as e:
-        raise errors.UsageError(str(e)) from None
-
-
-class StrictCommand(click.Command):
-    """A command that refuses an option value that looks like a flag (`--endpoint --ttl 2h`).
-
-    Such a value is almost always a forgotten argument; write `--opt=-value` if it is meant.
-    """
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        refuse_flag_values(self, args)
-        return super().parse_args(ctx, args)
-
-
-class StrictGroup(click.Group):
-    command_class = StrictCommand
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        refuse_flag_values(self, args)
-        return super().parse_args(ctx, args)
-
-
-StrictGroup.group_class = StrictGroup
-
-
-def refuse_flag_values(cmd: click.Command, args: list[str]) -> None:
-    takes_value = {o for p in cmd.params if isinstance(p, click.Option) and not p.is_flag and not p.count
-                   for o in (*p.opts, *p.secondary_opts)}
-    for i, a in enumerate(args):
-        if a == "--":
-            return
-        if a in takes_value and i + 1 < len(args) and args[i + 1].startswith("-") and args[i + 1] != "-":
-            raise click.UsageError(f"option {a} needs a value but is followed by {args[i + 1]!r}, which looks "
-                                   f"like a flag; give the value, or write {a}={args[i + 1]} if it is one")
-        if isinstance(cmd, click.Group) and not a.startswith("-") and (i == 0 or args[i - 1] not in takes_value):
-            return  # the subcommand starts here; it checks its own options
-
-
-def output_option(f: Any) -> Any:
-    """-o on subcommands too, since kubectl users type it after the verb."""
-    return click.option("-o", "--output", "output", type=click.Choice(FORMATS), default=None,
-                        help="Output format (overrides the global -o).")(f)
-
-
-def fmt(settings: Settings, output: str | None) -> str:
-    return output or settings.output
 
 
 #: Subcommands are imported only when used, so one command never pays for the others' imports.
@@ -226,45 +125,6 @@ def version(settings: Settings, output: str | None) -> None:
     emit(data, fmt(settings, output), text)
 
 
-_GLOBAL_WITH_VALUE = ("--kubeconfig", "--context", "-n", "--namespace", "--as", "--as-group")
-_GLOBAL_FLAGS = ("-v", "-vv", "-vvv", "--verbose")
-
-
-def hoist_global_options(argv: list[str]) -> list[str]:
-    """Normalise argv the way kubectl reads flags.
-
-    Global options given after the subcommand move to the front (kubectl allows flags
-    anywhere), in every form pflag accepts: `-n NS`, `-nNS`, `-n=NS`, `--namespace=NS`.
-    `-o=json` becomes `-ojson`, and a bare `--dry-run` becomes `--dry-run=client`, so
-    the argument after it is never taken as its value. Nothing after `--` is touched.
-    """
-    front: list[str] = []
-    rest: list[str] = []
-    i = 0
-    while i < len(argv):
-        a = argv[i]
-        if a == "--":
-            rest += argv[i:]
-            break
-        if a in _GLOBAL_FLAGS:
-            front.append(a)
-        elif a in _GLOBAL_WITH_VALUE and i + 1 < len(argv):
-            front += [a, argv[i + 1]]
-            i += 1
-        elif any(a.startswith(g + "=") for g in _GLOBAL_WITH_VALUE if g.startswith("--")):
-            front.append(a)
-        elif a.startswith("-n") and len(a) > 2:
-            front += ["-n", a[3:] if a.startswith("-n=") else a[2:]]
-        elif a.startswith("-o="):
-            rest.append("-o" + a[3:])
-        elif a == "--dry-run":
-            rest.append("--dry-run=client")
-        else:
-            rest.append(a)
-        i += 1
-    return front + rest
-
-
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turn every error into one line on stderr and an exit code.
 
@@ -276,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
     if os.environ.get("_KUBECTL_ASCEND_COMPLETE"):  # `kubectl-ascend <TAB>` through a completion script
         from kubectl_ascend.commands.completion import shell_main
 
-        sys.exit(shell_main(os.environ["_KUBECTL_ASCEND_COMPLETE"]))
+        sys.exit(shell_main(cli, os.environ["_KUBECTL_ASCEND_COMPLETE"]))
     argv = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     try:
         cli.main(args=argv, prog_name="kubectl ascend", standalone_mode=False)
@@ -317,6 +177,13 @@ def main(argv: list[str] | None = None) -> None:
                          "please report it; rerun with -v for a traceback\n")
         sys.exit(1)
     sys.exit(0)
+
+
+def kubectl_complete_main() -> None:
+    """Console script kubectl_complete-ascend: kubectl's plugin completion protocol (commands/completion.py)."""
+    from kubectl_ascend.commands.completion import kubectl_complete
+
+    kubectl_complete(cli, sys.argv[1:])
 
 
 def _exit_now(code: int) -> None:
@@ -367,7 +234,7 @@ def _command_words(argv: list[str]) -> str:
         if skip:
             skip = False
             continue
-        if a in _GLOBAL_WITH_VALUE:
+        if a in GLOBAL_WITH_VALUE:
             skip = True
             continue
         if a.startswith("-"):
@@ -379,5 +246,4 @@ def _command_words(argv: list[str]) -> str:
     return " ".join(words) or "<command>"
 
 
-__all__ = ["cli", "main", "Settings", "pass_settings", "output_option", "dry_run_option", "usage_check",
-           "StrictCommand", "StrictGroup", "fmt", "emit", "info", "table", "warn"]
+__all__ = ["cli", "main", "kubectl_complete_main"]

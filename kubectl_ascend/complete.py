@@ -62,7 +62,7 @@ def release_names(kubeconfig: str | None, context: str | None, namespace: str | 
         from kubectl_ascend.helm import Helm
 
         if namespace is None:
-            from kubectl_ascend.stack import DEFAULT_NAMESPACE
+            from kubectl_ascend.install import DEFAULT_NAMESPACE
             ns = DEFAULT_NAMESPACE
         else:
             ns = namespace

@@ -16,6 +16,7 @@ import copy
 from typing import Any, Iterator
 
 from kubectl_ascend import errors
+from kubectl_ascend.kubeapi import HelmAPI
 from kubectl_ascend.profile import CLUSTERD, MINDIE, VOLCANO, deep_merge, enabled
 
 #: MindCluster releases the charts have a profile for (issue 13 item 1 adds 26.1.0).
@@ -118,7 +119,7 @@ def stack_values(user: dict[str, Any], pull_secrets: list[str]) -> dict[str, Any
     return with_pull_secrets(values, pull_secrets)
 
 
-def list_images(helm: Any, *, user_values: dict[str, Any], pull_secrets: list[str], chart: str | None = None,
+def list_images(helm: HelmAPI, *, user_values: dict[str, Any], pull_secrets: list[str], chart: str | None = None,
                 mindie: dict[str, Any] | None = None, release: str = "ascend-stack", namespace: str = "mindx-dl",
                 mindie_release: str = "mindie", mindie_namespace: str = "default",
                 mindcluster_version: str | None = None) -> dict[str, Any]:

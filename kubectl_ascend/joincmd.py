@@ -9,12 +9,13 @@ from __future__ import annotations
 import os
 import shlex
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
 from kubectl_ascend import _log, errors, tokens, validate
 from kubectl_ascend.cahash import ca_cert_hashes
+from kubectl_ascend.kubeapi import KubeAPI, KubeconfigView
 
 CLUSTER_INFO_NS = "kube-public"
 CLUSTER_INFO = "cluster-info"
@@ -185,19 +186,19 @@ def parse_cluster_info(cm: dict[str, Any]) -> tuple[str | None, bytes | None]:
     return server, ca
 
 
-def missing_bindings(kube: Any) -> list[str]:
+def missing_bindings(kube: KubeAPI) -> list[str]:
     """Names of kubeadm bootstrap bindings that are absent or point elsewhere."""
     missing = []
     for name, (_, role, skind, sname) in KUBEADM_BINDINGS.items():
         crb = kube.get_cluster_role_binding(name)
-        ok = bool(crb) and crb.get("roleRef", {}).get("name") == role and any(
+        ok = crb is not None and crb.get("roleRef", {}).get("name") == role and any(
             s.get("kind") == skind and s.get("name") == sname for s in crb.get("subjects") or [])
         if not ok:
             missing.append(name)
     return missing
 
 
-def ensure_bindings(kube: Any, names: list[str]) -> list[str]:
+def ensure_bindings(kube: KubeAPI, names: list[str]) -> list[str]:
     """Create the missing kubeadm bindings (and the get-nodes role). Returns what was created."""
     created = []
     if "kubeadm:get-nodes" in names and kube.get_cluster_role("kubeadm:get-nodes") is None:
@@ -252,7 +253,7 @@ def write_script(path: str, command: str, expiration: datetime | None) -> None:
         os.close(fd)
 
 
-def _create_token_secret(kube: Any, secret: dict[str, Any]) -> None:
+def _create_token_secret(kube: KubeAPI, secret: dict[str, Any]) -> None:
     """POST the token Secret once. The transport never resends a POST whose answer was lost
     (it could create the token twice, or report a conflict for our own token): look instead."""
     import base64
@@ -282,7 +283,8 @@ def _create_token_secret(kube: Any, secret: dict[str, Any]) -> None:
     _log.info("the answer to creating %s/%s was lost; the Secret exists with our token", tokens.NAMESPACE, name)
 
 
-def join_command(kube: Any, kubeconfig: Any, req: JoinRequest, warn: Any) -> JoinResult:
+def join_command(kube: KubeAPI, kubeconfig: KubeconfigView, req: JoinRequest,
+                 warn: Callable[[str], None]) -> JoinResult:
     """Run the whole flow: validate, preflight, create the token, build the command."""
     validate_request(req)
     check_output_file(req)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from kubectl_ascend import errors
+from kubectl_ascend.kubeapi import KubeAPI
 from kubectl_ascend.labels import NodePlan, plan_nodes
 from kubectl_ascend.output import first_few
 
@@ -76,7 +77,7 @@ class LabelResult:
                 "the full list: -o json or -v")
 
 
-def select_nodes(kube: Any, names: list[str], selector: str | None, all_nodes: bool) -> list[dict[str, Any]]:
+def select_nodes(kube: KubeAPI, names: list[str], selector: str | None, all_nodes: bool) -> list[dict[str, Any]]:
     """One paginated list; names must all exist (all missing ones are named in one error)."""
     if selector:
         return kube.list_nodes(label_selector=selector)
@@ -90,7 +91,7 @@ def select_nodes(kube: Any, names: list[str], selector: str | None, all_nodes: b
     return [by_name[n] for n in dict.fromkeys(names)]
 
 
-def label_nodes(kube: Any, nodes: list[dict[str, Any]], *, role: str, accelerator: str,
+def label_nodes(kube: KubeAPI, nodes: list[dict[str, Any]], *, role: str, accelerator: str,
                 server_model: str | None, overwrite: bool, dry_run: bool, workers: int = DEFAULT_WORKERS,
                 progress: Callable[[int, int], None] | None = None, skip_undetectable: bool = False) -> LabelResult:
     """Plan all nodes, refuse as a whole on detection errors or conflicts, then apply.

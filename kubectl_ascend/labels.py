@@ -86,7 +86,8 @@ def accelerator_table() -> dict[str, Any]:
     from kubectl_ascend.helm import charts_root
 
     with open(charts_root() / "mindie-service" / "files" / "accelerators.json", encoding="utf-8") as f:
-        return json.load(f)
+        table: dict[str, Any] = json.load(f)
+    return table
 
 
 def type_for_node_size(prefix: str, npus: int) -> str | None:

@@ -144,7 +144,7 @@ class RanktableResult:
         if (current_uids or "") != self.data()[UIDS_KEY]:
             return True
         try:
-            return json.loads(current or "null") != self.ranktable
+            return bool(json.loads(current or "null") != self.ranktable)
         except ValueError:
             return True
 

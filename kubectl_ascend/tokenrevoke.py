@@ -10,9 +10,9 @@ deleted (normally exactly one, bootstrap-token-<id>).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from kubectl_ascend import errors, tokens
+from kubectl_ascend.kubeapi import KubeAPI
 from kubectl_ascend.output import first_few
 
 
@@ -32,7 +32,7 @@ class RevokeResult:
                 f"({first}); {done}. Rerun `kubectl ascend token revoke` with the IDs not revoked")
 
 
-def find(kube: Any, ids: list[str]) -> dict[str, list[str]]:
+def find(kube: KubeAPI, ids: list[str]) -> dict[str, list[str]]:
     """ID -> names of the Secrets that hold it; refuses (deleting nothing) if any ID is unknown."""
     secrets = kube.list_secrets(tokens.NAMESPACE, field_selector=f"type={tokens.SECRET_TYPE}")
     by_id: dict[str, list[str]] = {}
@@ -45,7 +45,7 @@ def find(kube: Any, ids: list[str]) -> dict[str, list[str]]:
     return {i: sorted(by_id[i]) for i in ids}
 
 
-def revoke(kube: Any, ids: list[str], dry_run: str = "none") -> RevokeResult:
+def revoke(kube: KubeAPI, ids: list[str], dry_run: str = "none") -> RevokeResult:
     """Delete the tokens' Secrets. A failed delete does not stop the others; all are reported."""
     found = find(kube, ids)
     result = RevokeResult(secrets=found)

@@ -1,53 +1,12 @@
 """Shared fixtures. The cluster fixtures are session/module scoped and never autouse."""
 from __future__ import annotations
 
-import json
 import os
 import secrets
-import subprocess
-import sys
-from dataclasses import dataclass
 
 import pytest
 
-from tests.tooling import REPO_ROOT, need_tool, run
-
-
-@dataclass
-class Cluster:
-    """A running local cluster: its kubeconfig and helpers to drive it."""
-
-    name: str
-    kubeconfig: str
-    started_here: bool
-
-    def kubectl(self, *args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess:
-        return run([need_tool("kubectl"), "--kubeconfig", self.kubeconfig, *args], check=check, input=input)
-
-    def get_json(self, *args: str) -> dict:
-        return json.loads(self.kubectl("get", *args, "-o", "json").stdout)
-
-    def plugin(self, *args: str, check: bool = False, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-        """Run the real CLI as a separate process (what an operator runs)."""
-        cmd = [sys.executable, "-m", "kubectl_ascend", "--kubeconfig", self.kubeconfig, *args]
-        return run(cmd, check=check, env=env)
-
-    def nodes(self, *args: str) -> None:
-        run([sys.executable, str(REPO_ROOT / "hack" / "nodes.py"), "--kubeconfig", self.kubeconfig, *args])
-
-
-def _start_cluster(name: str, *args: str) -> Cluster:
-    for tool in ("kwokctl", "kube-apiserver", "etcd", "helm", "vc-scheduler", "vc-controller-manager"):
-        need_tool(tool)
-    env = {"ASCEND_CLUSTER": name}
-    proc = run(["bash", str(REPO_ROOT / "hack" / "cluster.sh"), "up", *args], env=env, timeout=900)
-    kubeconfig = proc.stdout.strip().splitlines()[-1]
-    return Cluster(name, kubeconfig, True)
-
-
-def _stop_cluster(c: Cluster) -> None:
-    if c.started_here:
-        run(["bash", str(REPO_ROOT / "hack" / "cluster.sh"), "down"], env={"ASCEND_CLUSTER": c.name}, check=False)
+from tests.clusters import Cluster, install_stack, start_cluster, stop_cluster, wait_for_volcano
 
 
 @pytest.fixture(scope="session")
@@ -57,55 +16,11 @@ def cluster():
     if existing:
         yield Cluster("external", existing, False)
         return
-    c = _start_cluster(f"e2e-{secrets.token_hex(3)}")
+    c = start_cluster(f"e2e-{secrets.token_hex(3)}")
     try:
         yield c
     finally:
-        _stop_cluster(c)
-
-
-VOLCANO_PROBE = """
-apiVersion: v1
-kind: Pod
-metadata: {name: volcano-probe, namespace: NS}
-spec:
-  schedulerName: volcano
-  tolerations: [{operator: Exists}]
-  containers: [{name: c, image: registry.k8s.io/pause:3.10}]
-"""
-
-
-def wait_for_volcano(c: Cluster, timeout: float = 300) -> None:
-    """Wait until the real vc-scheduler places a probe pod (the hack/volcano.sh addon started it).
-
-    The addon starts Volcano when the chart's ServiceAccounts exist, so this is the
-    cluster's own answer to "is a Volcano scheduler running", not a guess from a log.
-    """
-    ns = f"volcano-probe-{secrets.token_hex(3)}"
-    c.kubectl("create", "namespace", ns)
-    try:
-        c.kubectl("apply", "-f", "-", input=VOLCANO_PROBE.replace("NS", ns))
-        proc = c.kubectl("wait", "-n", ns, "pod/volcano-probe", "--for=condition=PodScheduled",
-                         f"--timeout={int(timeout)}s", check=False)
-        assert proc.returncode == 0, f"the real Volcano scheduler did not place a probe pod: {proc.stderr}"
-        events = c.get_json("events", "-n", ns, "--field-selector", "reason=Scheduled")["items"]
-        assert [e["source"].get("component") for e in events if e["involvedObject"]["kind"] == "Pod"] == \
-            ["volcano"], events
-    finally:
-        c.kubectl("delete", "namespace", ns, "--wait=false", check=False)
-
-
-def install_stack(c: Cluster) -> None:
-    """MindCluster labels on every node (mgmt-0 as management node) and the stack installed.
-
-    The Ascend Operator is left out: its ServiceAccount is what brings the operator
-    emulator addon to life, and the MindIE tests install the ascend-operator chart
-    themselves when they want ranktables filled (and check what happens before).
-    """
-    for args in (("label-node", "--all"), ("label-node", "mgmt-0", "--role", "master"),
-                 ("install", "--wait", "--timeout", "5m", "--set", "ascend-operator.enabled=false")):
-        proc = c.plugin(*args)
-        assert proc.returncode == 0, f"kubectl ascend {' '.join(args)}: {proc.stderr}"
+        stop_cluster(c)
 
 
 @pytest.fixture(scope="session")
@@ -120,33 +35,33 @@ def volcano_cluster():
     when set.
     """
     existing = os.environ.get("ASCEND_E2E_KUBECONFIG")
-    c = Cluster("external", existing, False) if existing else _start_cluster(f"vc-{secrets.token_hex(3)}")
+    c = Cluster("external", existing, False) if existing else start_cluster(f"vc-{secrets.token_hex(3)}")
     try:
         install_stack(c)
         wait_for_volcano(c)
         yield c
     finally:
-        _stop_cluster(c)
+        stop_cluster(c)
 
 
 @pytest.fixture(scope="module")
 def bare_cluster():
     """A cluster without cluster-info and kubeadm bootstrap RBAC (what non-kubeadm clusters look like)."""
-    c = _start_cluster(f"bare-{secrets.token_hex(3)}", "--bare", "--layout", "single")
+    c = start_cluster(f"bare-{secrets.token_hex(3)}", "--bare", "--layout", "single")
     try:
         yield c
     finally:
-        _stop_cluster(c)
+        stop_cluster(c)
 
 
 @pytest.fixture(scope="module")
 def single_cluster():
     """A single-node cluster: one Atlas 800I A2 that is also the management node."""
-    c = _start_cluster(f"single-{secrets.token_hex(3)}", "--layout", "single")
+    c = start_cluster(f"single-{secrets.token_hex(3)}", "--layout", "single")
     try:
         yield c
     finally:
-        _stop_cluster(c)
+        stop_cluster(c)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ every lookup by a deadline and is silent on failure.
 Two ways in:
 - `kubectl-ascend <TAB>`: the script printed by `kubectl ascend completion SHELL` runs
   kubectl-ascend with _KUBECTL_ASCEND_COMPLETE=<shell>_complete (click's protocol);
-  cli.main hands that to shell_main() here.
+  cli.main hands that to shell_main() here, with the root command.
 - `kubectl ascend <TAB>`: kubectl's own completion (kubectl >= 1.26) runs
   `kubectl_complete-ascend WORD... PARTIAL` — the words typed after `ascend` and the
   partial word ("" for a new one) — and reads one candidate per line (`value<TAB>help`
@@ -26,7 +26,7 @@ from typing import Any, Callable
 import click
 from click.shell_completion import BashComplete, CompletionItem, FishComplete, ShellComplete, ZshComplete
 
-from kubectl_ascend.cli import StrictCommand
+from kubectl_ascend.commands._common import StrictCommand, hoist_global_options
 
 PROG = "kubectl-ascend"
 COMPLETE_VAR = "_KUBECTL_ASCEND_COMPLETE"
@@ -100,11 +100,9 @@ DYNAMIC: dict[tuple[str | None, str], Callable[[click.Context, str], list[Comple
 }
 
 
-def complete_words(args: list[str], incomplete: str) -> list[CompletionItem]:
+def complete_words(root: click.Command, args: list[str], incomplete: str) -> list[CompletionItem]:
     """Candidates for `kubectl ascend ARGS... INCOMPLETE`; [] when anything goes wrong."""
     from click.shell_completion import _resolve_context, _resolve_incomplete
-
-    from kubectl_ascend.cli import cli, hoist_global_options
 
     # A global option with its value still to come, anywhere on the line (kubectl allows
     # `install -n <TAB>`; click only knows -n on the root).
@@ -118,10 +116,10 @@ def complete_words(args: list[str], incomplete: str) -> list[CompletionItem]:
     for opt in ("--namespace=", "--context=", "--kubeconfig="):
         if incomplete.startswith(opt):
             value = incomplete[len(opt):]
-            items = complete_words([*args, opt[:-1]], value)
+            items = complete_words(root, [*args, opt[:-1]], value)
             return [CompletionItem(opt + i.value, type=i.type, help=i.help) if i.type == "plain" else i
                     for i in items]
-    ctx = _resolve_context(cli, {}, "kubectl ascend", hoist_global_options(list(args)))
+    ctx = _resolve_context(root, {}, "kubectl ascend", hoist_global_options(list(args)))
     obj, incomplete = _resolve_incomplete(ctx, args, incomplete)
     if isinstance(obj, click.Parameter) and obj.name:
         fn = DYNAMIC.get((ctx.command.name, obj.name)) or DYNAMIC.get((None, obj.name))
@@ -142,9 +140,9 @@ def _peek_globals(args: list[str]) -> tuple[str | None, str | None]:
     return found.get("--kubeconfig"), found.get("--context")
 
 
-def _safe(args: list[str], incomplete: str) -> list[CompletionItem]:
+def _safe(root: click.Command, args: list[str], incomplete: str) -> list[CompletionItem]:
     try:
-        return complete_words(args, incomplete)
+        return complete_words(root, args, incomplete)
     except BaseException:  # noqa: BLE001 - a <TAB> must never print a traceback or an error line
         return []
 
@@ -153,7 +151,7 @@ class _Dynamic(ShellComplete):
     """click's shell protocols with our candidates (cluster lookups, global options anywhere)."""
 
     def get_completions(self, args: list[str], incomplete: str) -> list[CompletionItem]:
-        return _safe(args, incomplete)
+        return _safe(self.cli, args, incomplete)
 
 
 class Bash(_Dynamic, BashComplete):
@@ -171,18 +169,16 @@ class Fish(_Dynamic, FishComplete):
 SHELLS: dict[str, type[ShellComplete]] = {"bash": Bash, "zsh": Zsh, "fish": Fish}
 
 
-def _shell(name: str) -> ShellComplete:
-    from kubectl_ascend.cli import cli
-
-    return SHELLS[name](cli, {}, PROG, COMPLETE_VAR)
+def _shell(root: click.Command, name: str) -> ShellComplete:
+    return SHELLS[name](root, {}, PROG, COMPLETE_VAR)
 
 
-def shell_main(instruction: str) -> int:
+def shell_main(root: click.Command, instruction: str) -> int:
     """Answer click's completion protocol (`_KUBECTL_ASCEND_COMPLETE=bash_complete` etc.)."""
     shell, _, action = instruction.partition("_")
     if shell not in SHELLS or action not in ("complete", "source"):
         return 1
-    comp = _shell(shell)
+    comp = _shell(root, shell)
     out = comp.source() if action == "source" else _silently(comp.complete)
     if out:
         sys.stdout.write(out if out.endswith("\n") else out + "\n")
@@ -196,10 +192,10 @@ def _silently(fn: Callable[[], str]) -> str:
         return ""
 
 
-def kubectl_complete_lines(words: list[str]) -> list[str]:
+def kubectl_complete_lines(root: click.Command, words: list[str]) -> list[str]:
     """What kubectl_complete-ascend prints for `kubectl ascend WORDS...` (last word = the partial one)."""
     args, incomplete = (words[:-1], words[-1]) if words else ([], "")
-    items = _safe(args, incomplete)
+    items = _safe(root, args, incomplete)
     if any(i.type == "dir" for i in items):
         return [f":{DIRECTIVE_FILTER_DIRS}"]
     if any(i.type == "file" for i in items):
@@ -216,9 +212,9 @@ def _one_line(text: Any, width: int = 80) -> str:
     return line if len(line) <= width else line[:width - 3].rstrip() + "..."
 
 
-def kubectl_complete_main() -> None:
-    """Console script kubectl_complete-ascend: kubectl's plugin completion protocol."""
-    lines = kubectl_complete_lines(sys.argv[1:])
+def kubectl_complete(root: click.Command, words: list[str]) -> None:
+    """kubectl's plugin completion protocol (cli.kubectl_complete_main, the kubectl_complete-ascend script)."""
+    lines = kubectl_complete_lines(root, words)
     try:
         sys.stdout.write("\n".join(lines) + "\n")
         sys.stdout.flush()
@@ -248,4 +244,4 @@ def completion(shell: str) -> None:
     """
     header = (f"# {shell} completion for kubectl-ascend (generated by `kubectl ascend completion {shell}`).\n"
               "# `kubectl ascend <TAB>` completes through kubectl's completion and kubectl_complete-ascend.\n")
-    click.echo(header + _shell(shell).source())
+    click.echo(header + _shell(click.get_current_context().find_root().command, shell).source())

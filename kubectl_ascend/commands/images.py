@@ -5,7 +5,7 @@ from typing import Any
 
 import click
 
-from kubectl_ascend.cli import Settings, StrictCommand, fmt, output_option, pass_settings
+from kubectl_ascend.commands._common import Settings, StrictCommand, fmt, output_option, pass_settings
 from kubectl_ascend.commands.stack import PULL_SECRET_OPT, checked_pull_secrets
 from kubectl_ascend.output import emit, table
 

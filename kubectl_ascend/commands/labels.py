@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from kubectl_ascend import errors
-from kubectl_ascend.cli import Settings, StrictCommand, dry_run_option, fmt, output_option, pass_settings, \
+from kubectl_ascend.commands._common import Settings, StrictCommand, dry_run_option, fmt, output_option, pass_settings, \
     usage_check
 from kubectl_ascend.labels import FAMILIES, SERVER_MODELS
 from kubectl_ascend.output import emit, table

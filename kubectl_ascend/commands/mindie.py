@@ -7,12 +7,10 @@ a cluster without NPUs (see charts/mindie-service/README.md).
 """
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from kubectl_ascend import errors
-from kubectl_ascend.cli import Settings, StrictGroup, dry_run_option, fmt, output_option, pass_settings, \
+from kubectl_ascend.commands._common import Settings, StrictGroup, dry_run_option, fmt, output_option, pass_settings, \
     usage_check
 from kubectl_ascend.output import emit, info
 
@@ -53,54 +51,22 @@ def ranktable(settings: Settings, release: str, wait: bool, timeout: str, dry_ru
     seconds = usage_check(parse_duration, timeout, "--timeout").total_seconds()
     if seconds == 0:
         raise errors.UsageError(f"--timeout {timeout!r} is zero: give a Go duration of at least 1s, e.g. 10m")
+    from kubectl_ascend.mindie import wait_for_ranktables, write_global_ranktable
+
     kube = settings.kube()
-    seen: dict[str, str] = {}
+    seen: list[str] = []
+
+    def report(msg: str) -> None:
+        seen[:] = [msg]
+        info(f"waiting: {msg}")
+
     try:
-        result, cms = _wait_for_ranktables(kube, ns, release, wait, timeout, seconds, seen)
+        result, cms = wait_for_ranktables(kube, ns, release, wait=wait, seconds=seconds, timeout_text=timeout,
+                                          report=report)
     except KeyboardInterrupt:
         raise errors.Interrupted(f"interrupted while waiting for release {release} in {ns}: nothing was written"
-                                 + (f"; still missing: {seen['msg']}" if seen.get("msg") else "")) from None
-    current = next((cm for cm in cms if cm["metadata"]["name"] == result.configmap), None)
-    current_data = (current or {}).get("data") or {}
-    changed = result.differs_from(current_data.get("global_ranktable.json"), current_data.get("pod_uids"))
-    if not dry and changed:
-        kube.patch_configmap_data(ns, result.configmap, result.data())
-    state = "would write" if dry and changed else "written" if changed else "unchanged"
+                                 + (f"; still missing: {seen[0]}" if seen else "")) from None
+    state = write_global_ranktable(kube, ns, result, cms, dry)
     emit({"release": release, "namespace": ns, "configMap": result.configmap, "state": state,
           "groups": list(result.groups), "ranktable": result.ranktable}, fmt(settings, output),
          lambda d: f"{result.message()}; configmap/{result.configmap} {state}")
-
-
-def _wait_for_ranktables(kube: Any, ns: str, release: str, wait: bool, timeout: str, seconds: float,
-                         seen: dict[str, str]) -> Any:
-    """Follow the release's ConfigMaps and pods (one list, then watches) until its ranktables and
-    pod IPs are complete; seen["msg"]: the last state reported (for the Ctrl-C message)."""
-    from kubectl_ascend.ranktable import RanktableError, build_global_ranktable, configmap_selector, pod_selector
-
-    def check(cms: list[dict[str, Any]], pods: list[dict[str, Any]]) -> Any:
-        try:
-            return build_global_ranktable(release, cms, pods)
-        except RanktableError as e:
-            raise errors.NotFound(f"release {release} in namespace {ns}: {e} (is it a mindie-service release "
-                                  "with mode: pd? pass -n NAMESPACE)") from None
-
-    cms = kube.list_configmaps(ns, configmap_selector(release))
-    result = check(cms, kube.list_pods(ns, label_selector=pod_selector(release)))
-    if result.ready:
-        return result, cms
-    seen["msg"] = result.message()
-    if not wait:
-        raise errors.AscendError(f"{result.message()}; rerun with --wait to keep checking")
-    sources = {"cms": (f"/api/v1/namespaces/{ns}/configmaps", {"labelSelector": configmap_selector(release)}),
-               "pods": (f"/api/v1/namespaces/{ns}/pods", {"labelSelector": pod_selector(release)})}
-    last = None
-    for snapshot in kube.observe(f"wait for release {release}", sources, seconds):
-        cms = snapshot["cms"]
-        result = check(cms, snapshot["pods"])
-        if result.ready:
-            return result, cms
-        msg = result.message()
-        if msg != last:
-            info(f"waiting: {msg}")
-            last = seen["msg"] = msg
-    raise errors.AscendError(f"timed out after {timeout}: {result.message()}")

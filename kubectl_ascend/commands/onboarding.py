@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from kubectl_ascend import errors, tokens
-from kubectl_ascend.cli import Settings, StrictCommand, StrictGroup, dry_run_option, fmt, output_option, \
+from kubectl_ascend.commands._common import Settings, StrictCommand, StrictGroup, dry_run_option, fmt, output_option, \
     pass_settings, usage_check
 from kubectl_ascend.output import emit, info, table, warn
 

@@ -9,9 +9,9 @@ import click
 import yaml
 
 from kubectl_ascend import errors
-from kubectl_ascend.cli import Settings, StrictCommand, dry_run_option, fmt, output_option, pass_settings, \
+from kubectl_ascend.commands._common import Settings, StrictCommand, dry_run_option, fmt, output_option, pass_settings, \
     usage_check
-from kubectl_ascend.output import emit, first_few, info, table, warn
+from kubectl_ascend.output import emit, info, table, warn
 
 
 def _release_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -41,7 +41,7 @@ RELEASE_OPT = click.option("--release", default="ascend-stack", show_default=Tru
 
 
 def _namespace(settings: Settings) -> str:
-    from kubectl_ascend.stack import DEFAULT_NAMESPACE
+    from kubectl_ascend.install import DEFAULT_NAMESPACE
 
     return settings.namespace or DEFAULT_NAMESPACE
 
@@ -108,33 +108,14 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
     """
     from kubectl_ascend.helm import Helm
     from kubectl_ascend.images import with_pull_secrets
-    from kubectl_ascend.profile import deep_merge
-    from kubectl_ascend.stack import create_missing_namespaces, ensure_default_queue, expected_components, \
-        plan_install, previous_user_values, value_keys, wait_ready, with_user_record
+    from kubectl_ascend.install import apply_plan, finish, plan_install, user_values, with_user_record
 
     seconds = _timeout(timeout)
     given = with_pull_secrets(_load_values(values_files, sets), checked_pull_secrets(pull_secrets))
     ns = _namespace(settings)
     kube = settings.kube()
     helm = Helm(settings.kubeconfig, settings.context)
-    installed = helm.user_values(release, ns)
-    previous = previous_user_values(installed)
-    if installed is None:
-        values_note = "user values: " + (first_few(value_keys(given)) if given else "none") + " (new release)"
-        user = given
-    elif reset_values:
-        values_note = ("user values: earlier -f/--set values dropped (--reset-values); now "
-                       + (first_few(value_keys(given)) if given else "none"))
-        user = given
-    elif previous is None:
-        values_note = ("user values: the installed release has no record of its -f/--set values (made by "
-                       "helm or an older plugin); using only this run's: " + (first_few(value_keys(given)) or "none"))
-        user = given
-    else:
-        user = deep_merge(previous, given)
-        values_note = ("user values: kept from the installed release (--reset-values drops them): "
-                       + (first_few(value_keys(previous)) or "none")
-                       + (f"; this run adds/overrides: {first_few(value_keys(given))}" if given else ""))
+    user, values_note = user_values(helm.user_values(release, ns), given, reset_values)
     plan = plan_install(kube, helm, chart=chart, release=release, namespace=ns, user_values=with_user_record(user))
     out_fmt = fmt(settings, output)
     verb = "upgrade" if plan.existing else "install"
@@ -147,49 +128,20 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
     for w in plan.profile.warnings:
         warn(w)
     if dry:
-        objs = plan.objects
-        objrows = [[o.get("kind"), (o.get("metadata") or {}).get("namespace", ns if o.get("kind") not in (
-            "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "Namespace", "Queue",
-            "PriorityClass") else ""), o["metadata"]["name"]] for o in objs if o]
+        objects = plan.object_rows()
         emit({"release": release, "namespace": ns, "action": verb, "decisions": plan.profile.decisions,
-              "userValues": user, "values": plan.profile.values, "objects": [{"kind": k, "namespace": n, "name": m} for k, n, m in objrows]},
-             out_fmt, lambda d: f"dry run: {len(objrows)} object(s) would be applied:\n"
-             + table(["KIND", "NAMESPACE", "NAME"], objrows))
+              "userValues": user, "values": plan.profile.values, "objects": objects},
+             out_fmt, lambda d: f"dry run: {len(objects)} object(s) would be applied:\n"
+             + table(["KIND", "NAMESPACE", "NAME"], [[o["kind"], o["namespace"], o["name"]] for o in objects]))
         return
-    created: list[str] = []
-    try:
-        for created_ns in create_missing_namespaces(kube, plan.profile.values, ns):
-            created.append(created_ns)
-            say(f"created namespace {created_ns}")
-        result = helm.install_or_upgrade(plan.chart_ref, release, ns, plan.profile.values, timeout=timeout,
-                                         reset_values=reset_values)
-    except KeyboardInterrupt:
-        raise errors.Interrupted(
-            f"interrupted while helm was applying release {release}: its state is unknown (see `helm status "
-            f"{release} -n {ns}`; rerun install to finish)"
-            + (f"; namespaces created: {', '.join(created)}" if created else "")) from None
+    result = apply_plan(kube, helm, plan, timeout=timeout, reset_values=reset_values, say=say)
     say(f"release {release} {'installed' if verb == 'install' else 'upgraded'}: revision {result['revision']} ({result['status']})")
-    from kubectl_ascend.profile import VOLCANO, enabled
 
-    last: list[dict[str, Any]] = []
-    try:
-        if enabled(plan.profile.values, VOLCANO) and ensure_default_queue(kube):
-            say("created Volcano queue 'default'")
-        rows: list[dict[str, Any]] = []
-        if wait:
-            def report(rs: list[dict[str, Any]]) -> None:
-                last[:] = rs
-                line = ", ".join(f"{r['name']} {r['ready']}/{r['desired']}{'' if r['rolledOut'] else '…'}" for r in rs)
-                info(f"waiting: {line or 'no workloads yet'}")
+    def report(rs: list[dict[str, Any]]) -> None:
+        line = ", ".join(f"{r['name']} {r['ready']}/{r['desired']}{'' if r['rolledOut'] else '…'}" for r in rs)
+        info(f"waiting: {line or 'no workloads yet'}")
 
-            rows = wait_ready(kube, expected_components(plan.profile.values), seconds, report)
-            say("all components ready")
-    except KeyboardInterrupt:
-        pending = [f"{r['name']} {r['ready']}/{r['desired']}" for r in last if not r["rolledOut"]]
-        raise errors.Interrupted(
-            f"interrupted while waiting: release {release} revision {result['revision']} is applied"
-            + (f"; not ready yet: {first_few(pending)}" if pending else "")
-            + "; check with `kubectl ascend status`") from None
+    rows = finish(kube, plan, result["revision"], wait=wait, seconds=seconds, say=say, report=report)
     emit({**result, "action": verb, "decisions": plan.profile.decisions, "components": rows}, out_fmt,
          lambda d: "next: kubectl ascend status; kubectl ascend doctor")
 
@@ -204,7 +156,7 @@ def uninstall(settings: Settings, release: str, wait: bool, dry_run: str, output
     """Remove the stack's release. Lists everything it leaves: CRDs, namespaces, the default Queue, node labels."""
     from kubectl_ascend.helm import Helm
     from kubectl_ascend.labels import OWNED_KEYS
-    from kubectl_ascend.stack import CRDS
+    from kubectl_ascend.install import CRDS
 
     ns = _namespace(settings)
     helm = Helm(settings.kubeconfig, settings.context)
@@ -238,7 +190,8 @@ def status(settings: Settings, output: str | None) -> None:
 
     Multi-pod MindIE instances also show their Volcano PodGroup phase and, while
     pods wait, Volcano's reason in one line."""
-    from kubectl_ascend.stack import cluster_status, gang_line
+    from kubectl_ascend.gang import gang_line
+    from kubectl_ascend.status import cluster_status
 
     data = cluster_status(settings.kube())
 
@@ -270,7 +223,7 @@ def status(settings: Settings, output: str | None) -> None:
 @pass_settings
 def doctor(settings: Settings, output: str | None) -> None:
     """Check the cluster for MindCluster readiness: PASS / WARN / FAIL with the fix for each. Exit 1 on FAIL."""
-    from kubectl_ascend.stack import doctor as run_doctor
+    from kubectl_ascend.doctor import doctor as run_doctor
 
     report = run_doctor(settings.kube())
     data = {"checks": [c.as_dict() for c in report.checks], "failed": report.failed}

@@ -104,3 +104,10 @@ def assert_structural(node: dict[str, Any], where: str) -> None:
     if "items" in node:
         assert_structural(node["items"], f"{where}[]")
 
+
+def triples(rules: list[Any]) -> set[tuple[str, str, str]]:
+    out = set()
+    for r in rules:
+        groups, resources, verbs = (r["apiGroups"], r["resources"], r["verbs"]) if isinstance(r, dict) else r
+        out |= {(g, res, v) for g in groups for res in resources for v in verbs}
+    return out

@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from tests.chart.helmutil import find, lint, render, render_error
-from tests.chart.test_mindie_service import BASE, CHART, FULL, pd_values, values
+from tests.chart.mindie_values import BASE, CHART, FULL, pd_values, values
 from tests.tooling import CHARTS, need_tool, run
 
 pytestmark = pytest.mark.chart

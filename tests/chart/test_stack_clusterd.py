@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.chart.helmutil import find, lint, one, render, render_error
+from tests.chart.helmutil import find, lint, one, render, render_error, triples
 
 pytestmark = pytest.mark.chart
 
@@ -43,14 +43,6 @@ UPSTREAM_RULES = [
     ([""], ["events"], ["list"]),
 ]
 # Differences from upstream, documented in the chart README: none.
-
-
-def triples(rules: list[Any]) -> set[tuple[str, str, str]]:
-    out = set()
-    for r in rules:
-        groups, resources, verbs = (r["apiGroups"], r["resources"], r["verbs"]) if isinstance(r, dict) else r
-        out |= {(g, res, v) for g in groups for res in resources for v in verbs}
-    return out
 
 
 def pod_spec(objs: list[dict[str, Any]]) -> dict[str, Any]:

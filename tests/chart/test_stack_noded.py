@@ -19,8 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.chart.helmutil import find, lint, one, render, render_error
-from tests.chart.test_stack_clusterd import triples
+from tests.chart.helmutil import find, lint, one, render, render_error, triples
 
 pytestmark = pytest.mark.chart
 

@@ -397,44 +397,67 @@ def test_table_has_enough_cases():
     assert {"join-cmd", "token", "label-node", "install", "uninstall", "mindie", "status", "doctor", "version"} <= commands
 
 
+@dataclass
+class Run:
+    """One table case run against the cluster: what it printed and what it touched."""
+
+    proc: subprocess.CompletedProcess
+    values: dict[str, str]
+    before: str
+    after: str
+    marker: Path
+    existing: Path
+
+
 @pytest.fixture(scope="module")
-def hostile_outputs():
-    """Everything the table's commands printed, for the leak scan."""
-    return []
+def hostile_run(cluster, tmp_path_factory) -> Callable[[Case], Run]:
+    """Runs a table case once per module (memoized): the per-case test and the leak scan share the runs,
+    and either passes alone (the scan runs the cases not run yet)."""
+    done: dict[str, Run] = {}
+
+    def run_case(case: Case) -> Run:
+        if case.id in done:
+            return done[case.id]
+        tmp_path = tmp_path_factory.mktemp("hostile")
+        marker = tmp_path / "pwned"
+        existing = tmp_path / "exists.sh"
+        existing.write_text("keep me\n")
+        values = {"marker": str(marker), "existing_file": str(existing), "new_file": str(tmp_path / "new.sh"),
+                  **_kubeconfigs(cluster, tmp_path), **_values_files(tmp_path)}
+        with contextlib.ExitStack() as stack:
+            if case.setup:
+                values.update(stack.enter_context(SETUPS[case.setup](cluster, values)) or {})
+            before = _state(cluster)
+            proc = cluster.plugin(*_fill(case.args, values), env=case.env or None)
+            after = _state(cluster)
+        done[case.id] = Run(proc, values, before, after, marker, existing)
+        return done[case.id]
+    return run_case
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_hostile_input(cluster, tmp_path, case, hostile_outputs):
-    marker = tmp_path / "pwned"
-    existing = tmp_path / "exists.sh"
-    existing.write_text("keep me\n")
-    values = {"marker": str(marker), "existing_file": str(existing), "new_file": str(tmp_path / "new.sh"),
-              **_kubeconfigs(cluster, tmp_path), **_values_files(tmp_path)}
-    with contextlib.ExitStack() as stack:
-        if case.setup:
-            values.update(stack.enter_context(SETUPS[case.setup](cluster, values)) or {})
-        before = _state(cluster)
-        proc = cluster.plugin(*_fill(case.args, values), env=case.env or None)
-        after = _state(cluster)
-    hostile_outputs.append(proc.stdout + proc.stderr)
+def test_hostile_input(case, hostile_run):
+    r = hostile_run(case)
+    proc = r.proc
     first = (proc.stderr.splitlines() or [""])[0]
     assert proc.returncode == case.code, (case.args, proc.stderr)
-    want = _fill([case.first], values)[0]
+    want = _fill([case.first], r.values)[0]
     assert first.startswith(want), (first, want)
     assert "unexpected" not in proc.stderr and "Traceback" not in proc.stderr
     if not case.loose:
         assert "internal error" not in proc.stderr
-    assert before == after, "the cluster changed"
-    assert not marker.exists(), "a hostile value was executed"
-    assert existing.read_text() == "keep me\n"
+    assert r.before == r.after, "the cluster changed"
+    assert not r.marker.exists(), "a hostile value was executed"
+    assert r.existing.read_text() == "keep me\n"
     if case.code != 0:
         assert proc.stdout == "" or case.id.startswith("label-"), proc.stdout
 
 
-def test_no_secret_leaks(cluster, hostile_outputs):
-    """Runs after the table (same module, later in file order): nothing printed holds a token secret."""
-    assert len(hostile_outputs) >= 60, "run the whole module: the scan needs the table's output"
-    text = "\n".join(hostile_outputs)
+def test_no_secret_leaks(cluster, hostile_run):
+    """Nothing any case of the table printed holds a token secret (runs the cases not run yet)."""
+    outputs = [r.proc.stdout + r.proc.stderr for r in (hostile_run(c) for c in CASES)]
+    assert len(outputs) >= 60
+    text = "\n".join(outputs)
     assert not TOKEN_SHAPE.search(text), TOKEN_SHAPE.search(text).group(0)[:7] + "…"
     secs = cluster.get_json("secrets", "-n", "kube-system", "--field-selector",
                             "type=bootstrap.kubernetes.io/token")["items"]

@@ -45,86 +45,21 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
 
 import pytest
-import yaml
 
-from tests.tooling import CHARTS, need_tool, run
+from tests.e2e.mindie_helpers import INDEX, INSTANCE, MODEL_PATH, NPU, ROLE, Releases, helm, \
+    npu_request, pd_values, pods, running, single_values, until
+from tests.tooling import CHARTS, need_tool
 
 pytestmark = pytest.mark.e2e
-
-CHART = CHARTS / "mindie-service"
-NPU = "huawei.com/Ascend910"
-INSTANCE = "app.kubernetes.io/instance"
-ROLE = "mindie.huawei.com/role"
-INDEX = "mindie.huawei.com/instance-index"
-MODEL_PATH = "/data/qwen2.5-7b"
 
 # Labels `label-node` may add; the fixture removes the ones it added.
 LABEL_KEYS = ("accelerator", "accelerator-type", "host-arch", "node-role.kubernetes.io/worker", "workerselector",
               "masterselector", "server-usage", "servertype")
 
 
-def _base_values(model: str) -> dict[str, Any]:
-    return {
-        "image": {"repository": "swr.example.com/ascendhub/mindie", "tag": "2.1.RC1-800I-A2-py311-openeuler24.03-lts"},
-        "model": {"name": model, "path": MODEL_PATH},
-        # Required for Ascend 910 workloads; the simulated Atlas 800I A2 nodes are module-910b-8.
-        "accelerator": {"family": "910", "type": "module-910b-8"},
-    }
-
-
-def single_values(replicas: int, npus: int = 2, model: str = "qwen2.5-7b") -> dict[str, Any]:
-    return {**_base_values(model), "mode": "single", "single": {"replicas": replicas, "npusPerInstance": npus}}
-
-
-def pd_values(prefill: int = 1, decode: int = 1, npus: int = 2, model: str = "qwen2.5-7b") -> dict[str, Any]:
-    v = _base_values(model)
-    return {**v, "mode": "pd",
-            "prefill": {"instances": prefill, "npusPerPod": npus},
-            "decode": {"instances": decode, "npusPerPod": npus}}
-
-
 # -- helpers ----------------------------------------------------------------
-
-def helm(cluster, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return run([need_tool("helm"), "--kubeconfig", cluster.kubeconfig, *args], check=check, timeout=240)
-
-
-def helm_apply(cluster, tmp_path: Path, action: str, ns: str, release: str, values: dict[str, Any],
-               wait: bool = True) -> subprocess.CompletedProcess:
-    """helm install/upgrade RELEASE with VALUES (written to a file), --wait unless told otherwise."""
-    vf = tmp_path / f"{release}-{action}-{time.monotonic_ns()}.yaml"
-    vf.write_text(yaml.safe_dump(values))
-    args = [action, release, str(CHART), "-n", ns, "-f", str(vf)]
-    if wait:
-        args += ["--wait", "--timeout", "90s"]
-    return helm(cluster, *args)
-
-
-def until(what: str, fn: Callable[[], Any], timeout: float = 60, interval: float = 0.5) -> Any:
-    """Poll fn until it returns something truthy; fail with the last value after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
-        last = fn()
-        if last:
-            return last
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
-        time.sleep(interval)
-
-
-def pods(cluster, ns: str, release: str, role: str | None = None) -> list[dict]:
-    sel = f"{INSTANCE}={release}" + (f",{ROLE}={role}" if role else "")
-    return cluster.get_json("pods", "-n", ns, "-l", sel)["items"]
-
-
-def running(p: dict) -> bool:
-    return (p["status"].get("phase") == "Running" and bool(p["status"].get("podIP"))
-            and not p["metadata"].get("deletionTimestamp"))
-
 
 def settled_pods(cluster, ns: str, release: str, count: int, exclude_uids: frozenset[str] | set[str] = frozenset()) -> list[dict]:
     """Wait until the release has exactly COUNT pods, all Running with an IP, none of EXCLUDE_UIDS."""
@@ -151,16 +86,6 @@ def by_role(items: list[dict]) -> dict[str, list[dict]]:
     for v in out.values():
         v.sort(key=lambda p: int(p["metadata"]["labels"].get(INDEX, "0")))
     return out
-
-
-def npu_request(pod: dict, resource: str = NPU) -> int:
-    """Effective request of RESOURCE: max(sum of containers, largest init container)."""
-    def req(c):
-        r = c.get("resources") or {}
-        return int((r.get("requests") or {}).get(resource) or (r.get("limits") or {}).get(resource) or 0)
-    spec = pod["spec"]
-    return max(sum(req(c) for c in spec["containers"]),
-               max((req(c) for c in spec.get("initContainers") or []), default=0))
 
 
 def node_labels(cluster) -> dict[str, dict[str, str]]:
@@ -298,31 +223,6 @@ def npu_labels(cluster):
         added = [k for k in LABEL_KEYS if k in labels and k not in before.get(name, {})]
         if added:
             cluster.kubectl("label", "node", name, *(f"{k}-" for k in added), check=False)
-
-
-class Releases:
-    """helm install/upgrade into the test's namespace; every release is uninstalled afterwards."""
-
-    def __init__(self, cluster, ns: str, tmp_path: Path):
-        self.cluster, self.ns, self.tmp_path = cluster, ns, tmp_path
-        self.names: list[str] = []
-
-    def install(self, release: str, values: dict[str, Any], wait: bool = True) -> subprocess.CompletedProcess:
-        self.names.append(release)
-        return helm_apply(self.cluster, self.tmp_path, "install", self.ns, release, values, wait=wait)
-
-    def upgrade(self, release: str, values: dict[str, Any]) -> subprocess.CompletedProcess:
-        return helm_apply(self.cluster, self.tmp_path, "upgrade", self.ns, release, values)
-
-    def cleanup(self) -> None:
-        # Deleting the namespace would leave the cluster-scoped PriorityClasses behind.
-        for release in self.names:
-            helm(self.cluster, "uninstall", release, "-n", self.ns, "--ignore-not-found", "--wait",
-                 "--timeout", "60s", check=False)
-        names = self.cluster.kubectl("get", "priorityclasses", "-o", "name").stdout.split()
-        mine = [n for n in names if n.split("/", 1)[1].startswith(f"{self.ns}-")]
-        if mine:
-            self.cluster.kubectl("delete", *mine, "--ignore-not-found", check=False)
 
 
 @pytest.fixture

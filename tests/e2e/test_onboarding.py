@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from tests.tooling import need_tool, run
-from tests.unit.test_labels import BASE, EXPECTED_AUTO
+from tests.labeldata import BASE, EXPECTED_AUTO
 
 pytestmark = pytest.mark.e2e
 

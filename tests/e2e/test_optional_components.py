@@ -21,8 +21,8 @@ import pytest
 import yaml
 
 from tests.chart.helmutil import template
-from tests.conftest import _start_cluster, _stop_cluster
-from tests.tooling import CHARTS, REPO_ROOT, run, build_chart_deps
+from tests.clusters import start_cluster, stop_cluster
+from tests.tooling import CHARTS, REPO_ROOT, build_chart_deps, run
 
 pytestmark = pytest.mark.e2e
 
@@ -45,14 +45,14 @@ SERVICE_MONITOR_CRD = {
 def optional_cluster():
     name = f"optional-{secrets.token_hex(3)}"
     try:
-        c = _start_cluster(name)
+        c = start_cluster(name)
     except BaseException:  # a half-started cluster (e.g. nodes never Ready) must not outlive the test
         run(["bash", str(REPO_ROOT / "hack" / "cluster.sh"), "down"], env={"ASCEND_CLUSTER": name}, check=False)
         raise
     try:
         yield c
     finally:
-        _stop_cluster(c)
+        stop_cluster(c)
 
 
 def _pods(cluster, component: str) -> list[dict]:
@@ -60,15 +60,22 @@ def _pods(cluster, component: str) -> list[dict]:
                             f"app.kubernetes.io/part-of=mindcluster,app.kubernetes.io/component={component}")["items"]
 
 
-def test_install_with_optional_components(optional_cluster):
+@pytest.fixture(scope="module")
+def optional_install(optional_cluster):
+    """The cluster labelled, the ServiceMonitor CRD served, the stack installed with every optional component;
+    yields the cluster and what `kubectl ascend install` printed."""
     c = optional_cluster
     assert c.plugin("label-node", "--all").returncode == 0
     assert c.plugin("label-node", "mgmt-0", "--role", "master").returncode == 0
     c.kubectl("apply", "-f", "-", input=json.dumps(SERVICE_MONITOR_CRD))
     c.kubectl("wait", "--for=condition=Established", "crd/servicemonitors.monitoring.coreos.com", "--timeout=60s")
-
     proc = c.plugin("install", "--wait", "--timeout", "3m", "--pull-secret", "regcred", *ON)
     assert proc.returncode == 0, proc.stderr
+    return c, proc
+
+
+def test_install_with_optional_components(optional_install):
+    c, proc = optional_install
     assert 'ClusterD enabled: Volcano useClusterInfoManager="true"' in proc.stdout
 
     nodes = {n["metadata"]["name"]: n["metadata"]["labels"] for n in c.get_json("nodes")["items"]}
@@ -103,8 +110,8 @@ def test_install_with_optional_components(optional_cluster):
     assert ucim["status"] == "PASS", ucim
 
 
-def test_every_object_passes_server_side_dry_run(optional_cluster):
-    c = optional_cluster
+def test_every_object_passes_server_side_dry_run(optional_install):
+    c, _ = optional_install
     build_chart_deps(CHARTS / "ascend-stack")
     values = {"ascend-clusterd": {"enabled": True}, "ascend-noded": {"enabled": True},
               "ascend-npu-exporter": {"enabled": True},
@@ -136,8 +143,8 @@ def test_every_object_passes_server_side_dry_run(optional_cluster):
      [("create", "configmaps", ""), ("patch", "nodes", "")],
      [("get", "nodes", ""), ("patch", "configmaps", ""), ("list", "pods", "")]),
 ])
-def test_service_account_permissions(optional_cluster, sa, allowed, denied):
-    c = optional_cluster
+def test_service_account_permissions(optional_install, sa, allowed, denied):
+    c, _ = optional_install
     user = f"system:serviceaccount:{sa}"
     for verb, resource, group in allowed + denied:
         res = f"{resource}.{group}" if group else resource

@@ -13,7 +13,9 @@ uninstall leaves only the CRDs, namespaces and Queue its message lists; the
 single-node cluster gets the same settings.
 
 These tests use their own clusters (module fixtures): they install
-cluster-wide objects that other test modules must not see.
+cluster-wide objects that other test modules must not see. Each test asks for
+the state it starts from (`unlabelled`, `labelled`: no release; `installed`),
+so any one of them passes alone and in any order.
 """
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ import secrets
 import pytest
 import yaml
 
-from tests.conftest import _start_cluster, _stop_cluster
+from kubectl_ascend.labels import OWNED_KEYS
+from tests.clusters import Cluster, start_cluster, stop_cluster
 from tests.chart.helmutil import template
 from tests.tooling import CHARTS, need_tool, run, build_chart_deps
 
@@ -35,11 +38,48 @@ FAMILY_DS = {"huawei-Ascend910": "ascend-device-plugin-daemonset-910",
 
 @pytest.fixture(scope="module")
 def stack_cluster():
-    c = _start_cluster(f"stack-{secrets.token_hex(3)}")
+    c = start_cluster(f"stack-{secrets.token_hex(3)}")
     try:
         yield c
     finally:
-        _stop_cluster(c)
+        stop_cluster(c)
+
+
+def _no_release(c: Cluster) -> None:
+    if json.loads(_helm(c, "list", "-n", "mindx-dl", "-o", "json").stdout):
+        proc = c.plugin("uninstall")
+        assert proc.returncode == 0, proc.stderr
+
+
+@pytest.fixture
+def unlabelled(stack_cluster):
+    """No release, no MindCluster label on any node."""
+    _no_release(stack_cluster)
+    stack_cluster.kubectl("label", "nodes", "--all", *(f"{k}-" for k in OWNED_KEYS))
+    return stack_cluster
+
+
+def _label(c: Cluster) -> None:
+    for args in (("label-node", "--all"), ("label-node", "mgmt-0", "--role", "master")):
+        proc = c.plugin(*args)
+        assert proc.returncode == 0, proc.stderr
+
+
+@pytest.fixture
+def labelled(stack_cluster):
+    """No release; NPU nodes labelled, mgmt-0 the management node."""
+    _no_release(stack_cluster)
+    _label(stack_cluster)
+    return stack_cluster
+
+
+@pytest.fixture
+def installed(stack_cluster):
+    """Labelled and the stack installed with no user values, every component ready."""
+    _label(stack_cluster)
+    proc = stack_cluster.plugin("install", "--reset-values", "--wait", "--timeout", "3m")
+    assert proc.returncode == 0, proc.stderr
+    return stack_cluster
 
 
 def _helm(cluster, *args: str, check: bool = True):
@@ -54,8 +94,8 @@ def _dry_run(cluster, manifest: str) -> None:
     assert proc.stdout.count("(server dry run)") == len(docs)
 
 
-def test_rendered_manifests_pass_server_side_dry_run(stack_cluster):
-    c = stack_cluster
+def test_rendered_manifests_pass_server_side_dry_run(unlabelled):
+    c = unlabelled
     for ns in ("mindx-dl", "volcano-system", "mindie-dry"):
         c.kubectl("create", "namespace", ns, check=False)
     build_chart_deps(CHARTS / "ascend-stack")
@@ -81,16 +121,16 @@ def test_rendered_manifests_pass_server_side_dry_run(stack_cluster):
     c.kubectl("delete", "crd", "podgroups.scheduling.volcano.sh")
 
 
-def test_install_refuses_unlabelled_cluster(stack_cluster):
-    proc = stack_cluster.plugin("install", "--wait")
+def test_install_refuses_unlabelled_cluster(unlabelled):
+    proc = unlabelled.plugin("install", "--wait")
     assert proc.returncode == 1
     assert "no node carries MindCluster labels" in proc.stderr and "label-node --all" in proc.stderr
     assert "4 node(s) advertise NPUs" in proc.stderr
-    assert json.loads(_helm(stack_cluster, "list", "-A", "-o", "json").stdout) == []
+    assert json.loads(_helm(unlabelled, "list", "-A", "-o", "json").stdout) == []
 
 
-def test_install_refuses_without_management_node(stack_cluster):
-    c = stack_cluster
+def test_install_refuses_without_management_node(unlabelled):
+    c = unlabelled
     assert c.plugin("label-node", "--all").returncode == 0
     proc = c.plugin("install")
     assert proc.returncode == 1 and "--role master" in proc.stderr
@@ -98,8 +138,8 @@ def test_install_refuses_without_management_node(stack_cluster):
     assert c.plugin("label-node", "mgmt-0", "--role", "master").returncode == 0
 
 
-def test_dry_run_changes_nothing(stack_cluster):
-    proc = stack_cluster.plugin("install", "--dry-run", "-o", "json")
+def test_dry_run_changes_nothing(labelled):
+    proc = labelled.plugin("install", "--dry-run", "-o", "json")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     fams = data["values"]["ascend-device-plugin"]["families"]
@@ -108,13 +148,13 @@ def test_dry_run_changes_nothing(stack_cluster):
     names = {(o["kind"], o["name"]) for o in data["objects"]}
     assert ("DaemonSet", "ascend-device-plugin-daemonset-910") in names
     assert ("DaemonSet", "ascend-device-plugin-daemonset-310") not in names
-    assert json.loads(_helm(stack_cluster, "list", "-A", "-o", "json").stdout) == []
-    bad = stack_cluster.plugin("install", "--dry-run", "--set", "ascend-volcano.shceduler.x=1")
+    assert json.loads(_helm(labelled, "list", "-A", "-o", "json").stdout) == []
+    bad = labelled.plugin("install", "--dry-run", "--set", "ascend-volcano.shceduler.x=1")
     assert bad.returncode == 1 and "shceduler" in bad.stderr
     # --chart: a local chart directory goes to helm as given; a directory without Chart.yaml is refused
-    own = stack_cluster.plugin("install", "--dry-run", "--chart", str(CHARTS / "ascend-stack"))
+    own = labelled.plugin("install", "--dry-run", "--chart", str(CHARTS / "ascend-stack"))
     assert own.returncode == 0, own.stderr
-    notchart = stack_cluster.plugin("install", "--dry-run", "--chart", str(CHARTS.parent / "hack"))
+    notchart = labelled.plugin("install", "--dry-run", "--chart", str(CHARTS.parent / "hack"))
     assert notchart.returncode == 1 and "not a Helm chart" in notchart.stderr
 
 
@@ -123,8 +163,8 @@ def _pods(cluster, component: str) -> list[dict]:
                             f"app.kubernetes.io/part-of=mindcluster,app.kubernetes.io/component={component}")["items"]
 
 
-def test_install_places_components(stack_cluster):
-    c = stack_cluster
+def test_install_places_components(labelled):
+    c = labelled
     proc = c.plugin("install", "--wait", "--timeout", "3m")
     assert proc.returncode == 0, proc.stderr
     assert "all components ready" in proc.stdout
@@ -151,8 +191,8 @@ def test_install_places_components(stack_cluster):
     assert again.returncode == 0 and "upgrade" in again.stdout.lower()
 
 
-def test_status_and_doctor_healthy(stack_cluster):
-    c = stack_cluster
+def test_status_and_doctor_healthy(installed):
+    c = installed
     status = json.loads(c.plugin("status", "-o", "json").stdout)
     rows = {r["node"]: r for r in status["nodes"]}
     assert rows["atlas-800i-a2-0"]["accelerator"] == "huawei-Ascend910"
@@ -187,8 +227,8 @@ def test_npu_requests_show_in_status(stack_cluster):
     c.kubectl("delete", "pod", "npu4", "--wait=false")
 
 
-def test_doctor_finds_unlabelled_node_and_missing_component(stack_cluster, node_prefix):
-    c = stack_cluster
+def test_doctor_finds_unlabelled_node_and_missing_component(installed, node_prefix):
+    c = installed
     c.nodes("--layout", "single", "--prefix", node_prefix, "--offset", "500")
     try:
         doc = c.plugin("doctor")
@@ -211,8 +251,8 @@ def test_doctor_finds_unlabelled_node_and_missing_component(stack_cluster, node_
     assert c.plugin("doctor").returncode == 0
 
 
-def test_upgrade_rolls_only_the_changed_workload(stack_cluster):
-    c = stack_cluster
+def test_upgrade_rolls_only_the_changed_workload(installed):
+    c = installed
 
     def gens() -> dict[str, int]:
         out = {}
@@ -246,8 +286,8 @@ def test_upgrade_rolls_only_the_changed_workload(stack_cluster):
     assert not any(a.replace(" ", "") == "--logLevel=1" for a in args), args
 
 
-def test_uninstall_leaves_crds_and_namespaces(stack_cluster):
-    c = stack_cluster
+def test_uninstall_leaves_crds_and_namespaces(installed):
+    c = installed
     proc = c.plugin("uninstall")
     assert proc.returncode == 0, proc.stderr
     assert "CRDs" in proc.stdout and "mindx-dl" in proc.stdout

@@ -32,7 +32,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_mindie import NPU, Releases, npu_request, pods, running, until
+from tests.e2e.mindie_helpers import NPU, Releases, npu_request, pods, running, until
 
 pytestmark = pytest.mark.e2e
 

@@ -17,7 +17,7 @@ import threading
 import pytest
 
 from kubectl_ascend import errors, labelnode, tokenrevoke
-from tests.unit.test_labels import node_of
+from tests.labeldata import node_of
 
 pytestmark = pytest.mark.unit
 
@@ -133,7 +133,7 @@ def test_revoke_dry_run_deletes_nothing():
 SIGINT_SCRIPT = r'''
 import sys, threading, time
 from kubectl_ascend import cli, labelnode
-from tests.unit.test_labels import node_of
+from tests.labeldata import node_of
 
 class Kube:
     def patch_node_labels(self, name, labels):

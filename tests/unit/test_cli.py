@@ -13,15 +13,16 @@ import sys
 import pytest
 
 from kubectl_ascend import cli, errors
+from kubectl_ascend.commands import _common
 
 pytestmark = pytest.mark.unit
 
 
 def test_hoist_global_options():
     argv = ["label-node", "--all", "-v", "--kubeconfig", "k.yaml", "--context=c", "-n", "ns", "-o", "json"]
-    assert cli.hoist_global_options(argv) == ["-v", "--kubeconfig", "k.yaml", "--context=c", "-n", "ns",
+    assert _common.hoist_global_options(argv) == ["-v", "--kubeconfig", "k.yaml", "--context=c", "-n", "ns",
                                               "label-node", "--all", "-o", "json"]
-    assert cli.hoist_global_options(["x", "--", "-v"]) == ["x", "--", "-v"]
+    assert _common.hoist_global_options(["x", "--", "-v"]) == ["x", "--", "-v"]
 
 
 def test_help_does_not_import_heavy_modules():
@@ -50,7 +51,7 @@ def test_library_error_is_one_line(monkeypatch, capsys):
         raise errors.Forbidden("list nodes: forbidden (403); ask a cluster admin")
 
     monkeypatch.setattr("kubectl_ascend.labelnode.select_nodes", boom)
-    monkeypatch.setattr(cli.Settings, "kube", lambda self, **kw: object())
+    monkeypatch.setattr(_common.Settings, "kube", lambda self, **kw: object())
     code, out, err = _run(monkeypatch, capsys, ["label-node", "--all"])
     assert code == 1 and out == ""
     assert err == "error: list nodes: forbidden (403); ask a cluster admin\n"
@@ -70,7 +71,7 @@ def test_join_cmd_passes_validated_request(monkeypatch, capsys):
 
     monkeypatch.setattr("kubectl_ascend.joincmd.join_command", fake_join)
     monkeypatch.setattr("kubectl_ascend.kube.read_kubeconfig", lambda *a: None)
-    monkeypatch.setattr(cli.Settings, "kube", lambda self, **kw: object())
+    monkeypatch.setattr(_common.Settings, "kube", lambda self, **kw: object())
     code, out, _ = _run(monkeypatch, capsys, ["join-cmd", "--ttl", "2h", "--node-name", "n1", "--description", "x"])
     assert code == 0 and out.startswith("kubeadm join 10.0.0.1:6443 --token abcdef.")
     req = seen["req"]
@@ -90,7 +91,7 @@ def test_join_cmd_passes_validated_request(monkeypatch, capsys):
     (["x", "--", "--dry-run", "-nfoo"], ["x", "--", "--dry-run", "-nfoo"]),
 ])
 def test_hoist_forms(argv, want):
-    assert cli.hoist_global_options(argv) == want
+    assert _common.hoist_global_options(argv) == want
 
 
 def _stub_join(monkeypatch, seen):
@@ -102,7 +103,7 @@ def _stub_join(monkeypatch, seen):
 
     monkeypatch.setattr("kubectl_ascend.joincmd.join_command", fake_join)
     monkeypatch.setattr("kubectl_ascend.kube.read_kubeconfig", lambda *a: None)
-    monkeypatch.setattr(cli.Settings, "kube", lambda self, **kw: object())
+    monkeypatch.setattr(_common.Settings, "kube", lambda self, **kw: object())
 
 
 @pytest.mark.parametrize("args,mode", [
@@ -144,7 +145,7 @@ def test_dry_run_forms(monkeypatch, capsys, args, mode):
     (["uninstall", "--dry-run=server"], "error: Invalid value for '--dry-run'"),
 ])
 def test_usage_errors_exit_2_with_one_error_line(monkeypatch, capsys, argv, first):
-    monkeypatch.setattr(cli.Settings, "kube", lambda self, **kw: pytest.fail("reached the cluster"))
+    monkeypatch.setattr(_common.Settings, "kube", lambda self, **kw: pytest.fail("reached the cluster"))
     code, out, err = _run(monkeypatch, capsys, argv)
     assert code == 2, err
     assert out == ""
@@ -158,7 +159,7 @@ def test_internal_error_is_not_called_unexpected(monkeypatch, capsys):
         raise ZeroDivisionError("division by zero")
 
     monkeypatch.setattr("kubectl_ascend.labelnode.select_nodes", boom)
-    monkeypatch.setattr(cli.Settings, "kube", lambda self, **kw: object())
+    monkeypatch.setattr(_common.Settings, "kube", lambda self, **kw: object())
     code, out, err = _run(monkeypatch, capsys, ["label-node", "--all"])
     assert code == 1
     assert err.startswith("error: internal error in kubectl-ascend (ZeroDivisionError: division by zero); "
@@ -171,7 +172,7 @@ def test_ctrl_c_exits_130(monkeypatch, capsys):
         raise KeyboardInterrupt
 
     monkeypatch.setattr("kubectl_ascend.labelnode.select_nodes", interrupt)
-    monkeypatch.setattr(cli.Settings, "kube", lambda self, **kw: object())
+    monkeypatch.setattr(_common.Settings, "kube", lambda self, **kw: object())
     code, _, err = _run(monkeypatch, capsys, ["label-node", "--all"])
     assert code == 130 and "error: interrupted" in err
 
@@ -193,7 +194,7 @@ def test_ctrl_c_while_waiting_for_ranktables(monkeypatch, capsys):
         def list_configmaps(self, ns, selector):
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli.Settings, "kube", lambda self, **kw: Kube())
+    monkeypatch.setattr(_common.Settings, "kube", lambda self, **kw: Kube())
     code, out, err = _run(monkeypatch, capsys, ["-n", "llm", "mindie", "ranktable", "qwen", "--wait"])
     assert code == 130 and out == ""
     assert err == "error: interrupted while waiting for release qwen in llm: nothing was written\n"

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from kubectl_ascend import complete
+from kubectl_ascend import cli, complete
 from kubectl_ascend.commands import completion
 from kubectl_ascend.labels import SERVER_MODELS
 
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.unit
 
 
 def lines(*words: str) -> list[str]:
-    return completion.kubectl_complete_lines(list(words))
+    return completion.kubectl_complete_lines(cli.cli, list(words))
 
 
 def values(*words: str) -> list[str]:
@@ -149,8 +149,8 @@ def test_unknown_shell_is_a_usage_error():
 
 def test_completion_does_not_import_the_client():
     code = ("import sys\nfrom kubectl_ascend.commands import completion\n"
-            "print(completion.kubectl_complete_lines(['label-node', '--']))\n"
             "from kubectl_ascend import cli\n"
+            "print(completion.kubectl_complete_lines(cli.cli, ['label-node', '--']))\n"
             "try:\n    cli.main(['completion', '--help'])\nexcept SystemExit: pass\n"
             "bad = [m for m in ('kubernetes', 'pyhelm3', 'urllib3') if m in sys.modules]\n"
             "print('BAD=' + ','.join(bad))")

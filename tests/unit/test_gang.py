@@ -1,4 +1,4 @@
-"""Gang state in status and doctor (kubectl_ascend.stack), from Volcano objects as v1.7.0 writes them.
+"""Gang state in status and doctor (kubectl_ascend.gang and kubectl_ascend.doctor), from Volcano objects as v1.7.0 writes them.
 
 The objects below are shaped like those the real vc-scheduler left on the local
 cluster (tests/e2e/test_volcano.py exercises the same code against it):
@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from kubectl_ascend import stack
+from kubectl_ascend import doctor, gang
 
 NOW = 1_800_000_000.0
 NPU = "huawei.com/Ascend910"
@@ -81,11 +81,11 @@ class FakeKube:
 
 def test_placed_instance_is_one_word():
     pg = podgroup("llm-prefill-0", "Running")
-    rows = stack.gang_instances([pod("a", "llm-prefill-0", node="n1"), pod("b", "llm-prefill-0", node="n2")],
+    rows = gang.gang_instances([pod("a", "llm-prefill-0", node="n1"), pod("b", "llm-prefill-0", node="n2")],
                                 {("ai", "llm-prefill-0"): pg})
     assert rows == [{"instance": "prefill-0", "podGroup": "llm-prefill-0", "phase": "Running", "minMember": 2,
                      "pods": 2, "pending": 0, "unschedulable": False, "reason": None}]
-    assert stack.gang_line(rows[0]) == "prefill-0: Running"
+    assert gang.gang_line(rows[0]) == "prefill-0: Running"
 
 
 def test_queue_refusal_reads_volcanos_event():
@@ -95,8 +95,8 @@ def test_queue_refusal_reads_volcanos_event():
               event("other", "something else")]
     members = [pod(n, "llm-decode-1", role="decode", index=1, scheduled="2/2 tasks in gang unschedulable: "
                    "pod group is not ready, 2 Pending, 2 minAvailable; Pending: 2 Unschedulable") for n in "ab"]
-    [row] = stack.gang_instances(members, {("ai", "llm-decode-1"): pg}, lambda ns: events)
-    assert stack.gang_line(row) == ("decode-1: Pending, Unschedulable, 2/2 pods pending: queue resource quota "
+    [row] = gang.gang_instances(members, {("ai", "llm-decode-1"): pg}, lambda ns: events)
+    assert gang.gang_line(row) == ("decode-1: Pending, Unschedulable, 2/2 pods pending: queue resource quota "
                                     "insufficient (queue small, needs huawei.com/Ascend910: 8)")
 
 
@@ -105,8 +105,8 @@ def test_inqueue_gang_prefers_the_pods_fit_errors():
     members = [pod("a", "llm-prefill-1", index=1, scheduled="0/5 nodes are unavailable: 3 Insufficient "
                    "huawei.com/Ascend910, 2 node(s) didn't match node selector."),
                pod("b", "llm-prefill-1", index=1)]
-    [row] = stack.gang_instances(members, {("ai", "llm-prefill-1"): pg}, lambda ns: [])
-    assert stack.gang_line(row) == ("prefill-1: Inqueue, Unschedulable, 2/2 pods pending: 0/5 nodes are "
+    [row] = gang.gang_instances(members, {("ai", "llm-prefill-1"): pg}, lambda ns: [])
+    assert gang.gang_line(row) == ("prefill-1: Inqueue, Unschedulable, 2/2 pods pending: 0/5 nodes are "
                                     "unavailable: 3 Insufficient huawei.com/Ascend910, 2 node(s) didn't match "
                                     "node selector.")
 
@@ -115,18 +115,18 @@ def test_instances_sorted_and_non_pd_pods_ignored():
     pgs = {("ai", n): podgroup(n, "Running") for n in ("llm-prefill-10", "llm-prefill-2", "llm-decode-0", "pg-x")}
     members = [pod("d", "llm-decode-0", role="decode", node="n"), pod("p10", "llm-prefill-10", index=10, node="n"),
                pod("p2", "llm-prefill-2", index=2, node="n"), pod("c", "pg-x", role="controller", node="n")]
-    assert [r["instance"] for r in stack.gang_instances(members, pgs)] == ["prefill-2", "prefill-10", "decode-0"]
+    assert [r["instance"] for r in gang.gang_instances(members, pgs)] == ["prefill-2", "prefill-10", "decode-0"]
 
 
 def test_no_podgroup_and_never_looked_at():
-    [row] = stack.gang_instances([pod("a", "gone")], {})
+    [row] = gang.gang_instances([pod("a", "gone")], {})
     assert (row["phase"], row["reason"]) == ("-", "no PodGroup")
-    [row] = stack.gang_instances([pod("a", "fresh")], {("ai", "fresh"): podgroup("fresh", None)})
-    assert stack.gang_line(row) == "prefill-0: Pending, 1/1 pods pending: no scheduler has looked at it yet"
+    [row] = gang.gang_instances([pod("a", "fresh")], {("ai", "fresh"): podgroup("fresh", None)})
+    assert gang.gang_line(row) == "prefill-0: Pending, 1/1 pods pending: no scheduler has looked at it yet"
 
 
-def checks(kube: FakeKube, ready: bool | None = True) -> dict[str, stack.Check]:
-    return {c.name: c for c in stack.gang_checks(kube, ready, now=NOW)}
+def checks(kube: FakeKube, ready: bool | None = True) -> dict[str, doctor.Check]:
+    return {c.name: c for c in doctor.gang_checks(kube, ready, now=NOW)}
 
 
 def test_doctor_unattended_volcano_pods():
@@ -179,6 +179,6 @@ def test_doctor_nothing_waits():
 
 
 def test_timestamps_parse():
-    assert stack._timestamp(ts(0)) == NOW
-    assert stack._timestamp("not a time") is None and stack._timestamp(None) is None
-    assert abs(stack._age({"metadata": {"creationTimestamp": ts(42)}}, NOW) - 42) < 1e-6
+    assert gang.timestamp(ts(0)) == NOW
+    assert gang.timestamp("not a time") is None and gang.timestamp(None) is None
+    assert abs(gang.age({"metadata": {"creationTimestamp": ts(42)}}, NOW) - 42) < 1e-6

@@ -180,7 +180,7 @@ def test_exec_plugin_that_fails_is_reported(tmp_path, api, pki):
 
 
 def test_context_namespace_is_the_default(tmp_path, api, pki):
-    from kubectl_ascend.cli import Settings
+    from kubectl_ascend.commands._common import Settings
 
     kc = simple_kc(tmp_path, api, pki, {"token": "t"}, ctx_extra={"namespace": "llm"})
     assert Kube(str(kc)).namespace == "llm"
@@ -406,8 +406,9 @@ def test_no_credential_file_survives_kill_9(tmp_path, api, pki, source):
 
 def test_as_flags_work_after_the_subcommand_and_as_group_needs_as(capsys):
     from kubectl_ascend import cli
+    from kubectl_ascend.commands import _common
 
-    assert cli.hoist_global_options(["status", "--as", "jane", "--as-group", "g1", "--as-group=g2"]) == \
+    assert _common.hoist_global_options(["status", "--as", "jane", "--as-group", "g1", "--as-group=g2"]) == \
         ["--as", "jane", "--as-group", "g1", "--as-group=g2", "status"]
     with pytest.raises(SystemExit) as e:
         cli.main(["status", "--as-group", "g1"])

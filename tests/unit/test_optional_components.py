@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubectl_ascend import profile, stack
+from kubectl_ascend import install, profile
 
 
 def node(name: str, labels: dict[str, str]) -> dict[str, Any]:
@@ -48,15 +48,15 @@ def test_clusterd_on_single_node_warns() -> None:
 
 def test_expected_components() -> None:
     base = ["device-plugin", "volcano-scheduler", "volcano-controllers", "ascend-operator"]
-    assert stack.expected_components({}) == base
+    assert install.expected_components({}) == base
     on = {k: {"enabled": True} for k in ("ascend-clusterd", "ascend-noded", "ascend-npu-exporter")}
-    assert stack.expected_components(on) == base + ["clusterd", "noded", "npu-exporter"]
+    assert install.expected_components(on) == base + ["clusterd", "noded", "npu-exporter"]
 
 
 def test_component_namespaces() -> None:
-    assert stack._component_namespaces({}) == ["volcano-system", "mindx-dl"]
+    assert install._component_namespaces({}) == ["volcano-system", "mindx-dl"]
     on = {"ascend-clusterd": {"enabled": True}, "ascend-npu-exporter": {"enabled": True},
           "ascend-noded": {"enabled": True}}
-    assert stack._component_namespaces(on) == ["volcano-system", "mindx-dl", "cluster-system", "npu-exporter"]
+    assert install._component_namespaces(on) == ["volcano-system", "mindx-dl", "cluster-system", "npu-exporter"]
     custom = {"ascend-clusterd": {"enabled": True, "clusterInfoNamespace": "info"}, "ascend-volcano": {"enabled": False}}
-    assert stack._component_namespaces(custom) == ["mindx-dl", "info"]
+    assert install._component_namespaces(custom) == ["mindx-dl", "info"]

@@ -299,3 +299,61 @@ def test_pod_uids_written_and_compared():
     assert not res.differs_from(data[rt.GLOBAL_KEY], data[rt.UIDS_KEY])
     assert res.differs_from(data[rt.GLOBAL_KEY], "u1\nu3\n")
     assert res.differs_from(data[rt.GLOBAL_KEY], None)
+
+
+class _RanktableKube:
+    """What kubectl_ascend.mindie reads and writes: the release's ConfigMaps and pods, one watch snapshot."""
+
+    def __init__(self, cms, pods, snapshots=()):
+        self.cms, self.pods, self.snapshots, self.patched = cms, pods, list(snapshots), []
+
+    def list_configmaps(self, namespace, label_selector=None):
+        return self.cms
+
+    def list_pods(self, namespace=None, label_selector=None, field_selector=None):
+        return self.pods
+
+    def observe(self, what, sources, timeout):
+        yield from self.snapshots
+
+    def patch_configmap_data(self, namespace, name, data):
+        self.patched.append((namespace, name, data))
+        return {}
+
+
+class TestWaitAndWrite:
+    """kubectl_ascend.mindie: waiting for a release's ranktables, writing the global one only when it changed."""
+
+    def test_incomplete_without_wait_is_an_error_naming_what_is_missing(self):
+        from kubectl_ascend import errors
+        from kubectl_ascend.mindie import wait_for_ranktables
+
+        cms, pods = cluster_1p2_1d()
+        kube = _RanktableKube(cms, pods[:-1])
+        with pytest.raises(errors.AscendError, match="rerun with --wait"):
+            wait_for_ranktables(kube, "ns", REL, wait=False, seconds=1, timeout_text="1s", report=print)
+
+    def test_wait_reports_each_new_state_then_writes_once(self):
+        from kubectl_ascend.mindie import wait_for_ranktables, write_global_ranktable
+
+        cms, pods = cluster_1p2_1d()
+        seen: list[str] = []
+        kube = _RanktableKube(cms, pods[:-1], [{"cms": cms, "pods": pods[:-1]}, {"cms": cms, "pods": pods}])
+        result, got = wait_for_ranktables(kube, "ns", REL, wait=True, seconds=5, timeout_text="5s",
+                                          report=seen.append)
+        assert result.ready and got == cms and len(seen) == 1 and "decode" in seen[0]
+        assert write_global_ranktable(kube, "ns", result, got, dry_run=True) == "would write" and not kube.patched
+        assert write_global_ranktable(kube, "ns", result, got, dry_run=False) == "written"
+        assert kube.patched == [("ns", f"{FULL}-global-ranktable", result.data())]
+        current = [{**cm, "data": result.data()} if cm["metadata"]["name"] == result.configmap else cm for cm in cms]
+        assert write_global_ranktable(kube, "ns", result, current, dry_run=False) == "unchanged"
+        assert len(kube.patched) == 1
+
+    def test_timeout_names_what_is_still_missing(self):
+        from kubectl_ascend import errors
+        from kubectl_ascend.mindie import wait_for_ranktables
+
+        cms, pods = cluster_1p2_1d()
+        kube = _RanktableKube(cms, pods[:-1], [{"cms": cms, "pods": pods[:-1]}])
+        with pytest.raises(errors.AscendError, match="timed out after 2s: "):
+            wait_for_ranktables(kube, "ns", REL, wait=True, seconds=2, timeout_text="2s", report=lambda m: None)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from kubectl_ascend import errors
-from kubectl_ascend.stack import DoctorReport, _volcano_type, check_volcano_plugin_log
+from kubectl_ascend.doctor import Cluster, _volcano_type, check_volcano_plugin_log
 
 pytestmark = pytest.mark.unit
 
@@ -32,9 +32,7 @@ class LogKube:
 
 
 def run(kube) -> dict:
-    r = DoctorReport()
-    check_volcano_plugin_log(kube, r)
-    return {c.name: c for c in r.checks}
+    return {c.name: c for c in check_volcano_plugin_log(kube, Cluster(kube))}
 
 
 def test_failed_to_get_plugin_is_a_fail_with_the_line_and_the_fix():

@@ -1,0 +1,34 @@
+"""mindie-service values the chart tests share (tests/chart/test_mindie_service.py, test_mindie_release.py)."""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+CHART = "mindie-service"
+FULL = "rel-mindie-service"
+
+BASE: dict[str, Any] = {
+    "image": {"repository": "registry.example/ascendhub/mindie", "tag": "2.1.RC1-800I-A2"},
+    "model": {"name": "qwen2.5-7b", "path": "/data/qwen2.5-7b"},
+    # Required for Ascend 910 workloads (Atlas 800I A2: 8 NPUs, 1/2/4/8 per pod).
+    "accelerator": {"type": "module-910b-8"},
+}
+
+
+def values(**overrides: Any) -> dict[str, Any]:
+    """BASE deep-merged with overrides (nested dicts merge, the rest replaces)."""
+    out = copy.deepcopy(BASE)
+
+    def merge(dst: dict[str, Any], src: dict[str, Any]) -> None:
+        for k, v in src.items():
+            if isinstance(v, dict) and isinstance(dst.get(k), dict):
+                merge(dst[k], v)
+            else:
+                dst[k] = copy.deepcopy(v)
+
+    merge(out, overrides)
+    return out
+
+
+def pd_values(**overrides: Any) -> dict[str, Any]:
+    return values(mode="pd", **overrides)
