@@ -26,7 +26,6 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 from common import REPO, cluster_down, cluster_up, median, need_tool, plugin_cmd, report, sh, timed
 
