@@ -16,8 +16,12 @@ from tests.tooling import need_tool  # noqa: E402  (puts the pinned tools on PAT
 CLUSTER = os.environ.get("ASCEND_BENCH_CLUSTER", "bench")
 
 
-def sh(*cmd: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})}, check=check)
+def sh(*cmd: str, env: dict[str, str] | None = None, check: bool = True,
+       cwd: str | None = None) -> subprocess.CompletedProcess:
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=cwd)
+    if check and proc.returncode != 0:
+        raise SystemExit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-2000:]}")
+    return proc
 
 
 def cluster_up(*args: str) -> str:
