@@ -41,7 +41,13 @@ def start_cluster(name: str, *args: str) -> Cluster:
     for tool in ("kwokctl", "kube-apiserver", "etcd", "helm", "vc-scheduler", "vc-controller-manager"):
         need_tool(tool)
     env = {"ASCEND_CLUSTER": name}
-    proc = run(["bash", str(REPO_ROOT / "hack" / "cluster.sh"), "up", *args], env=env, timeout=900)
+    try:
+        proc = run(["bash", str(REPO_ROOT / "hack" / "cluster.sh"), "up", *args], env=env, timeout=900)
+    except BaseException:
+        # A start that failed (or timed out) half-way leaves processes and files behind that
+        # nothing else would remove: take the cluster down before reporting the failure.
+        run(["bash", str(REPO_ROOT / "hack" / "cluster.sh"), "down"], env=env, check=False)
+        raise
     kubeconfig = proc.stdout.strip().splitlines()[-1]
     return Cluster(name, kubeconfig, True)
 

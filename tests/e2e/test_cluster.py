@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from tests.tooling import VERSIONS, need_tool, run
+from tests.tooling import REPO_ROOT, VERSIONS, need_tool, run
 
 pytestmark = pytest.mark.e2e
 
@@ -99,3 +99,19 @@ def test_tokencleaner_deletes_expired_tokens(cluster):
                           check=False).returncode == 0:
         assert time.monotonic() < deadline, "tokencleaner did not delete the expired token"
         time.sleep(0.5)
+
+
+def test_a_start_that_fails_half_way_leaves_nothing_running():
+    """The control plane comes up, then the node step fails: the fixture helper takes it down again."""
+    import secrets
+    import subprocess
+    from pathlib import Path
+
+    from tests.clusters import start_cluster
+
+    name = f"halfway-{secrets.token_hex(3)}"
+    with pytest.raises(AssertionError, match="unknown layout 'no-such-layout'"):
+        start_cluster(name, "--no-volcano", "--layout", "no-such-layout")
+    kwok_dir = Path(run(["bash", str(REPO_ROOT / "hack" / "cluster.sh"), "kubeconfig"], env={"ASCEND_CLUSTER": name}).stdout.strip()).parent
+    assert not (kwok_dir / "clusters" / name).exists()
+    assert subprocess.run(["pgrep", "-f", f"/clusters/{name}/"], capture_output=True).returncode == 1
