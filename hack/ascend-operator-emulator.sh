@@ -20,10 +20,6 @@ usage() {
   die "usage: hack/ascend-operator-emulator.sh --kubeconfig ADMIN --workdir DIR [--namespace NS] [--serviceaccount SA]"
 }
 
-python_bin() {
-  if [[ -x "${ASCEND_REPO_ROOT}/.venv/bin/python" ]]; then echo "${ASCEND_REPO_ROOT}/.venv/bin/python"; else echo python3; fi
-}
-
 main() {
   local admin="" workdir="" ns=mindx-dl sa=ascend-operator-manager
   while [[ $# -gt 0 ]]; do

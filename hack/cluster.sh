@@ -25,10 +25,6 @@ CLUSTER_DIR="${KWOK_WORKDIR}/clusters/${CLUSTER}"
 KUBECONFIG_OUT="${KWOK_WORKDIR}/${CLUSTER}.kubeconfig"
 export PATH="${ASCEND_TOOLS_BIN}:${PATH}"
 
-python_bin() {
-  if [[ -x "${ASCEND_REPO_ROOT}/.venv/bin/python" ]]; then echo "${ASCEND_REPO_ROOT}/.venv/bin/python"; else echo python3; fi
-}
-
 kctl() { kubectl --kubeconfig "${KUBECONFIG_OUT}" "$@"; }
 
 write_config() {

@@ -57,10 +57,6 @@ LOGS=""
 SCHED_PID=""
 CTRL_PID=""
 
-python_bin() {
-  if [[ -x "${ASCEND_REPO_ROOT}/.venv/bin/python" ]]; then echo "${ASCEND_REPO_ROOT}/.venv/bin/python"; else echo python3; fi
-}
-
 kadm() { kubectl --kubeconfig "${ADMIN}" "$@"; }
 
 # observe: one cheap API call per poll, printing "<scheduler SA uid> <controllers SA

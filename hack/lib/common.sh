@@ -12,6 +12,11 @@ ASCEND_TOOLS_BIN="${ASCEND_CACHE}/bin"
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
+# The project's virtualenv python (hack/dev.sh), else python3 from PATH.
+python_bin() {
+  if [[ -x "${ASCEND_REPO_ROOT}/.venv/bin/python" ]]; then echo "${ASCEND_REPO_ROOT}/.venv/bin/python"; else echo python3; fi
+}
+
 tool_dir() { # tool_dir NAME VERSION -> per-version cache dir
   printf '%s/tools/%s-%s\n' "${ASCEND_CACHE}" "$1" "$2"
 }
