@@ -31,8 +31,17 @@ noded
 {{- end -}}
 
 {{/* Image reference; global.imageRegistry wins, a digest wins over the tag. */}}
+{{/*
+MindCluster profile of this chart as JSON (ascend-common.mindcluster.profile):
+tag, features, ... Fails on a release and OS suffix that do not go together.
+*/}}
+{{- define "ascend-noded.profile" -}}
+{{- include "ascend-common.mindcluster.profile" (dict "ctx" . "chart" "ascend-noded") -}}
+{{- end -}}
+
 {{- define "ascend-noded.image" -}}
-{{- $img := .Values.image -}}
+{{- /* image.tag "" = the profile's tag (v26.0.0, v26.1.0-<osSuffix>). */ -}}
+{{- $img := include "ascend-common.mindcluster.image" (dict "image" .Values.image "tag" (include "ascend-noded.profile" . | fromJson).tag) | fromJson -}}
 {{- $global := .Values.global | default dict -}}
 {{- $registry := $global.imageRegistry | default $img.registry -}}
 {{- $repo := $img.repository -}}

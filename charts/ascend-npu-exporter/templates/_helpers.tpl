@@ -27,8 +27,17 @@ app.kubernetes.io/component: npu-exporter
 {{- end -}}
 
 {{/* Image reference; global.imageRegistry wins, a digest wins over the tag. */}}
+{{/*
+MindCluster profile of this chart as JSON (ascend-common.mindcluster.profile):
+tag, features, ... Fails on a release and OS suffix that do not go together.
+*/}}
+{{- define "ascend-npu-exporter.profile" -}}
+{{- include "ascend-common.mindcluster.profile" (dict "ctx" . "chart" "ascend-npu-exporter") -}}
+{{- end -}}
+
 {{- define "ascend-npu-exporter.image" -}}
-{{- $img := .Values.image -}}
+{{- /* image.tag "" = the profile's tag (v26.0.0, v26.1.0-<osSuffix>). */ -}}
+{{- $img := include "ascend-common.mindcluster.image" (dict "image" .Values.image "tag" (include "ascend-npu-exporter.profile" . | fromJson).tag) | fromJson -}}
 {{- $global := .Values.global | default dict -}}
 {{- $registry := $global.imageRegistry | default $img.registry -}}
 {{- $repo := $img.repository -}}

@@ -31,8 +31,17 @@ ascend-operator-manager
 {{- end -}}
 
 {{/* Image reference; global.imageRegistry wins, a digest wins over the tag. */}}
+{{/*
+MindCluster profile of this chart as JSON (ascend-common.mindcluster.profile):
+tag, features, ... Fails on a release and OS suffix that do not go together.
+*/}}
+{{- define "ascend-operator.profile" -}}
+{{- include "ascend-common.mindcluster.profile" (dict "ctx" . "chart" "ascend-operator") -}}
+{{- end -}}
+
 {{- define "ascend-operator.image" -}}
-{{- $img := .Values.image -}}
+{{- /* image.tag "" = the profile's tag (v26.0.0, v26.1.0-<osSuffix>). */ -}}
+{{- $img := include "ascend-common.mindcluster.image" (dict "image" .Values.image "tag" (include "ascend-operator.profile" . | fromJson).tag) | fromJson -}}
 {{- $global := .Values.global | default dict -}}
 {{- $registry := $global.imageRegistry | default $img.registry -}}
 {{- $repo := $img.repository -}}
