@@ -87,7 +87,7 @@ def test_install_26_0_then_upgrade_to_26_1_with_volcano_1_12(profiles_cluster) -
                             "queues.scheduling.volcano.sh", "numatopologies.nodeinfo.volcano.sh"}
     assert set(workloads(c, "daemonsets", "kube-system")) >= {"ascend-device-plugin-daemonset-910",
                                                               "ascend-device-plugin-daemonset-310"}
-    assert all(i.endswith(":v26.0.0") or i.endswith(":v1.7.0-v26.0.0") for i in images(c)), images(c)
+    assert all(i.endswith((":v26.0.0", ":v1.7.0-v26.0.0")) for i in images(c)), images(c)
 
     helm(c, "upgrade", RELEASE, chart, "-n", NS, *EVERYTHING, *V1_12)
     assert {"jobflows.flow.volcano.sh", "jobtemplates.flow.volcano.sh", "hypernodes.topology.volcano.sh"} <= crds(c)
@@ -96,7 +96,7 @@ def test_install_26_0_then_upgrade_to_26_1_with_volcano_1_12(profiles_cluster) -
     assert ds["spec"]["template"]["spec"]["nodeSelector"] == {"workerselector": "dls-worker-node"}
     tag = f"{FACTS['releases']['26.1.0']['tag']}-{FACTS['releases']['26.1.0']['defaultOsSuffix']}"
     got = images(c)
-    assert got and all(i.endswith(f":{tag}") or i.endswith(f":v1.12.0-{tag}") for i in got), got
+    assert got and all(i.endswith((f":{tag}", f":v1.12.0-{tag}")) for i in got), got
     cm = c.get_json("configmap", "-n", "volcano-system", "volcano-controller-configmap")
     assert cm["data"] == {"volcano-controller.conf": ""}
 
