@@ -50,6 +50,7 @@ def main() -> None:
                   "--set-string", "ascend-docker-runtime.image.tag=1.0", "--set", "mindie-service.enabled=true",
                   "--set", "mindie-service.image.repository=r/mindie", "--set-string", "mindie-service.image.tag=1.0",
                   "--set", "mindie-service.model.name=m", "--set", "mindie-service.model.path=/data/m",
+                  "--set", "mindie-service.accelerator.type=module-910b-8",
                   "--set", "ascend-clusterd.enabled=true", "--set", "ascend-noded.enabled=true",
                   "--set", "ascend-npu-exporter.enabled=true", "--set", "ascend-volcano.clusterd.installed=true",
                   "--set-string", "ascend-volcano.scheduler.initParams.useClusterInfoManager=true"]
