@@ -223,7 +223,7 @@ def needs_adopt(rows: list[Row], release: str) -> str:
 
 # -- the running MindCluster release ----------------------------------------------------------
 
-_VERSION = re.compile(r"v(\d+)\.(\d+)\.(\d+)((?:-[A-Za-z][A-Za-z0-9.]*)?)")
+_VERSION = re.compile(r"v(\d+)\.(\d+)\.(\d+)((?:-(?!v\d)[A-Za-z][A-Za-z0-9.]*)?)")
 
 
 def image_tag(image: str) -> str:
