@@ -16,6 +16,11 @@ Facts this module works from:
   `app: volcano-scheduler`, `app: controller-manager`; our charts by name + instance labels,
   so Helm could never patch those workloads: they are deleted and created again ("replace").
   A CRD's `scope` cannot change either, but deleting a CRD deletes every object of it: refused.
+- Huawei's device-plugin DaemonSets in kube-system have per-family names that are not all
+  the chart's (`ascend-device-plugin3-daemonset-310p`, `ascend-device-plugin2-daemonset-310`,
+  `ascend-device-plugin-daemonset` without Volcano, …: component/ascend-device-plugin/build/
+  ascendplugin-*.yaml at v26.0.0 and v26.1.0; the list in helm_tool.sh). Left running next to
+  the chart's, two device plugins would advertise the same NPUs on a node: they are deleted ("remove").
 - The running release is read from image tags: `ascend-k8sdeviceplugin:v26.0.0`,
   `ascend-operator:v26.1.0-openeuler24.03`, `vc-scheduler:v1.7.0-v26.0.0` (Volcano version,
   then MindCluster's). Versions with major 1 are Volcano's; MindCluster's are 5.x and later.
@@ -33,8 +38,18 @@ HELM = "Helm"
 RELEASE_NAME = "meta.helm.sh/release-name"
 RELEASE_NAMESPACE = "meta.helm.sh/release-namespace"
 
-ADOPT, REPLACE, REFUSE = "adopt", "replace", "refuse"
+ADOPT, REPLACE, REMOVE, REFUSE = "adopt", "replace", "remove", "refuse"
 WORKLOADS = ("DaemonSet", "Deployment", "StatefulSet", "ReplicaSet")
+
+#: Names of the device-plugin DaemonSets (namespace kube-system) in Huawei's YAML, 26.0.0 and 26.1.0
+#: (Ascend/mind-cluster component/ascend-device-plugin/build/ascendplugin*.yaml; helm_tool.sh lists the same).
+HUAWEI_DEVICE_PLUGINS = (
+    "ascend-device-plugin-daemonset", "ascend-device-plugin-daemonset-910", "ascend-device-plugin-daemonset-npu",
+    "ascend-device-plugin310p-daemonset", "ascend-device-plugin3-daemonset-310p",
+    "ascend-device-plugin3-daemonset-310p-1usoc", "ascend-device-plugin2-daemonset",
+    "ascend-device-plugin2-daemonset-310",
+)
+DEVICE_PLUGIN_NAMESPACE = "kube-system"
 
 #: kind -> (REST resource name, namespaced) for the kinds our charts render; other kinds
 #: get Kubernetes' regular plural (lower case + "s", "y" -> "ies") and count as namespaced.
@@ -162,12 +177,14 @@ def _replace_reason(kind: str, changes: list[str]) -> str:
 
 
 def plan(rendered: Iterable[Mapping[str, Any]], live: Mapping[str, Mapping[str, Any] | None], *,
-         release: str, namespace: str) -> list[Row]:
-    """A row per rendered object that exists without this release's ownership (in render order).
+         release: str, namespace: str, daemonsets: Iterable[Mapping[str, Any]] = ()) -> list[Row]:
+    """A row per rendered object that exists without this release's ownership (in render order),
+    then one per Huawei device-plugin DaemonSet the chart does not render (REMOVE).
 
-    live: the API object at each rendered object's `api_path` (None: it does not exist).
-    Objects this release owns already are left to Helm and get no row.
+    live: the API object at each rendered object's `api_path` (None: it does not exist);
+    daemonsets: the DaemonSets of kube-system. Objects this release owns are left to Helm.
     """
+    rendered = list(rendered)
     rows = []
     for want in rendered:
         path = api_path(want, namespace)
@@ -193,6 +210,26 @@ def plan(rendered: Iterable[Mapping[str, Any]], live: Mapping[str, Mapping[str, 
         else:
             action, reason = ADOPT, "Helm ownership label and annotations added; Helm then applies the chart's spec"
         rows.append(Row(kind, ns, name, action, reason, path, imgs))
+    ours = {api_path(o, namespace) for o in rendered}
+    plugin_on = any(o.get("kind") == "DaemonSet" and str(o["metadata"]["name"]).startswith("ascend-device-plugin")
+                    for o in rendered)
+    for ds in daemonsets if plugin_on else ():
+        meta = ds.get("metadata") or {}
+        name = str(meta.get("name"))
+        ds = {"apiVersion": "apps/v1", "kind": "DaemonSet", **ds}
+        path = api_path(ds, DEVICE_PLUGIN_NAMESPACE)
+        if meta.get("namespace") != DEVICE_PLUGIN_NAMESPACE or name not in HUAWEI_DEVICE_PLUGINS or path in ours \
+                or owned_by(ds, release, namespace):
+            continue
+        claimed = owner(ds)
+        if claimed is not None and claimed != (release, namespace):
+            action, reason = REFUSE, (f"a device plugin of Helm release {claimed[0]} in namespace "
+                                      f"{claimed[1] or '?'}: it would run next to this release's; uninstall "
+                                      "that release first")
+        else:
+            action, reason = REMOVE, ("Huawei's device plugin under a name the chart does not use: deleted "
+                                      "(foreground), so that no node runs two device plugins for its NPUs")
+        rows.append(Row("DaemonSet", DEVICE_PLUGIN_NAMESPACE, name, action, reason, path, images(ds)))
     return rows
 
 
@@ -214,10 +251,16 @@ def refusal(rows: list[Row]) -> str | None:
 def needs_adopt(rows: list[Row], release: str) -> str:
     """The message of an install without --adopt that would meet these objects."""
     replaced = sum(r.action == REPLACE for r in rows)
-    return (f"{len(rows)} object(s) of release {release} already exist without Helm's ownership (installed "
-            f"by hand, e.g. from Huawei's YAML): " + ", ".join(r.ref for r in rows)
-            + "; nothing was changed. Rerun with --adopt to take them over"
+    taken = [r for r in rows if r.action != REMOVE]
+    removed = [r for r in rows if r.action == REMOVE]
+    text = (f"{len(taken)} object(s) of release {release} already exist without Helm's ownership (installed "
+            f"by hand, e.g. from Huawei's YAML): " + ", ".join(r.ref for r in taken) + "; " if taken else "")
+    if removed:
+        text += ("Huawei's device plugin runs as " + ", ".join(r.ref for r in removed)
+                 + ", next to which this release would start a second one; ")
+    return (text + "nothing was changed. Rerun with --adopt to take them over"
             + (f" ({replaced} workload(s)/binding(s) are deleted and recreated: their pods restart)" if replaced else "")
+            + (f" and delete {len(removed)} DaemonSet(s) the chart replaces" if removed else "")
             + "; see the plan first with --adopt --dry-run")
 
 

@@ -279,12 +279,14 @@ class Adoption:
 
 
 def survey(kube: KubeAPI, plan: InstallPlan) -> list[adopt.Row]:
-    """One GET per rendered object: the rows of those that exist without this release's ownership."""
+    """One GET per rendered object and one list of DaemonSets: the rows of install --adopt."""
     live = {}
     for obj in plan.objects:
         path = adopt.api_path(obj, plan.namespace)
         live[path] = kube.get_object(path)
-    return adopt.plan(plan.objects, live, release=plan.release, namespace=plan.namespace)
+    daemonsets = [d for d in kube.list_daemonsets() if (d.get("metadata") or {}).get("namespace")
+                  == adopt.DEVICE_PLUGIN_NAMESPACE]
+    return adopt.plan(plan.objects, live, release=plan.release, namespace=plan.namespace, daemonsets=daemonsets)
 
 
 def rendered_version(plan: InstallPlan) -> adopt.Versions:
@@ -331,7 +333,8 @@ REPLACE_TIMEOUT = 180.0
 
 def take_over(kube: KubeAPI, adoption: Adoption, release: str, namespace: str, *,
               say: Callable[[str], None], timeout: float = REPLACE_TIMEOUT) -> None:
-    """Give the ADOPT rows Helm's ownership metadata, delete the REPLACE rows and wait until they are gone.
+    """Give the ADOPT rows Helm's ownership metadata, delete the REPLACE and REMOVE rows and wait until they
+    are gone.
 
     Idempotent: a rerun finds adopted objects owned and deleted ones absent. Ctrl-C or a
     timeout says what was done; `install --adopt` again finishes the job.
@@ -344,7 +347,7 @@ def take_over(kube: KubeAPI, adoption: Adoption, release: str, namespace: str, *
                 kube.patch_object(r.path, patch)
                 done.append(f"adopted {r.ref}")
                 say(f"adopted {r.ref}")
-        gone = [r for r in adoption.rows if r.action == adopt.REPLACE]
+        gone = [r for r in adoption.rows if r.action in (adopt.REPLACE, adopt.REMOVE)]
         for r in gone:
             kube.delete_object(r.path, "Foreground")
             done.append(f"deleting {r.ref}")
@@ -360,8 +363,8 @@ def take_over(kube: KubeAPI, adoption: Adoption, release: str, namespace: str, *
                     "once they are gone")
             time.sleep(0.5)
         for r in adoption.rows:
-            if r.action == adopt.REPLACE:
-                say(f"deleted {r.ref} (Helm creates it again)")
+            if r.action in (adopt.REPLACE, adopt.REMOVE):
+                say(f"deleted {r.ref}" + (" (Helm creates it again)" if r.action == adopt.REPLACE else ""))
     except KeyboardInterrupt:
         raise errors.Interrupted("interrupted while taking over objects"
                                  + (f" (done: {first_few(done)})" if done else "")

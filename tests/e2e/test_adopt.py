@@ -12,8 +12,9 @@ Scenarios:
   CRDs, namespaces and the Helm releases);
 - `install --adopt --dry-run -o json`: the plan (adopt/replace per object), nothing changed;
 - `install --adopt --wait`: the release owns every object; adopted ones keep their uid,
-  replaced workloads are new with the chart's selectors; pods Running, exactly one device
-  plugin pod per 910 node and none left with Huawei's labels; `status` lists the
+  replaced workloads are new with the chart's selectors, Huawei's 310P device plugin (a name the
+  chart does not use) is deleted; pods Running, exactly one device plugin pod per NPU node, all
+  the release's, none left with Huawei's labels; `status` lists the
   components, `doctor` has no FAIL; a rerun takes nothing over and recreates nothing;
 - a running release other than the one install would run (26.1.0 tags) is refused, also
   with a --mindcluster-version the chart cannot render; an object owned by another Helm
@@ -36,14 +37,16 @@ pytestmark = pytest.mark.e2e
 
 DATA = Path(__file__).resolve().parent / "data" / "huawei-v26.0.0"
 #: applied in this order (the operator's YAML needs mindx-dl, created by hand in Huawei's guide)
-FILES = ("namespaces.yaml", "device-plugin-volcano-v26.0.0.yaml", "volcano-v1.7.0.yaml",
-         "ascend-operator-v26.0.0.yaml")
+FILES = ("namespaces.yaml", "device-plugin-volcano-v26.0.0.yaml", "device-plugin-310P-volcano-v26.0.0.yaml",
+         "volcano-v1.7.0.yaml", "ascend-operator-v26.0.0.yaml")
 NAMESPACED = "serviceaccounts,configmaps,services,daemonsets,deployments,roles,rolebindings"
 CLUSTER_KINDS = "clusterroles,clusterrolebindings,customresourcedefinitions,namespaces"
 WORKLOADS = {("DaemonSet", "kube-system", "ascend-device-plugin-daemonset-910"),
              ("Deployment", "mindx-dl", "ascend-operator-manager"),
              ("Deployment", "volcano-system", "volcano-controllers"),
              ("Deployment", "volcano-system", "volcano-scheduler")}
+#: Huawei's 310P device plugin: a name the chart does not use (its own is ascend-device-plugin-daemonset-310p)
+HUAWEI_310P = ("DaemonSet", "kube-system", "ascend-device-plugin3-daemonset-310p")
 
 
 def _start(prefix: str, replace: dict[str, str] | None = None):
@@ -57,7 +60,7 @@ def _start(prefix: str, replace: dict[str, str] | None = None):
             for old, new in (replace or {}).items():
                 text = text.replace(old, new)
             c.kubectl("apply", "-f", "-", input=text)
-        for kind, ns, name in WORKLOADS:
+        for kind, ns, name in WORKLOADS | {HUAWEI_310P}:
             c.kubectl("rollout", "status", "-n", ns, f"{kind.lower()}/{name}", "--timeout=120s")
         return c
     except BaseException:
@@ -129,11 +132,13 @@ def test_adopt_a_huawei_260_stack(huawei_stack):
     for kind, ns, name in WORKLOADS:
         assert f"{kind} {ns}/{name}" in err
     assert "CustomResourceDefinition queues.scheduling.volcano.sh" in err
+    assert "Huawei's device plugin runs as DaemonSet kube-system/ascend-device-plugin3-daemonset-310p" in err
 
     proc = c.plugin("install", "--adopt", "--dry-run", "-o", "json")
     assert proc.returncode == 0, proc.stderr
     plan = {(o["kind"], o["namespace"], o["name"]): o["action"] for o in json.loads(proc.stdout)["adoption"]["objects"]}
     assert {k for k, a in plan.items() if a == "replace"} == WORKLOADS
+    assert plan.pop(HUAWEI_310P) == "remove"
     assert {a for k, a in plan.items() if k not in WORKLOADS} == {"adopt"}
     assert ("ClusterRoleBinding", "", "ascend-operator-manager-rolebinding") in plan
     assert json.loads(proc.stdout)["adoption"]["runningVersion"] == "26.0.0"
@@ -141,9 +146,11 @@ def test_adopt_a_huawei_260_stack(huawei_stack):
 
     proc = c.plugin("install", "--adopt", "--wait", "--timeout", "3m")
     assert proc.returncode == 0, proc.stderr
-    assert "Taking over 18 existing object(s)" in proc.stdout
+    assert "Taking over 19 existing object(s)" in proc.stdout
     assert "deleted DaemonSet kube-system/ascend-device-plugin-daemonset-910 (Helm creates it again)" in proc.stdout
+    assert "deleted DaemonSet kube-system/ascend-device-plugin3-daemonset-310p\n" in proc.stdout
     after = _objects(c)
+    assert HUAWEI_310P not in after
     for key, action in plan.items():
         obj = after[key]
         assert obj["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "Helm", key
@@ -157,6 +164,12 @@ def test_adopt_a_huawei_260_stack(huawei_stack):
         f"{k}={v}" for k, v in ds["spec"]["selector"]["matchLabels"].items()))["items"]
     assert sorted(p["spec"]["nodeName"] for p in pods) == sorted(n["metadata"]["name"] for n in nodes_910)
     assert {p["status"]["phase"] for p in pods} == {"Running"}
+    # one device plugin per NPU node, all of them the release's
+    plugin_pods = [p for p in c.get_json("pods", "-n", "kube-system")["items"]
+                   if p["metadata"]["name"].startswith("ascend-device-plugin")]
+    npu_nodes = c.get_json("nodes", "-l", "accelerator")["items"]
+    assert sorted(p["spec"]["nodeName"] for p in plugin_pods) == sorted(n["metadata"]["name"] for n in npu_nodes)
+    assert {p["metadata"]["labels"].get("app.kubernetes.io/instance") for p in plugin_pods} == {"ascend-stack"}
     for ns, label in (("kube-system", "name=ascend-device-plugin-ds"), ("volcano-system", "app=volcano-scheduler"),
                       ("volcano-system", "app=volcano-controller"), ("mindx-dl", "app=controller-manager")):
         assert c.get_json("pods", "-n", ns, "-l", label)["items"] == [], f"{label}: Huawei's pods are left"

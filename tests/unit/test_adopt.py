@@ -3,7 +3,9 @@
 Scenarios:
 - REST paths of rendered objects (core, apps, CRD, cluster-scoped, a kind outside the table);
 - the chart's default render (golden file) against the Huawei 26.0.0 YAML the e2e test applies:
-  same-named objects are adopted, the workloads (other selectors) replaced, nothing else listed;
+  same-named objects are adopted, the workloads (other selectors) replaced, Huawei's 310P device
+  plugin (another name) removed, nothing else listed; a device plugin under Huawei's names is
+  removed only when the render has a device plugin, is in kube-system and no other release owns it;
 - ownership: this release's objects are left to Helm, another release's refused by name, an
   object being deleted refused, a CRD whose scope differs refused, a binding's roleRef replaced,
   a label without the annotations adopted;
@@ -48,6 +50,10 @@ def huawei() -> dict[str, dict[str, Any]]:
     return out
 
 
+def huawei_daemonsets() -> list[dict[str, Any]]:
+    return [d for d in huawei().values() if d["kind"] == "DaemonSet"]
+
+
 def rows_by_ref(rows: list[adopt.Row]) -> dict[str, str]:
     return {r.ref: r.action for r in rows}
 
@@ -69,7 +75,7 @@ def test_api_paths():
 
 
 def test_huawei_260_stack_against_the_default_render():
-    rows = adopt.plan(rendered(), huawei(), release=RELEASE, namespace=NS)
+    rows = adopt.plan(rendered(), huawei(), release=RELEASE, namespace=NS, daemonsets=huawei_daemonsets())
     assert rows_by_ref(rows) == {
         "ServiceAccount mindx-dl/ascend-operator-manager": "adopt",
         "ServiceAccount volcano-system/volcano-controllers": "adopt",
@@ -90,12 +96,37 @@ def test_huawei_260_stack_against_the_default_render():
         "Deployment mindx-dl/ascend-operator-manager": "replace",
         "Deployment volcano-system/volcano-controllers": "replace",
         "Deployment volcano-system/volcano-scheduler": "replace",
+        "DaemonSet kube-system/ascend-device-plugin3-daemonset-310p": "remove",
     }
+    assert rows[-1].reason.startswith("Huawei's device plugin under a name the chart does not use")
     ds = next(r for r in rows if r.kind == "DaemonSet")
     assert ds.reason.startswith("spec.selector name=ascend-device-plugin-ds -> app.kubernetes.io/instance=mindcluster,")
     assert "its pods restart" in ds.reason and "foreground" in ds.reason
     assert ds.images == ("swr.cn-south-1.myhuaweicloud.com/ascendhub/ascend-k8sdeviceplugin:v26.0.0",)
     assert ds.path == "/apis/apps/v1/namespaces/kube-system/daemonsets/ascend-device-plugin-daemonset-910"
+
+
+def test_huawei_device_plugins_under_other_names():
+    objects = rendered()
+    dss = huawei_daemonsets()
+    off = [o for o in objects if not (o["kind"] == "DaemonSet" and o["metadata"]["name"].startswith("ascend-device"))]
+    assert adopt.plan(off, {}, release=RELEASE, namespace=NS, daemonsets=dss) == []
+    # the same-named one is a REPLACE row of the render, not a REMOVE
+    rows = adopt.plan(objects, {}, release=RELEASE, namespace=NS, daemonsets=dss)
+    assert rows_by_ref(rows) == {"DaemonSet kube-system/ascend-device-plugin3-daemonset-310p": "remove"}
+    theirs = copy.deepcopy(dss)
+    for d in theirs:
+        d["metadata"]["annotations"] = {adopt.RELEASE_NAME: "mindcluster", adopt.RELEASE_NAMESPACE: "default"}
+    [row] = adopt.plan(objects, {}, release=RELEASE, namespace=NS, daemonsets=theirs)
+    assert row.action == "refuse" and "Helm release mindcluster in namespace default" in row.reason
+    other_ns = copy.deepcopy(dss)
+    for d in other_ns:
+        d["metadata"]["namespace"] = "default"
+    assert adopt.plan(objects, {}, release=RELEASE, namespace=NS, daemonsets=other_ns) == []
+    msg = adopt.needs_adopt(rows, RELEASE)
+    assert msg.startswith("Huawei's device plugin runs as DaemonSet kube-system/ascend-device-plugin3-daemonset-310p, "
+                          "next to which this release would start a second one; nothing was changed.")
+    assert "and delete 1 DaemonSet(s) the chart replaces" in msg
 
 
 def test_nothing_exists_nothing_to_do():
@@ -220,18 +251,19 @@ def _plan(objects: list[dict[str, Any]]) -> install.InstallPlan:
 
 def test_install_without_adopt_is_refused_with_the_list():
     objects = rendered()
-    rows = adopt.plan(objects, huawei(), release=RELEASE, namespace=NS)
+    rows = adopt.plan(objects, huawei(), release=RELEASE, namespace=NS, daemonsets=huawei_daemonsets())
     with pytest.raises(errors.Conflict) as e:
         install.check_adoption(rows, _plan(objects), allowed=False, requested=None, supported=SUPPORTED,
                                default="26.0.0")
     msg = str(e.value)
     assert msg.startswith("19 object(s) of release mindcluster already exist without Helm's ownership")
+    assert "Huawei's device plugin runs as DaemonSet kube-system/ascend-device-plugin3-daemonset-310p" in msg
     assert "DaemonSet kube-system/ascend-device-plugin-daemonset-910" in msg and "ClusterRole volcano-scheduler" in msg
     assert "nothing was changed. Rerun with --adopt" in msg and "--adopt --dry-run" in msg
     adoption = install.check_adoption(rows, _plan(objects), allowed=True, requested=None, supported=SUPPORTED,
                                       default="26.0.0")
     assert adoption.version == "26.0.0" and adoption.rows == rows
-    assert adoption.notes == ["running MindCluster release: 26.0.0 (from the image tags of 4 workload(s))"]
+    assert adoption.notes == ["running MindCluster release: 26.0.0 (from the image tags of 5 workload(s))"]
     assert adoption.as_dict()["runningImages"]["volcano"].keys() == {"v1.7.0"}
 
 
@@ -273,15 +305,17 @@ def test_take_over_patches_deletes_waits_and_a_rerun_finds_nothing():
     objects = rendered()
     live = huawei()
     kube = FakeKube(live)
-    rows = adopt.plan(objects, live, release=RELEASE, namespace=NS)
+    rows = adopt.plan(objects, live, release=RELEASE, namespace=NS, daemonsets=huawei_daemonsets())
     adoption = install.check_adoption(rows, _plan(objects), allowed=True, requested=None, supported=SUPPORTED,
                                       default="26.0.0")
     said: list[str] = []
     install.take_over(kube, adoption, RELEASE, NS, say=said.append)  # type: ignore[arg-type]
-    assert [c[0] for c in kube.calls] == ["patch"] * 15 + ["delete"] * 4
+    assert [c[0] for c in kube.calls] == ["patch"] * 15 + ["delete"] * 5
     assert {c[2] for c in kube.calls if c[0] == "delete"} == {"Foreground"}
-    assert said[-1] == "deleted Deployment volcano-system/volcano-scheduler (Helm creates it again)"
-    assert adopt.plan(objects, kube.objects, release=RELEASE, namespace=NS) == []
+    assert said[-2:] == ["deleted Deployment volcano-system/volcano-scheduler (Helm creates it again)",
+                         "deleted DaemonSet kube-system/ascend-device-plugin3-daemonset-310p"]
+    left = [d for d in kube.objects.values() if d["kind"] == "DaemonSet"]
+    assert adopt.plan(objects, kube.objects, release=RELEASE, namespace=NS, daemonsets=left) == []
 
 
 def test_take_over_says_what_is_stuck():
