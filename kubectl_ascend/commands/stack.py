@@ -86,7 +86,8 @@ def _load_values(files: tuple[str, ...], sets: tuple[str, ...]) -> dict[str, Any
 @click.option("--adopt", is_flag=True,
               help="Take over objects of the stack that exist without Helm's ownership (a MindCluster installed "
                    "from Huawei's YAML): label/annotate them for this release, delete and recreate workloads whose "
-                   "selector differs (their pods restart), then install. Refused if another Helm release owns one "
+                   "selector differs and delete Huawei device plugins the chart names differently (their pods "
+                   "restart), then install. Refused if another Helm release owns one "
                    "or the running MindCluster release differs from the one installed.")
 @click.option("--mindcluster-version", "mindcluster_version", metavar="VERSION",
               help="MindCluster release to install (e.g. 26.0.0); with --adopt it must be the running one.")
