@@ -12,12 +12,16 @@ Scenarios:
 - mindie-service accepts exactly the NPU counts per pod accelerators.json allows
   for every accelerator-type, and its pods' nodeSelector and resource match
   what label-node plans for the server models of that type;
-- profile.FAMILY_KEYS and the device plugin's families values name the same
-  keys; the docker-runtime installer tolerates every family's resource.
+- profile.FAMILY_KEYS and the device plugin's families values and schema name
+  the same keys; mindie-service's schema allows exactly the families
+  accelerators.json has rules for; the docker-runtime installer tolerates
+  every family's resource.
 """
 from __future__ import annotations
 
 from typing import Any
+
+import json
 
 import pytest
 import yaml
@@ -134,6 +138,12 @@ def test_family_keys_agree():
     dp_values = yaml.safe_load((CHARTS / "ascend-device-plugin" / "values.yaml").read_text())
     assert set(dp_values["families"]) == set(FAMILY_KEYS.values()) == {f["devicePluginKey"] for f in FAMILIES.values()}
     assert set(FAMILY_KEYS) == {f["accelerator"] for f in FAMILIES.values()}
+    dp_schema = json.loads((CHARTS / "ascend-device-plugin" / "values.schema.json").read_text())
+    assert set(dp_schema["properties"]["families"]["properties"]) == set(FAMILY_KEYS.values())
+    mindie_schema = json.loads((CHARTS / MINDIE / "values.schema.json").read_text())
+    family = mindie_schema["properties"]["accelerator"]["properties"]["family"]
+    allowed = {str(v) for alt in family["anyOf"] for v in alt["enum"]}
+    assert allowed == set(facts.accelerators()["families"]) and allowed <= set(FAMILIES)
     rt = find(render("ascend-docker-runtime", {"image": {"repository": "r/rt", "tag": "1"}}), "DaemonSet")[0]
     tolerated = {t.get("key") for t in rt["spec"]["template"]["spec"]["tolerations"]}
     assert {f["resource"] for f in FAMILIES.values()} <= tolerated
