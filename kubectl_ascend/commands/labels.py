@@ -9,7 +9,7 @@ import click
 from kubectl_ascend import errors
 from kubectl_ascend.commands._common import Settings, StrictCommand, dry_run_option, fmt, output_option, pass_settings, \
     usage_check
-from kubectl_ascend.labels import FAMILIES, SERVER_MODELS
+from kubectl_ascend.labels import FAMILIES, MASTER_NODE, MASTER_SELECTOR, SERVER_MODELS
 from kubectl_ascend.output import emit, table
 
 _MODELS_HELP = ", ".join(SERVER_MODELS)
@@ -20,7 +20,7 @@ _MODELS_HELP = ", ".join(SERVER_MODELS)
 @click.option("-l", "--selector", metavar="SELECTOR", help="Label selector choosing the nodes.")
 @click.option("--all", "all_nodes", is_flag=True, help="All nodes in the cluster.")
 @click.option("--role", type=click.Choice(["worker", "master"]), default="worker", show_default=True,
-              help="worker: NPU compute node labels; master: management node (masterselector=dls-master-node).")
+              help=f"worker: NPU compute node labels; master: management node ({MASTER_SELECTOR}={MASTER_NODE}).")
 @click.option("--accelerator", type=click.Choice(["auto", *FAMILIES]), default="auto", show_default=True,
               help="Accelerator family; auto detects it from huawei.com/* resources or the chip-name label.")
 @click.option("--server-model", type=click.Choice(list(SERVER_MODELS)), metavar="MODEL",

@@ -88,8 +88,9 @@ spec:
       mind-cluster v26.1.0 build/ascendplugin-volcano.yaml: every worker node
       but SoC nodes (their own variant); the plugin labels the chip itself.
       */}}
+      {{- $l := include "ascend-common.facts.labels" $ | fromJson }}
       nodeSelector:
-        workerselector: dls-worker-node
+        {{ $l.keys.workerSelector }}: {{ $l.values.workerSelector }}
         {{- with $v.nodeSelector }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -98,7 +99,7 @@ spec:
           requiredDuringSchedulingIgnoredDuringExecution:
             nodeSelectorTerms:
               - matchExpressions:
-                  - key: servertype
+                  - key: {{ $l.keys.serverType }}
                     operator: NotIn
                     values: ["soc"]
       {{- else }}
