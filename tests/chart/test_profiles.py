@@ -17,7 +17,7 @@ Scenarios:
 - Volcano versions: the CRD set (jobflows/jobtemplates from v1.9.0,
   hypernodes from v1.12.0), schema fields (queue parent/deserved/priority,
   networkTopology), RBAC rules per version, scheduler flags (leader election
-  off, klog socket dir), v1.12.0 controller ConfigMap and env, tiers;
+  off, klog socket dir), the leader-election lease in the chart's namespace, v1.12.0 controller ConfigMap and env, tiers;
 - release differences: health flags and probes only with 26.1.0 (device
   plugin, operator, ClusterD, NodeD, NPU Exporter); -useAscendDocker only with
   26.0.0; the 26.1.0 single device plugin on workerselector=dls-worker-node
@@ -351,6 +351,22 @@ def test_volcano_flags_and_volumes_follow_the_version(vv: str) -> None:
     else:
         assert "env" not in ctrl
         assert not find(objs, "ConfigMap", "volcano-controller-configmap")
+
+
+@pytest.mark.parametrize("vv, flag", [("v1.9.0", "--lock-object-namespace=vc"),
+                                      ("v1.12.0", "--leader-elect-resource-namespace=vc")])
+def test_leader_election_lease_follows_the_namespace(vv: str, flag: str) -> None:
+    """From v1.9.0 leader election is on with its lease in volcano-system; another namespace moves it."""
+    def args(objs: list[dict[str, Any]], name: str) -> list[str]:
+        return main_container(objs, "Deployment", name)["args"]
+
+    objs = volcano(vv, namespace="vc")
+    assert flag in args(objs, "volcano-controllers")
+    assert flag not in args(objs, "volcano-scheduler")  # one replica: no election at all
+    assert flag in args(volcano(vv, namespace="vc", scheduler={"replicas": 2}), "volcano-scheduler")
+    for name in ("volcano-controllers", "volcano-scheduler"):
+        assert not [a for a in args(volcano(vv), name) if "namespace=" in a]
+    assert not [a for a in args(volcano("v1.7.0", namespace="vc"), "volcano-controllers") if "leader" in a or "lock" in a]
 
 
 def test_volcano_tiers_follow_the_version() -> None:

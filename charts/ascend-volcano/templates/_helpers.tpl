@@ -50,6 +50,30 @@ empty. Call with (dict "ctx" $ "image" .Values.scheduler.image); returns JSON.
 {{- include "ascend-common.mindcluster.image" (dict "image" .image "tag" $p.volcanoTag) -}}
 {{- end -}}
 
+{{/*
+Leader election of a Volcano component from v1.9.0, where it is on by default
+with its lease in volcano-system (cmd/{scheduler,controller-manager}/app/
+options/options.go). Call with (dict "ctx" $ "replicas" N "off" <bool: turn it
+off with one replica>); returns args as a YAML list. With leader election on
+and another namespace the lease follows the chart's namespace:
+--lock-object-namespace (v1.9.0), --leader-elect-resource-namespace (v1.12.0,
+where the former is deprecated).
+*/}}
+{{- define "ascend-volcano.leaderElectionArgs" -}}
+{{- $ns := .ctx.Values.namespace -}}
+{{- if include "ascend-volcano.atLeast" (dict "ctx" .ctx "min" "1.9.0") -}}
+{{- if and .off (eq (int .replicas) 1) -}}
+- --leader-elect=false
+{{- else if ne $ns "volcano-system" -}}
+{{- if include "ascend-volcano.atLeast" (dict "ctx" .ctx "min" "1.12.0") -}}
+- --leader-elect-resource-namespace={{ $ns }}
+{{- else -}}
+- --lock-object-namespace={{ $ns }}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
 {{/* Scheduler plugin tiers as a YAML list (values or MindCluster's). */}}
 {{- define "ascend-volcano.tiers" -}}
 {{- if .Values.scheduler.tiers -}}
