@@ -114,3 +114,12 @@ def triples(rules: list[Any]) -> set[tuple[str, str, str]]:
         groups, resources, verbs = (r["apiGroups"], r["resources"], r["verbs"]) if isinstance(r, dict) else r
         out |= {(g, res, v) for g in groups for res in resources for v in verbs}
     return out
+
+
+def mindcluster_tag(version: str, suffix: str = "") -> str:
+    """The image tag of MindCluster components for a release (charts/ascend-common/facts/mindcluster.json)."""
+    import json
+
+    rel = json.loads((CHARTS / "ascend-common" / "facts" / "mindcluster.json").read_text())["releases"][version]
+    suffix = suffix or rel["defaultOsSuffix"]
+    return f"{rel['tag']}-{suffix}" if suffix else rel["tag"]

@@ -34,7 +34,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.chart.helmutil import find, one, render, render_error
+from tests.chart.helmutil import find, mindcluster_tag, one, render, render_error
 from tests.tooling import CHARTS
 
 FACTS = json.loads((CHARTS / "ascend-common" / "facts" / "mindcluster.json").read_text())
@@ -65,9 +65,7 @@ HEALTHZ = {"ascend-device-plugin": 11251, "ascend-operator": 11252, "ascend-clus
 
 
 def expected_tag(version: str, suffix: str = "") -> str:
-    rel = RELEASES[version]
-    suffix = suffix or rel["defaultOsSuffix"]
-    return f"{rel['tag']}-{suffix}" if suffix else rel["tag"]
+    return mindcluster_tag(version, suffix)
 
 
 def allowed_profiles() -> list[tuple[str, str, str]]:

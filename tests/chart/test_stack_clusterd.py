@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.chart.helmutil import find, lint, one, render, render_error, triples
+from tests.chart.helmutil import find, lint, mindcluster_tag, one, render, render_error, triples
 
 pytestmark = pytest.mark.chart
 
@@ -159,7 +159,7 @@ def test_schema_rejects(values: dict[str, Any], needle: str) -> None:
 
 def test_health_endpoint_from_26_1() -> None:
     (c,) = pod_spec(render(CHART, {"global": {"mindcluster": {"version": "26.1.0"}}}))["containers"]
-    assert c["image"] == IMAGE.replace(":v26.0.0", ":v26.1.0-openeuler24.03")
+    assert c["image"] == IMAGE.replace(":v26.0.0", ":" + mindcluster_tag("26.1.0"))
     assert c["args"] == ["-logFile=/var/log/mindx-dl/clusterd/clusterd.log", "-logLevel=0",
                          "--enable-healthz=true", "--healthz-address=11253"]
     assert {p["name"]: p["containerPort"] for p in c["ports"]} == {"grpc": 8899, "healthz": 11253}

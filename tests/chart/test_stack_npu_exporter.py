@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from tests.chart.helmutil import find, lint, one, render, render_error
+from tests.chart.helmutil import find, lint, mindcluster_tag, one, render, render_error
 
 pytestmark = pytest.mark.chart
 
@@ -55,7 +55,7 @@ def test_daemonset_defaults() -> None:
     assert {p["name"]: p["containerPort"] for p in c["ports"]} == {"http-metrics": 8082}
     assert "livenessProbe" not in c
     (c,) = pod_spec(render(CHART, {"global": {"mindcluster": {"version": "26.1.0"}}}))["containers"]
-    assert c["image"] == "swr.cn-south-1.myhuaweicloud.com/ascendhub/npu-exporter:v26.1.0-openeuler24.03"
+    assert c["image"] == "swr.cn-south-1.myhuaweicloud.com/ascendhub/npu-exporter:" + mindcluster_tag("26.1.0")
     assert c["args"][-2:] == ["--enable-healthz=true", "--healthz-address=11256"]
     assert {p["name"]: p["containerPort"] for p in c["ports"]} == {"http-metrics": 8082, "healthz": 11256}
     assert c["livenessProbe"]["httpGet"]["port"] == "healthz"
