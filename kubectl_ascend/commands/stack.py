@@ -36,6 +36,32 @@ def checked_pull_secrets(names: tuple[str, ...]) -> list[str]:
     return [usage_check(validate.dns_subdomain, n, "--pull-secret") for n in names]
 
 
+MINDCLUSTER_OPT = click.option(
+    "--mindcluster-version", "mindcluster_version", metavar="V",
+    help="MindCluster release profile: 26.0.0 or 26.1.0 (charts/ascend-common/facts/mindcluster.json). "
+         "Default: the version of the installed release, else 26.0.0.")
+
+
+def checked_mindcluster_version(version: str | None) -> str | None:
+    """--mindcluster-version, known to mindcluster.json (usage error otherwise), before anything else runs."""
+    from kubectl_ascend import releases
+
+    if version:
+        usage_check(releases.release, version)
+    return version
+
+
+def installed_release_values(settings: Settings, release: str) -> tuple[dict[str, Any] | None, str | None]:
+    """The values of the installed stack release (None: not installed) for commands that only read them,
+    and a warning when helm cannot tell (no helm binary): they then go on as if nothing were installed."""
+    from kubectl_ascend.helm import Helm
+
+    try:
+        return Helm(settings.kubeconfig, settings.context).user_values(release, _namespace(settings)), None
+    except errors.HelmError as e:
+        return None, f"cannot read release {release} ({e}); going on as if it were not installed"
+
+
 RELEASE_OPT = click.option("--release", default="ascend-stack", show_default=True, callback=_release_name,
                            help="Helm release name (RFC 1123 label, at most 53 characters).")
 
@@ -83,17 +109,23 @@ def _load_values(files: tuple[str, ...], sets: tuple[str, ...]) -> dict[str, Any
 @click.option("--reset-values", is_flag=True,
               help="Forget the -f/--set values of earlier installs; use only this run's.")
 @PULL_SECRET_OPT
+@MINDCLUSTER_OPT
 @dry_run_option(("none", "client"), help="show the decided profile and the objects (helm template).")
 @output_option
 @pass_settings
 def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, ...], chart: str | None,
             release: str, wait: bool, timeout: str, reset_values: bool, pull_secrets: tuple[str, ...],
-            dry_run: str, output: str | None) -> None:
+            mindcluster_version: str | None, dry_run: str, output: str | None) -> None:
     """Install or upgrade the MindCluster stack with a profile fitted to this cluster.
 
     Counts the labelled NPU nodes and chip families, enables only the device-plugin
     DaemonSets for families present, applies single-node settings on a one-node cluster,
     and refuses when no node carries MindCluster labels. -f/--set values win over the profile.
+
+    The MindCluster release (26.0.0 or 26.1.0) comes from --mindcluster-version, else the
+    installed release keeps its own, else 26.0.0; the first line says which and why.
+    26.1.0 runs one device-plugin DaemonSet on workerselector=dls-worker-node, and
+    changing the version of an installed release is an upgrade of it.
 
     On an upgrade, the -f/--set values of the installed release are kept (this run's
     -f/--set go on top of them) unless --reset-values is given; every run says which.
@@ -102,6 +134,7 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
     \b
     Examples:
       kubectl ascend install --wait
+      kubectl ascend install --mindcluster-version 26.1.0 --dry-run
       kubectl ascend install --set ascend-operator.enabled=false --dry-run
       kubectl ascend install -f my-registry.yaml --timeout 15m --wait
       kubectl ascend install --set global.imageRegistry=registry.local:5000 --pull-secret regcred
@@ -109,19 +142,25 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
     from kubectl_ascend.helm import Helm
     from kubectl_ascend.images import with_pull_secrets
     from kubectl_ascend.install import apply_plan, finish, plan_install, user_values, with_user_record
+    from kubectl_ascend.releases import choose
 
     seconds = _timeout(timeout)
+    checked_mindcluster_version(mindcluster_version)
     given = with_pull_secrets(_load_values(values_files, sets), checked_pull_secrets(pull_secrets))
     ns = _namespace(settings)
     kube = settings.kube()
     helm = Helm(settings.kubeconfig, settings.context)
-    user, values_note = user_values(helm.user_values(release, ns), given, reset_values)
-    plan = plan_install(kube, helm, chart=chart, release=release, namespace=ns, user_values=with_user_record(user))
+    installed = helm.user_values(release, ns)
+    choice = choose(mindcluster_version, given, installed, release)
+    user, values_note = user_values(installed, given, reset_values)
+    plan = plan_install(kube, helm, chart=chart, release=release, namespace=ns, user_values=with_user_record(user),
+                        mindcluster=choice.release)
     out_fmt = fmt(settings, output)
     verb = "upgrade" if plan.existing else "install"
     say = info if out_fmt != "text" else click.echo
     dry = dry_run != "none"
     say(f"{'Would ' + verb if dry else verb.capitalize() + 'ing'} release {release} in namespace {ns}:")
+    say(f"  - profile: {choice.line()}")
     say(f"  - {values_note}")
     for d in plan.profile.decisions:
         say(f"  - {d}")
@@ -129,7 +168,8 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
         warn(w)
     if dry:
         objects = plan.object_rows()
-        emit({"release": release, "namespace": ns, "action": verb, "decisions": plan.profile.decisions,
+        emit({"release": release, "namespace": ns, "action": verb, "mindcluster": choice.as_dict(),
+              "decisions": plan.profile.decisions,
               "userValues": user, "values": plan.profile.values, "objects": objects},
              out_fmt, lambda d: f"dry run: {len(objects)} object(s) would be applied:\n"
              + table(["KIND", "NAMESPACE", "NAME"], [[o["kind"], o["namespace"], o["name"]] for o in objects]))
@@ -142,7 +182,8 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
         info(f"waiting: {line or 'no workloads yet'}")
 
     rows = finish(kube, plan, result["revision"], wait=wait, seconds=seconds, say=say, report=report)
-    emit({**result, "action": verb, "decisions": plan.profile.decisions, "components": rows}, out_fmt,
+    emit({**result, "action": verb, "mindcluster": choice.as_dict(), "decisions": plan.profile.decisions,
+          "components": rows}, out_fmt,
          lambda d: "next: kubectl ascend status; kubectl ascend doctor")
 
 
