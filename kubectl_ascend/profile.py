@@ -137,7 +137,7 @@ def decide(nodes: list[dict[str, Any]], user: dict[str, Any], release: Release |
     """
     rel = release or release_facts(default_version())
     facts = facts_from_nodes(nodes)
-    user_dp = user.get(DP) if isinstance(user.get(DP), dict) else {}
+    user_dp: dict[str, Any] = user[DP] if isinstance(user.get(DP), dict) else {}
     layout = str(user_dp.get("layout") or rel.layout)
     if layout == SINGLE:
         if not facts.workers:
@@ -169,7 +169,7 @@ def decide(nodes: list[dict[str, Any]], user: dict[str, Any], release: Release |
     p.decisions.append(f"device plugin -volcanoType={'true' if volcano_on else 'false'} "
                        f"(Volcano {'enabled' if volcano_on else 'disabled'})")
     if volcano_on:
-        user_vc = user.get(VOLCANO) if isinstance(user.get(VOLCANO), dict) else {}
+        user_vc: dict[str, Any] = user[VOLCANO] if isinstance(user.get(VOLCANO), dict) else {}
         wanted = str(user_vc.get("volcanoVersion") or "")
         if wanted and wanted not in rel.volcano_versions:
             raise errors.InvalidInput(

@@ -36,10 +36,14 @@ def checked_pull_secrets(names: tuple[str, ...]) -> list[str]:
     return [usage_check(validate.dns_subdomain, n, "--pull-secret") for n in names]
 
 
-MINDCLUSTER_OPT = click.option(
-    "--mindcluster-version", "mindcluster_version", metavar="V",
-    help="MindCluster release profile: 26.0.0 or 26.1.0 (charts/ascend-common/facts/mindcluster.json). "
-         "Default: the version of the installed release, else 26.0.0.")
+def mindcluster_option(default: str = "the version of the installed release (--release), else 26.0.0") -> Any:
+    """--mindcluster-version; `default` says where the version comes from without it."""
+    return click.option("--mindcluster-version", "mindcluster_version", metavar="V",
+                        help=f"MindCluster release profile: 26.0.0 or 26.1.0 (charts/ascend-common/facts/"
+                             f"mindcluster.json). Default: {default}.")
+
+
+MINDCLUSTER_OPT = mindcluster_option()
 
 
 def checked_mindcluster_version(version: str | None) -> str | None:
@@ -260,17 +264,29 @@ def status(settings: Settings, output: str | None) -> None:
 
 
 @click.command("doctor", cls=StrictCommand)
+@RELEASE_OPT
+@MINDCLUSTER_OPT
 @output_option
 @pass_settings
-def doctor(settings: Settings, output: str | None) -> None:
-    """Check the cluster for MindCluster readiness: PASS / WARN / FAIL with the fix for each. Exit 1 on FAIL."""
-    from kubectl_ascend.doctor import doctor as run_doctor
+def doctor(settings: Settings, release: str, mindcluster_version: str | None, output: str | None) -> None:
+    """Check the cluster for MindCluster readiness: PASS / WARN / FAIL with the fix for each. Exit 1 on FAIL.
 
-    report = run_doctor(settings.kube())
-    data = {"checks": [c.as_dict() for c in report.checks], "failed": report.failed}
+    The cluster is checked against a MindCluster release profile (--mindcluster-version, else
+    the installed release's, else 26.0.0): the node labels its device plugin needs, the
+    device-plugin topology, the Volcano version and the Kubernetes range of that Volcano."""
+    from kubectl_ascend.doctor import doctor as run_doctor
+    from kubectl_ascend.releases import choose
+
+    checked_mindcluster_version(mindcluster_version)
+    installed, problem = installed_release_values(settings, release) if not mindcluster_version else (None, None)
+    if problem:
+        warn(problem)
+    choice = choose(mindcluster_version, None, installed, release)
+    report = run_doctor(settings.kube(), choice.release)
+    data = {"mindcluster": choice.as_dict(), "checks": [c.as_dict() for c in report.checks], "failed": report.failed}
 
     def text(d: dict[str, Any]) -> str:
-        lines = []
+        lines = [f"profile: {choice.summary()}"]
         for c in d["checks"]:
             lines.append(f"[{c['status']}] {c['check']}: {c['message']}")
             if c["fix"] and c["status"] != "PASS":
@@ -282,4 +298,3 @@ def doctor(settings: Settings, output: str | None) -> None:
     emit(data, fmt(settings, output), text)
     if report.failed:
         sys.exit(1)
-
