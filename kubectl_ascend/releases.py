@@ -141,8 +141,8 @@ class Choice:
         """The summary, plus what changing the version of an installed release is (install's line)."""
         out = self.summary()
         if self.changes:
-            direction = "upgrade" if _key(self.version) > _key(self.previous or "") else "downgrade"
-            out += f"; the installed release runs {self.previous}: this is a {direction} to {self.version}"
+            direction = "an upgrade" if _key(self.version) > _key(self.previous or "") else "a downgrade"
+            out += f"; the installed release runs {self.previous}: this is {direction} to {self.version}"
         return out
 
     def as_dict(self) -> dict[str, Any]:
