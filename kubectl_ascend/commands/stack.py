@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import click
 import yaml
@@ -36,7 +36,11 @@ def checked_pull_secrets(names: tuple[str, ...]) -> list[str]:
     return [usage_check(validate.dns_subdomain, n, "--pull-secret") for n in names]
 
 
-def mindcluster_option(default: str = "the version of the installed release (--release), else 26.0.0") -> Any:
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def mindcluster_option(default: str = "the version of the installed release (--release), else 26.0.0"
+                       ) -> Callable[[_F], _F]:
     """--mindcluster-version; `default` says where the version comes from without it."""
     return click.option("--mindcluster-version", "mindcluster_version", metavar="V",
                         help=f"MindCluster release profile: 26.0.0 or 26.1.0 (charts/ascend-common/facts/"
