@@ -382,3 +382,46 @@ def test_help_names_every_known_version(capsys, command):
     flat = " ".join(out.split())
     for v in releases.versions():
         assert v in flat
+
+
+class WiringHelm:
+    """Helm as install uses it before applying: the installed release's values only."""
+
+    recorded: dict[str, Any] | None = rel_values("26.0.0")
+
+    def __init__(self, *a: Any) -> None:
+        pass
+
+    def user_values(self, release: str, namespace: str) -> dict[str, Any] | None:
+        return self.recorded
+
+
+@pytest.mark.parametrize("flag, recorded, want, line", [
+    (["--mindcluster-version", "26.1.0"], rel_values("26.0.0"), "26.1.0",
+     "  - profile: MindCluster 26.1.0 (from --mindcluster-version); the installed release runs 26.0.0: this is an "
+     "upgrade to 26.1.0"),
+    ([], rel_values("26.1.0"), "26.1.0", "  - profile: MindCluster 26.1.0 (kept from release ascend-stack)"),
+    ([], None, "26.0.0", "  - profile: MindCluster 26.0.0 (default)"),
+])
+def test_install_passes_the_chosen_release_and_says_why(monkeypatch, capsys, flag, recorded, want, line):
+    from kubectl_ascend import install
+    from kubectl_ascend.profile import Profile, facts_from_nodes
+
+    seen = {}
+
+    def plan(kube, helm, **kw):
+        seen.update(kw)
+        p = Profile(facts_from_nodes([]), {"global": {"mindcluster": {"version": kw["mindcluster"].version}}})
+        return install.InstallPlan(p, "chart", kw["release"], kw["namespace"], recorded, [])
+
+    monkeypatch.setattr(WiringHelm, "recorded", recorded)
+    monkeypatch.setattr("kubectl_ascend.helm.Helm", WiringHelm)
+    monkeypatch.setattr("kubectl_ascend.install.plan_install", plan)
+    monkeypatch.setattr(_common.Settings, "kube", lambda self, **kw: object())
+    code, out, err = _run(capsys, ["install", *flag, "--dry-run"])
+    assert code == 0, err
+    assert seen["mindcluster"].version == want
+    assert line + "\n" in out
+    code, out, err = _run(capsys, ["install", *flag, "--dry-run", "-o", "json"])
+    data = json.loads(out)
+    assert data["mindcluster"]["version"] == want and data["mindcluster"]["line"] in line
