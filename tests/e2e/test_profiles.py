@@ -16,7 +16,11 @@ Scenario (own cluster "profilescli-*", default layout: mgmt-0 and four NPU nodes
 - under the installed 26.1.0, a new NPU node labelled by name gets the worker labels and
   accelerator-type but no accelerator, and doctor's labels-profile check passes for it;
 - NodeD on in the release: `label-node --all` adds nodeDEnable=on to the workers only; a rerun
-  has nothing to do.
+  has nothing to do;
+- `mindie ranktable` with a PD release's global ranktable ConfigMap (as the mindie-service chart
+  renders it) and a pod labelled app=clusterd (a hand-installed ClusterD): it defers,
+  exits 0 and leaves the ConfigMap alone; `--force` goes on to build it (and says what is
+  missing); without ClusterD it does not defer.
 """
 from __future__ import annotations
 
@@ -25,6 +29,8 @@ import secrets
 
 import pytest
 
+from tests.chart.helmutil import render
+from tests.chart.mindie_values import pd_values
 from tests.clusters import start_cluster, stop_cluster
 
 pytestmark = pytest.mark.e2e
@@ -182,3 +188,40 @@ def test_noded_labels_workers(at_261, pcluster):
     assert "nodeDEnable" not in nodes["mgmt-0"]
     again = c.plugin("label-node", "--all")
     assert again.returncode == 0 and "nothing to do" in again.stdout
+
+
+CLUSTERD_POD = {"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "clusterd-hand-installed", "labels": {"app": "clusterd"}},
+                "spec": {"tolerations": [{"operator": "Exists"}],
+                         "containers": [{"name": "clusterd", "image": "registry.example/clusterd:v26.1.0"}]}}
+
+
+def test_mindie_ranktable_defers_to_clusterd(pcluster):
+    c = pcluster
+    ns = f"rt-{secrets.token_hex(3)}"
+    c.kubectl("create", "namespace", ns)
+    try:
+        [cm] = [o for o in render("mindie-service", pd_values(), release="qwen", namespace=ns)
+                if o["kind"] == "ConfigMap" and o["metadata"].get("labels", {}).get("mindie.huawei.com/ranktable")
+                == "global"]
+        cm["metadata"]["namespace"] = ns
+        c.kubectl("apply", "-f", "-", input=json.dumps(cm))
+        without = c.plugin("-n", ns, "mindie", "ranktable", "qwen", "-o", "json")
+        # no ClusterD: it builds the table itself, and says what is still missing
+        assert without.returncode == 1 and "rerun with --wait" in without.stderr, without.stderr
+        c.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(CLUSTERD_POD))
+        c.kubectl("wait", "-n", ns, "pod/clusterd-hand-installed", "--for=condition=PodScheduled", "--timeout=60s")
+        before = c.get_json("configmap", "-n", ns, cm["metadata"]["name"])["metadata"]["resourceVersion"]
+        deferred = c.plugin("-n", ns, "mindie", "ranktable", "qwen", "-o", "json")
+        assert deferred.returncode == 0, deferred.stderr
+        data = json.loads(deferred.stdout)
+        assert data["state"] == "deferred" and data["clusterd"] == [f"pod {ns}/clusterd-hand-installed"]
+        text = c.plugin("-n", ns, "mindie", "ranktable", "qwen")
+        assert text.returncode == 0 and text.stdout.startswith(f"ClusterD runs (pod {ns}/clusterd-hand-installed): "
+                                                               "it builds the global ranktable of release qwen")
+        assert c.get_json("configmap", "-n", ns, cm["metadata"]["name"])["metadata"]["resourceVersion"] == before
+        forced = c.plugin("-n", ns, "mindie", "ranktable", "qwen", "--force")
+        assert forced.returncode == 1 and forced.stderr == without.stderr  # builds it: the same missing parts
+        assert c.plugin("-n", ns, "mindie", "ranktable", "nope").returncode == 1  # an unknown release is no deferral
+    finally:
+        c.kubectl("delete", "namespace", ns, "--wait=false", check=False)
