@@ -46,6 +46,10 @@ verify: dev
 lint: dev
 	@hack/tools.sh helm && hack/lint.sh
 
+## chart-deps: package every chart's file:// dependencies (ascend-common into the components, they into the umbrella) for helm install from the checkout
+chart-deps: dev
+	@hack/tools.sh helm && hack/chart-deps.sh
+
 ## docs: regenerate the values table of every chart README from its values.yaml (helm-docs)
 docs:
 	@hack/tools.sh helm-docs && hack/docs.sh
@@ -58,4 +62,4 @@ bench: dev tools
 dist: dev
 	@hack/dist.sh $(ARGS)
 
-.PHONY: dist help dev tools cluster-up cluster-down demo test unit verify lint docs bench
+.PHONY: chart-deps dist help dev tools cluster-up cluster-down demo test unit verify lint docs bench

@@ -18,6 +18,8 @@ import tempfile
 
 from common import REPO, cluster_down, cluster_up, median, need_tool, plugin_cmd, report, sh, timed
 
+from kubectl_ascend.helm import dependency_order
+
 CHART = REPO / "charts" / "ascend-stack"
 
 
@@ -37,7 +39,8 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
     helm = need_tool("helm")
-    sh(helm, "dependency", "build", str(CHART), "--skip-refresh")
+    for chart in dependency_order(CHART):  # bottom-up: the library into the components, then the umbrella
+        sh(helm, "dependency", "build", str(chart), "--skip-refresh")
     everything = ["--set", "ascend-docker-runtime.enabled=true", "--set", "ascend-docker-runtime.image.repository=r/adr",
                   "--set-string", "ascend-docker-runtime.image.tag=1.0", "--set", "mindie-service.enabled=true",
                   "--set", "mindie-service.image.repository=r/mindie", "--set-string", "mindie-service.image.tag=1.0",

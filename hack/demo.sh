@@ -76,6 +76,7 @@ main() {
   run kubectl ascend doctor
 
   step "A PD-separated MindIE service (1 Prefill + 1 Decode instance)"
+  run hack/chart-deps.sh  # a chart directory needs its dependencies (the ascend-common library) packaged
   run helm upgrade --install demo-llm charts/mindie-service -n mindie --create-namespace -f hack/demo/mindie-pd.yaml \
     --wait --timeout 3m
   step "The Ascend Operator fills each instance's ranktable (here: hack/ascend_operator_emulator.py, a cluster addon running with the chart's ServiceAccount); the global ranktable follows"

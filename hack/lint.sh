@@ -14,11 +14,8 @@ main() {
   # shellcheck disable=SC2064 # expand now: tmp is local
   trap "rm -rf '${tmp}'" EXIT
   cp -R charts "${tmp}/charts"
+  hack/chart-deps.sh "${tmp}/charts"
   for chart in "${tmp}"/charts/*/; do
-    if grep -q '^dependencies:' "${chart}Chart.yaml"; then
-      rm -rf "${chart}Chart.lock" "${chart}charts"  # a lock left in the checkout may predate Chart.yaml
-      helm dependency build "${chart}" --skip-refresh >/dev/null
-    fi
     helm lint --strict "${chart}" ${LINT_VALUES:+-f "${LINT_VALUES}"}
   done
   .venv/bin/mypy

@@ -8,8 +8,9 @@ that starts helm by hand.
 
 Charts ship inside the package (kubectl_ascend/charts in a wheel) or come from
 the checkout's charts/ in a development install; the umbrella's file://
-dependencies are packaged into a private cached copy with `helm dependency
-build`, which works offline.
+dependencies (and theirs: the ascend-common library) are packaged into a
+private cached copy with `helm dependency build`, bottom-up, which works
+offline.
 """
 from __future__ import annotations
 
@@ -131,6 +132,37 @@ def charts_root() -> Path:
                              "kubectl-ascend or pass --chart PATH")
 
 
+def dependency_order(*charts: Path) -> list[Path]:
+    """Chart directories whose file:// dependencies must be built, each after its own dependencies.
+
+    `helm dependency build` packages a file:// dependency as it is on disk, its charts/
+    included: the component charts need the ascend-common library built into their
+    charts/ before the umbrella packages them. Leaves (no dependencies) are left out.
+    """
+    import yaml
+
+    order: list[Path] = []
+    seen: set[Path] = set()
+
+    def visit(chart: Path, path: tuple[Path, ...]) -> None:
+        chart = chart.resolve()
+        if chart in path:
+            raise errors.AscendError(f"chart dependency cycle: {' -> '.join(p.name for p in (*path, chart))}")
+        if chart in seen:
+            return
+        seen.add(chart)
+        meta = yaml.safe_load((chart / "Chart.yaml").read_text()) or {}
+        deps = [d for d in meta.get("dependencies") or [] if str(d.get("repository", "")).startswith("file://")]
+        for dep in deps:
+            visit(chart / str(dep["repository"]).removeprefix("file://"), (*path, chart))
+        if meta.get("dependencies"):
+            order.append(chart)
+
+    for chart in charts:
+        visit(chart, ())
+    return order
+
+
 def _explain(e: Exception, what: str) -> errors.AscendError:
     """The one translator: helm's own explanation (stderr), without helm's `Error: ` prefix, on one line."""
     if type(e).__name__ == "ValidationError":  # pydantic, from pyhelm3's models
@@ -215,7 +247,8 @@ class Helm:
         work = Path(self._tmp.name) / "charts"
         shutil.copytree(src.parent, work, ignore=shutil.ignore_patterns(".git", "__pycache__", "*.tgz",
                                                                          "Chart.lock"))
-        self._helm_binary("dependency", "build", str(work / src.name), "--skip-refresh")
+        for built in dependency_order(work / src.name):
+            self._helm_binary("dependency", "build", str(built), "--skip-refresh")
         (work / ".complete").touch()
         try:
             root.parent.mkdir(parents=True, exist_ok=True)

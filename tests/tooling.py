@@ -63,10 +63,28 @@ def run(cmd: list[str], *, check: bool = True, input: str | None = None,
 
 
 def build_chart_deps(chart: Path) -> None:
-    """Package a chart's file:// dependencies into its charts/ directory (offline).
+    """Package a chart's file:// dependencies into its charts/ directory (offline), bottom-up.
 
-    `helm dependency update` rather than `build`: it rewrites Chart.lock from Chart.yaml,
-    so a lock left in the checkout by an earlier run (before a dependency was added)
-    does not fail the tests.
+    The dependencies' own dependencies first (the component charts need the
+    ascend-common library before the umbrella packages them), in the order the
+    plugin uses (kubectl_ascend.helm.dependency_order). `helm dependency update`
+    rather than `build`: it rewrites Chart.lock from Chart.yaml, so a lock left in
+    the checkout by an earlier run (before a dependency was added) does not fail
+    the tests.
     """
-    run([need_tool("helm"), "dependency", "update", str(chart), "--skip-refresh"])
+    from kubectl_ascend.helm import dependency_order
+
+    for c in dependency_order(chart):
+        run([need_tool("helm"), "dependency", "update", str(c), "--skip-refresh"])
+
+
+_DEPS_BUILT: set[Path] = set()
+
+
+def ensure_chart_deps(chart: Path) -> None:
+    """build_chart_deps, once per test process for each chart directory that has dependencies."""
+    chart = chart.resolve()
+    if chart in _DEPS_BUILT or "\ndependencies:" not in (chart / "Chart.yaml").read_text():
+        return
+    build_chart_deps(chart)
+    _DEPS_BUILT.add(chart)

@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 from tests.contract.mindie_reader import check_release
-from tests.tooling import CHARTS, need_tool, run
+from tests.tooling import CHARTS, ensure_chart_deps, need_tool, run
 
 
 def _values_args(values: dict[str, Any] | None, sets: list[str] | None) -> tuple[list[str], Any]:
@@ -33,6 +33,8 @@ def template(chart: str | Path, values: dict[str, Any] | None = None, *, release
     chart_path = Path(chart)
     if not chart_path.is_absolute():
         chart_path = CHARTS / chart_path
+    if (chart_path / "Chart.yaml").is_file():
+        ensure_chart_deps(chart_path)
     args, tmp = _values_args(values, sets)
     cmd = [helm, "template", release, str(chart_path), "--namespace", namespace, *args]
     if kube_version:
@@ -80,6 +82,7 @@ def lint(chart: str | Path, values: dict[str, Any] | None = None) -> None:
     chart_path = Path(chart)
     if not chart_path.is_absolute():
         chart_path = CHARTS / chart_path
+    ensure_chart_deps(chart_path)
     args, tmp = _values_args(values, None)
     try:
         run([helm, "lint", "--strict", str(chart_path), *args])

@@ -191,6 +191,9 @@ def test_docker_runtime_on() -> None:
 def test_mindie_service_is_an_optional_dependency() -> None:
     chart = yaml.safe_load((CHARTS / CHART / "Chart.yaml").read_text())
     deps = {d["name"]: d for d in chart["dependencies"]}
+    # the helper library, always there (it renders nothing)
+    assert deps.pop("ascend-common") == {"name": "ascend-common", "version": "~0.1.0",
+                                         "repository": "file://../ascend-common"}
     assert set(deps) == {"ascend-device-plugin", "ascend-volcano", "ascend-operator", "ascend-docker-runtime",
                          "ascend-clusterd", "ascend-noded", "ascend-npu-exporter", "mindie-service"}
     for name, dep in deps.items():

@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import yaml
 
-from tests.tooling import CHARTS, need_tool, run
+from tests.tooling import CHARTS, ensure_chart_deps, need_tool, run
 
 CHART = CHARTS / "mindie-service"
 NPU = "huawei.com/Ascend910"
@@ -48,6 +48,7 @@ def helm(cluster, *args: str, check: bool = True) -> subprocess.CompletedProcess
 def helm_apply(cluster, tmp_path: Path, action: str, ns: str, release: str, values: dict[str, Any],
                wait: bool = True) -> subprocess.CompletedProcess:
     """helm install/upgrade RELEASE with VALUES (written to a file), --wait unless told otherwise."""
+    ensure_chart_deps(CHART)
     vf = tmp_path / f"{release}-{action}-{time.monotonic_ns()}.yaml"
     vf.write_text(yaml.safe_dump(values))
     args = [action, release, str(CHART), "-n", ns, "-f", str(vf)]

@@ -50,7 +50,7 @@ import pytest
 
 from tests.e2e.mindie_helpers import INDEX, INSTANCE, MODEL_PATH, NPU, ROLE, Releases, helm, \
     npu_request, pd_values, pods, running, single_values, until
-from tests.tooling import CHARTS, need_tool
+from tests.tooling import CHARTS, ensure_chart_deps, need_tool
 
 pytestmark = pytest.mark.e2e
 
@@ -110,6 +110,7 @@ class AscendOperator:
         self.installed = False
 
     def install(self) -> None:
+        ensure_chart_deps(CHARTS / "ascend-operator")
         helm(self.cluster, "upgrade", "--install", self.RELEASE, str(CHARTS / "ascend-operator"), "-n", self.NS,
              "--create-namespace", "--set", "crds.keep=false")
         self.installed = True

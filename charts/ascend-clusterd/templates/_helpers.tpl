@@ -2,68 +2,11 @@
 Helpers of the ascend-clusterd chart, all prefixed with the chart name.
 */}}
 
-{{- define "ascend-clusterd.name" -}}
-{{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
-{{- end -}}
-
-{{- define "ascend-clusterd.chart" -}}
-{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
-{{- end -}}
-
-{{/* Selector labels: name + instance only (never a version). */}}
-{{- define "ascend-clusterd.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "ascend-clusterd.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
-{{- end -}}
-
-{{/* Labels on every object; status/doctor find the workload by them. */}}
-{{- define "ascend-clusterd.labels" -}}
-helm.sh/chart: {{ include "ascend-clusterd.chart" . }}
-{{ include "ascend-clusterd.selectorLabels" . }}
-app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
-app.kubernetes.io/part-of: mindcluster
-app.kubernetes.io/component: clusterd
-{{- end -}}
-
 {{- define "ascend-clusterd.serviceAccountName" -}}
 clusterd
 {{- end -}}
 
-{{/* Image reference; global.imageRegistry wins, a digest wins over the tag. */}}
-{{- define "ascend-clusterd.image" -}}
-{{- $img := .Values.image -}}
-{{- $global := .Values.global | default dict -}}
-{{- $registry := $global.imageRegistry | default $img.registry -}}
-{{- $repo := $img.repository -}}
-{{- if $registry -}}
-{{- $repo = printf "%s/%s" $registry $img.repository -}}
+{{/* Labels on every object (ascend-common.labels, component clusterd); status/doctor find workloads by them. */}}
+{{- define "ascend-clusterd.labels" -}}
+{{- include "ascend-common.labels" (dict "ctx" . "component" "clusterd") -}}
 {{- end -}}
-{{- if $img.digest -}}
-{{- printf "%s@%s" $repo $img.digest -}}
-{{- else -}}
-{{- printf "%s:%s" $repo $img.tag -}}
-{{- end -}}
-{{- end -}}
-
-{{/* imagePullSecrets from global + chart values; names or {name: x}. */}}
-{{- define "ascend-clusterd.imagePullSecrets" -}}
-{{- $global := .Values.global | default dict -}}
-{{- $names := list -}}
-{{- range (concat ($global.imagePullSecrets | default list) (.Values.imagePullSecrets | default list)) -}}
-{{- $n := . -}}
-{{- if kindIs "map" . -}}
-{{- $n = .name -}}
-{{- end -}}
-{{- if not (has $n $names) -}}
-{{- $names = append $names $n -}}
-{{- end -}}
-{{- end -}}
-{{- if $names -}}
-imagePullSecrets:
-{{- range $names }}
-  - name: {{ . }}
-{{- end }}
-{{- end -}}
-{{- end -}}
-

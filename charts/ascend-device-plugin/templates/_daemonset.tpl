@@ -26,7 +26,7 @@ metadata:
 spec:
   selector:
     matchLabels:
-      {{- include "ascend-device-plugin.selectorLabels" $ | nindent 6 }}
+      {{- include "ascend-common.selectorLabels" $ | nindent 6 }}
       {{- if $familyLabel }}
       {{- /* Several DaemonSets share one namespace: the family keeps their selectors apart. */}}
       ascend.huawei.com/family: {{ $familyLabel | quote }}
@@ -50,7 +50,7 @@ spec:
     spec:
       serviceAccountName: {{ include "ascend-device-plugin.serviceAccountName" $ }}
       priorityClassName: {{ $v.priorityClassName | quote }}
-      {{- with include "ascend-device-plugin.imagePullSecrets" $ }}
+      {{- with include "ascend-common.imagePullSecrets" $ }}
       {{- . | nindent 6 }}
       {{- end }}
       securityContext:
@@ -103,38 +103,11 @@ spec:
         {{- end }}
       {{- if $v.log.createDir }}
       initContainers:
-        # Creates the plugin log directory (750 root:root) before the plugin
-        # starts; root with CHOWN/FOWNER only, not privileged.
-        - name: log-dir
-          image: {{ include "ascend-device-plugin.image" (dict "ctx" $ "image" $v.image) | quote }}
-          imagePullPolicy: {{ $v.image.pullPolicy }}
-          command: ["/bin/sh", "-c"]
-          args:
-            - >-
-              mkdir -p "/log-parent/$(LOG_DIR_NAME)" &&
-              chown 0:0 "/log-parent/$(LOG_DIR_NAME)" &&
-              chmod 750 "/log-parent/$(LOG_DIR_NAME)"
-          env:
-            - name: LOG_DIR_NAME
-              value: {{ base $logDir | quote }}
-          securityContext:
-            runAsUser: 0
-            runAsGroup: 0
-            runAsNonRoot: false
-            allowPrivilegeEscalation: false
-            readOnlyRootFilesystem: true
-            capabilities:
-              drop: ["ALL"]
-              add: ["CHOWN", "FOWNER"]
-          resources:
-            {{- toYaml $v.initResources | nindent 12 }}
-          volumeMounts:
-            - name: log-parent
-              mountPath: /log-parent
+        {{- include "ascend-common.logInitContainer" (dict "ctx" $ "image" $v.image "dir" $logDir) | nindent 8 }}
       {{- end }}
       containers:
         - name: device-plugin
-          image: {{ include "ascend-device-plugin.image" (dict "ctx" $ "image" $v.image) | quote }}
+          image: {{ include "ascend-common.image" (dict "ctx" $ "image" $v.image) | quote }}
           imagePullPolicy: {{ $v.image.pullPolicy }}
           # `sh -c 'umask 027 && exec device-plugin "$@"'` keeps the argument
           # list below a plain list while log files get mode 640.

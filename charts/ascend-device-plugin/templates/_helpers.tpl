@@ -3,30 +3,6 @@ Helpers of the ascend-device-plugin chart. Every name carries the chart
 prefix: unprefixed helpers collide across the subcharts of an umbrella.
 */}}
 
-{{- define "ascend-device-plugin.name" -}}
-{{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
-{{- end -}}
-
-{{- define "ascend-device-plugin.chart" -}}
-{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
-{{- end -}}
-
-{{/* Selector labels: name + instance only (never a version). */}}
-{{- define "ascend-device-plugin.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "ascend-device-plugin.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
-{{- end -}}
-
-{{/* Labels on every object; status/doctor find workloads by them. */}}
-{{- define "ascend-device-plugin.labels" -}}
-helm.sh/chart: {{ include "ascend-device-plugin.chart" . }}
-{{ include "ascend-device-plugin.selectorLabels" . }}
-app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
-app.kubernetes.io/part-of: mindcluster
-app.kubernetes.io/component: device-plugin
-{{- end -}}
-
 {{- define "ascend-device-plugin.serviceAccountName" -}}
 ascend-device-plugin
 {{- end -}}
@@ -73,46 +49,6 @@ npu:
 {{- toYaml $out -}}
 {{- end -}}
 
-{{/*
-Image reference. Call with (dict "ctx" $ "image" .Values.image).
-global.imageRegistry overrides image.registry; a digest wins over the tag.
-*/}}
-{{- define "ascend-device-plugin.image" -}}
-{{- $img := .image -}}
-{{- $global := .ctx.Values.global | default dict -}}
-{{- $registry := $global.imageRegistry | default $img.registry -}}
-{{- $repo := $img.repository -}}
-{{- if $registry -}}
-{{- $repo = printf "%s/%s" $registry $img.repository -}}
-{{- end -}}
-{{- if $img.digest -}}
-{{- printf "%s@%s" $repo $img.digest -}}
-{{- else -}}
-{{- printf "%s:%s" $repo $img.tag -}}
-{{- end -}}
-{{- end -}}
-
-{{/* imagePullSecrets from global + chart values; accepts names or {name: x}. */}}
-{{- define "ascend-device-plugin.imagePullSecrets" -}}
-{{- $global := .Values.global | default dict -}}
-{{- $names := list -}}
-{{- range (concat ($global.imagePullSecrets | default list) (.Values.imagePullSecrets | default list)) -}}
-{{- $n := . -}}
-{{- if kindIs "map" . -}}
-{{- $n = .name -}}
-{{- end -}}
-{{- if not (has $n $names) -}}
-{{- $names = append $names $n -}}
-{{- end -}}
-{{- end -}}
-{{- if $names -}}
-imagePullSecrets:
-{{- range $names }}
-  - name: {{ . }}
-{{- end }}
-{{- end -}}
-{{- end -}}
-
 {{/* Arguments of the device-plugin binary (without the per-family extras). */}}
 {{- define "ascend-device-plugin.args" -}}
 - -useAscendDocker={{ .Values.useAscendDocker }}
@@ -123,4 +59,9 @@ imagePullSecrets:
 {{- range .Values.extraArgs }}
 - {{ . | quote }}
 {{- end }}
+{{- end -}}
+
+{{/* Labels on every object (ascend-common.labels, component device-plugin); status/doctor find workloads by them. */}}
+{{- define "ascend-device-plugin.labels" -}}
+{{- include "ascend-common.labels" (dict "ctx" . "component" "device-plugin") -}}
 {{- end -}}

@@ -2,18 +2,9 @@
 Helpers of the ascend-stack chart, all prefixed with the chart name.
 */}}
 
-{{- define "ascend-stack.chart" -}}
-{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
-{{- end -}}
-
+{{/* Labels of the Namespaces this chart creates (ascend-common.labels, component namespace). */}}
 {{- define "ascend-stack.labels" -}}
-helm.sh/chart: {{ include "ascend-stack.chart" . }}
-app.kubernetes.io/name: {{ .Chart.Name }}
-app.kubernetes.io/instance: {{ .Release.Name }}
-app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
-app.kubernetes.io/part-of: mindcluster
-app.kubernetes.io/component: namespace
+{{- include "ascend-common.labels" (dict "ctx" . "component" "namespace") -}}
 {{- end -}}
 
 {{/* Is component <name> enabled? Returns "true" or "". */}}

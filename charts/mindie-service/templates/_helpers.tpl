@@ -26,10 +26,6 @@ refuses names longer than 40 characters instead.
 {{- end -}}
 {{- end -}}
 
-{{- define "mindie-service.chart" -}}
-{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
-{{- end -}}
-
 {{/* Selector labels: name and instance only, never a version. */}}
 {{- define "mindie-service.selectorLabels" -}}
 app.kubernetes.io/name: {{ include "mindie-service.name" . }}
@@ -38,7 +34,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{/* Labels of every object. */}}
 {{- define "mindie-service.labels" -}}
-helm.sh/chart: {{ include "mindie-service.chart" . }}
+helm.sh/chart: {{ include "ascend-common.chart" . }}
 {{ include "mindie-service.selectorLabels" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
@@ -173,19 +169,6 @@ mindie.huawei.com/instance-index: {{ .index | toString | quote }}
 {{/* http or https, following https.enabled everywhere. */}}
 {{- define "mindie-service.scheme" -}}
 {{- ternary "https" "http" .Values.https.enabled -}}
-{{- end -}}
-
-{{/*
-PodDisruptionBudget apiVersion. policy/v1 exists from Kubernetes 1.21;
-decided on the version because `helm template` reports policy/v1 for any
---kube-version.
-*/}}
-{{- define "mindie-service.pdbApiVersion" -}}
-{{- if semverCompare ">=1.21-0" .Capabilities.KubeVersion.Version -}}
-policy/v1
-{{- else -}}
-policy/v1beta1
-{{- end -}}
 {{- end -}}
 
 
