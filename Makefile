@@ -50,7 +50,7 @@ lint: dev
 chart-deps: dev
 	@hack/tools.sh helm && hack/chart-deps.sh
 
-## docs: regenerate the values table of every chart README from its values.yaml (helm-docs)
+## docs: regenerate the values table of every chart README from its values.yaml (helm-docs) and ascend-common's _facts.tpl from its facts/*.json
 docs:
 	@hack/tools.sh helm-docs && hack/docs.sh
 

@@ -12,7 +12,9 @@ class BuildPyWithCharts(build_py):
         src = Path(__file__).resolve().parent / "charts"
         dst = Path(self.build_lib) / "kubectl_ascend" / "charts"
         if src.is_dir():
-            shutil.copytree(src, dst, dirs_exist_ok=True,
+            # a build/ left by an earlier build may hold charts files removed since
+            shutil.rmtree(dst, ignore_errors=True)
+            shutil.copytree(src, dst,
                             ignore=shutil.ignore_patterns("*.tgz", "Chart.lock", "__pycache__"))
 
 

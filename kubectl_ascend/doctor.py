@@ -23,8 +23,8 @@ from kubectl_ascend.gang import CONDITION_REFRESH, GROUP_ANNOTATION, PLACED_PHAS
     VOLCANO_SCHEDULER, age, attended, podgroup_events, unbound, volcano_reason
 from kubectl_ascend.install import CRDS
 from kubectl_ascend.kubeapi import KubeAPI
-from kubectl_ascend.labels import ACCELERATOR, FAMILIES, MASTER_SELECTOR, SERVER_TYPE, WORKER_SELECTOR, \
-    DetectionError, chip_name, detect_family, npu_resources
+from kubectl_ascend.labels import ACCELERATOR, FAMILIES, MASTER_NODE, MASTER_SELECTOR, SERVER_TYPE, WORKER_NODE, \
+    WORKER_SELECTOR, DetectionError, chip_name, detect_family, npu_resources
 from kubectl_ascend.releases import PER_FAMILY, SINGLE, Release, default_version, release as release_facts, \
     volcano_kubernetes
 from kubectl_ascend.workloads import COMPONENT, COMPONENT_NAMES, PART_OF, components, pod_npu_requests, pod_state
@@ -88,7 +88,7 @@ class Cluster:
     def workers(self) -> list[dict[str, Any]]:
         """Nodes labelled workerselector=dls-worker-node."""
         return [n for n in self.nodes
-                if (n["metadata"].get("labels") or {}).get(WORKER_SELECTOR) == "dls-worker-node"]
+                if (n["metadata"].get("labels") or {}).get(WORKER_SELECTOR) == WORKER_NODE]
 
     @property
     def plugin_nodes(self) -> list[dict[str, Any]]:
@@ -144,10 +144,10 @@ def check_kubernetes_version(kube: KubeAPI, cluster: Cluster) -> list[Check]:
 
 def check_management_node(kube: KubeAPI, cluster: Cluster) -> list[Check]:
     masters = [n["metadata"]["name"] for n in cluster.nodes
-               if (n["metadata"].get("labels") or {}).get(MASTER_SELECTOR) == "dls-master-node"]
+               if (n["metadata"].get("labels") or {}).get(MASTER_SELECTOR) == MASTER_NODE]
     if masters:
         return [Check("management-node", "PASS", f"management node(s): {', '.join(masters)}")]
-    return [Check("management-node", "FAIL", "no node carries masterselector=dls-master-node; Volcano and the "
+    return [Check("management-node", "FAIL", f"no node carries {MASTER_SELECTOR}={MASTER_NODE}; Volcano and the "
                   "Ascend Operator cannot be scheduled", "kubectl ascend label-node NODE --role master")]
 
 
@@ -184,7 +184,7 @@ def check_labels_profile(kube: KubeAPI, cluster: Cluster) -> list[Check]:
     if rel.layout == SINGLE:
         want = f"{WORKER_SELECTOR}=dls-worker-node"
         missing = [n["metadata"]["name"] for n in cluster.npu_nodes
-                   if (n["metadata"].get("labels") or {}).get(WORKER_SELECTOR) != "dls-worker-node"]
+                   if (n["metadata"].get("labels") or {}).get(WORKER_SELECTOR) != WORKER_NODE]
     else:
         want = ACCELERATOR
         missing = [n["metadata"]["name"] for n in cluster.npu_nodes
@@ -257,7 +257,7 @@ def check_control_plane(kube: KubeAPI, cluster: Cluster) -> list[Check]:
             x = rows[0]
             out.append(Check(comp, "FAIL", f"{COMPONENT_NAMES[comp]} not ready ({x['ready']}/{x['desired']})",
                              f"kubectl -n {x['namespace']} describe deployment {x['name']}; it runs on the management "
-                             "node (masterselector=dls-master-node)"))
+                             f"node ({MASTER_SELECTOR}={MASTER_NODE})"))
     return out
 
 

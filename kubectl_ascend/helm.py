@@ -163,6 +163,21 @@ def dependency_order(*charts: Path) -> list[Path]:
     return order
 
 
+def mindcluster_facts() -> dict[str, Any]:
+    """The MindCluster release profiles shipped with the charts (charts/ascend-common/facts/mindcluster.json)."""
+    import json
+
+    path = charts_root() / "ascend-common" / "facts" / "mindcluster.json"
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise errors.AscendError(f"cannot read the MindCluster release facts {path}: {e}; reinstall kubectl-ascend") \
+            from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("releases"), dict) or "default" not in doc:
+        raise errors.AscendError(f"{path} has no releases/default: reinstall kubectl-ascend")
+    return doc
+
+
 def _explain(e: Exception, what: str) -> errors.AscendError:
     """The one translator: helm's own explanation (stderr), without helm's `Error: ` prefix, on one line."""
     if type(e).__name__ == "ValidationError":  # pydantic, from pyhelm3's models
@@ -279,13 +294,16 @@ class Helm:
         return [d for d in yaml.load_all(out, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) if d]
 
     def install_or_upgrade(self, chart_ref: str, release: str, namespace: str, values: dict[str, Any], *,
-                           timeout: str = "10m", reset_values: bool = False) -> dict[str, Any]:
+                           timeout: str = "10m", reset_values: bool = False,
+                           force_conflicts: bool = False) -> dict[str, Any]:
+        """`helm upgrade --install`; force_conflicts (install --adopt) lets Helm's server-side apply take
+        over fields that another field manager (e.g. `kubectl apply` of Huawei's YAML) set."""
         async def go() -> dict[str, Any]:
             c = self._client()
             ch = await c.get_chart(chart_ref)
             rev = await c.install_or_upgrade_release(
                 release, ch, values, namespace=namespace, create_namespace=True, timeout=timeout,
-                reset_values=reset_values, rollback_on_failure=False)
+                reset_values=reset_values, rollback_on_failure=False, force_conflicts=force_conflicts)
             return {"release": release, "namespace": namespace, "revision": rev.revision,
                     "status": str(rev.status.value), "chartVersion": ch.metadata.version}
 

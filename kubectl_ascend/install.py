@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from kubectl_ascend import errors
+from kubectl_ascend import adopt, errors
 from kubectl_ascend.kubeapi import HelmAPI, KubeAPI
 from kubectl_ascend.output import first_few
 from kubectl_ascend.status import wait_ready
@@ -212,8 +212,12 @@ def expected_components(values: dict[str, Any]) -> list[str]:
 
 
 def apply_plan(kube: KubeAPI, helm: HelmAPI, plan: InstallPlan, *, timeout: str, reset_values: bool,
-               say: Callable[[str], None]) -> dict[str, Any]:
+               say: Callable[[str], None], force_conflicts: bool = False) -> dict[str, Any]:
     """Create the missing namespaces, then install or upgrade the release; helm's result.
+
+    force_conflicts (install --adopt): Helm's server-side apply takes over the fields that
+    `kubectl apply` of the adopted objects owns (without it Helm 4 stops on "conflict with
+    kubectl-client-side-apply").
 
     Ctrl-C becomes errors.Interrupted naming the release and the namespaces already created.
     """
@@ -223,7 +227,8 @@ def apply_plan(kube: KubeAPI, helm: HelmAPI, plan: InstallPlan, *, timeout: str,
             created.append(ns)
             say(f"created namespace {ns}")
         return helm.install_or_upgrade(plan.chart_ref, plan.release, plan.namespace, plan.profile.values,
-                                       timeout=timeout, reset_values=reset_values)
+                                       timeout=timeout, reset_values=reset_values,
+                                       force_conflicts=force_conflicts)
     except KeyboardInterrupt:
         raise errors.Interrupted(
             f"interrupted while helm was applying release {plan.release}: its state is unknown (see `helm status "
@@ -258,3 +263,112 @@ def finish(kube: KubeAPI, plan: InstallPlan, revision: Any, *, wait: bool, secon
             f"interrupted while waiting: release {plan.release} revision {revision} is applied"
             + (f"; not ready yet: {first_few(pending)}" if pending else "")
             + "; check with `kubectl ascend status`") from None
+
+
+# -- install --adopt: objects that exist without this release's ownership ---------------------
+
+@dataclass
+class Adoption:
+    """What install would take over (adopt.Row per object) and the release running in them."""
+
+    rows: list[adopt.Row]
+    running: adopt.Versions
+    version: str | None          # the running MindCluster release (None: no workload is taken over)
+    notes: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"objects": [r.as_dict() for r in self.rows], "runningVersion": self.version,
+                "runningImages": self.running.as_dict(), "notes": self.notes}
+
+
+def survey(kube: KubeAPI, plan: InstallPlan) -> list[adopt.Row]:
+    """One GET per rendered object and one list of DaemonSets: the rows of install --adopt."""
+    live = {}
+    for obj in plan.objects:
+        path = adopt.api_path(obj, plan.namespace)
+        live[path] = kube.get_object(path)
+    daemonsets = [d for d in kube.list_daemonsets() if (d.get("metadata") or {}).get("namespace")
+                  == adopt.DEVICE_PLUGIN_NAMESPACE]
+    return adopt.plan(plan.objects, live, release=plan.release, namespace=plan.namespace, daemonsets=daemonsets)
+
+
+def rendered_version(plan: InstallPlan) -> adopt.Versions:
+    """The MindCluster release (and Volcano version) the rendered chart's images run."""
+    return adopt.versions((f"{o['kind']} {o['metadata']['name']}", adopt.images(o))
+                          for o in plan.objects if o.get("kind") in adopt.WORKLOADS)
+
+
+def check_adoption(rows: list[adopt.Row], plan: InstallPlan, *, allowed: bool, requested: str | None,
+                   supported: list[str], default: str) -> Adoption:
+    """Everything about taking over `rows` decided before any change; errors.Conflict when refused.
+
+    allowed: --adopt was given; requested: --mindcluster-version; supported/default: the
+    MindCluster releases this plugin has profiles for (charts/ascend-common/facts/mindcluster.json).
+    """
+    why = adopt.refusal(rows)
+    if why:
+        raise errors.Conflict(why)
+    rendered = rendered_version(plan)
+    installing = rendered.single() or requested or default
+    if requested is not None and rendered.single() not in (None, requested):
+        raise errors.Conflict(f"--mindcluster-version {requested}: the chart renders MindCluster {installing} "
+                              f"(its images) and cannot install {requested}; nothing was changed")
+    if rows and not allowed:
+        raise errors.Conflict(adopt.needs_adopt(rows, plan.release))
+    running = adopt.versions((r.ref, r.images) for r in rows if r.images)
+    version = None
+    if any(r.images for r in rows):
+        version = adopt.check_version(running, installing=installing, requested=requested, supported=supported)
+    notes = []
+    if version:
+        notes.append(f"running MindCluster release: {version} (from the image tags of "
+                     f"{sum(bool(r.images) for r in rows)} workload(s))")
+    ran, wants = set(running.volcano), set(rendered.volcano)
+    if ran and wants and ran != wants:
+        notes.append(f"Volcano {', '.join(sorted(ran))} runs here and the chart installs {', '.join(sorted(wants))}: "
+                     "its CRDs and RBAC change with it")
+    return Adoption(rows, running, version, notes)
+
+
+#: How long a replaced object may take to disappear (foreground deletion waits for its pods).
+REPLACE_TIMEOUT = 180.0
+
+
+def take_over(kube: KubeAPI, adoption: Adoption, release: str, namespace: str, *,
+              say: Callable[[str], None], timeout: float = REPLACE_TIMEOUT) -> None:
+    """Give the ADOPT rows Helm's ownership metadata, delete the REPLACE and REMOVE rows and wait until they
+    are gone.
+
+    Idempotent: a rerun finds adopted objects owned and deleted ones absent. Ctrl-C or a
+    timeout says what was done; `install --adopt` again finishes the job.
+    """
+    done: list[str] = []
+    try:
+        patch = adopt.adoption_patch(release, namespace)
+        for r in adoption.rows:
+            if r.action == adopt.ADOPT:
+                kube.patch_object(r.path, patch)
+                done.append(f"adopted {r.ref}")
+                say(f"adopted {r.ref}")
+        gone = [r for r in adoption.rows if r.action in (adopt.REPLACE, adopt.REMOVE)]
+        for r in gone:
+            kube.delete_object(r.path, "Foreground")
+            done.append(f"deleting {r.ref}")
+        deadline = time.monotonic() + timeout
+        while gone:
+            gone = [r for r in gone if kube.get_object(r.path) is not None]
+            if not gone:
+                break
+            if time.monotonic() > deadline:
+                raise errors.AscendError(
+                    f"still being deleted after {timeout:.0f} s: {', '.join(r.ref for r in gone)} (check its pods "
+                    f"and finalizers); release {release} was not installed yet: run install --adopt again "
+                    "once they are gone")
+            time.sleep(0.5)
+        for r in adoption.rows:
+            if r.action in (adopt.REPLACE, adopt.REMOVE):
+                say(f"deleted {r.ref}" + (" (Helm creates it again)" if r.action == adopt.REPLACE else ""))
+    except KeyboardInterrupt:
+        raise errors.Interrupted("interrupted while taking over objects"
+                                 + (f" (done: {first_few(done)})" if done else "")
+                                 + f"; release {release} was not installed: run install --adopt again") from None

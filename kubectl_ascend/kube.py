@@ -922,6 +922,25 @@ class Kube:
         except errors.Conflict:
             return False
 
+    # -- any object by REST path (install --adopt) ---------------------------
+
+    def get_object(self, path: str) -> dict[str, Any] | None:
+        """The object at an API path (e.g. /apis/apps/v1/namespaces/x/daemonsets/y), None if absent."""
+        return self.get_optional(f"get {path}", path)
+
+    def patch_object(self, path: str, body: dict[str, Any]) -> None:
+        """Merge-patch an object (labels, annotations); idempotent, so retried."""
+        self.request(f"patch {path}", "PATCH", path, body=body, content_type="application/merge-patch+json",
+                     discard=True, idempotent=True)
+
+    def delete_object(self, path: str, propagation: str = "Foreground") -> None:
+        """Delete an object with the given propagation policy; an object already gone is not an error."""
+        try:
+            self.request(f"delete {path}", "DELETE", path, discard=True,
+                         body={"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation})
+        except errors.NotFound:
+            pass
+
     # -- RBAC ---------------------------------------------------------------
 
     def get_cluster_role_binding(self, name: str) -> dict[str, Any] | None:

@@ -1,28 +1,37 @@
 """MindCluster node labels: server models, accelerator detection, label plans. Pure logic.
 
-Facts from DESIGN.md §3.2. `plan_labels` turns a Node (as the API returns it)
+Facts from charts/ascend-common/facts/labels.json (the charts read the same
+file; DESIGN.md §3.2 and the upstream files named in it). `plan_labels` turns a Node (as the API returns it)
 plus the user's choices into the labels we own; `diff` compares them with
 what the node carries so the command can refuse on conflicts, print a dry
 run, or patch only what changes.
 """
 from __future__ import annotations
 
-import functools
-import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-ACCELERATOR = "accelerator"
-ACCELERATOR_TYPE = "accelerator-type"
-HOST_ARCH = "host-arch"
-WORKER_ROLE = "node-role.kubernetes.io/worker"
-WORKER_SELECTOR = "workerselector"
-MASTER_SELECTOR = "masterselector"
-SERVER_USAGE = "server-usage"
-SERVER_TYPE = "servertype"
+from kubectl_ascend import facts
+
+_FACTS = facts.labels()
+_KEYS = _FACTS["keys"]
+
+ACCELERATOR = _KEYS["accelerator"]
+ACCELERATOR_TYPE = _KEYS["acceleratorType"]
+HOST_ARCH = _KEYS["hostArch"]
+WORKER_ROLE = _KEYS["workerRole"]
+WORKER_SELECTOR = _KEYS["workerSelector"]
+MASTER_SELECTOR = _KEYS["masterSelector"]
+SERVER_USAGE = _KEYS["serverUsage"]
+SERVER_TYPE = _KEYS["serverType"]
 #: NodeD's switch: with "on" NodeD judges node faults (mind-cluster v26.1.0 docs/en/scheduling/api/k8s.md).
-NODED_ENABLE = "nodeDEnable"
-CHIP_LABELS = ("huawei.com/npu.chip.name", "node.kubernetes.io/npu.chip.name")
+NODED_ENABLE = _KEYS["nodeDEnable"]
+CHIP_LABELS = tuple(_KEYS["chipName"])
+#: Fixed label values: masterselector=dls-master-node, workerselector=dls-worker-node, worker role, nodeDEnable=on.
+MASTER_NODE = _FACTS["values"]["masterSelector"]
+WORKER_NODE = _FACTS["values"]["workerSelector"]
+WORKER_ROLE_VALUE = _FACTS["values"]["workerRole"]
+NODED_ON = _FACTS["values"]["nodeDEnable"]
 
 #: Every label key label-node may write; nothing else is ever patched.
 OWNED_KEYS = (ACCELERATOR, ACCELERATOR_TYPE, HOST_ARCH, WORKER_ROLE, WORKER_SELECTOR,
@@ -33,21 +42,12 @@ OWNED_KEYS = (ACCELERATOR, ACCELERATOR_TYPE, HOST_ARCH, WORKER_ROLE, WORKER_SELE
 #: getNewNodeLabel; build/ascendplugin-310P-1usoc-volcano.yaml).
 MANUAL_ANYWAY = {(SERVER_TYPE, "soc")}
 
-#: --accelerator value -> accelerator label value.
-FAMILIES = {
-    "910": "huawei-Ascend910",
-    "310": "huawei-Ascend310",
-    "310P": "huawei-Ascend310P",
-    "npu": "huawei-npu",
-}
-#: Extended resource prefix -> family (checked in order: 310P before 310).
-RESOURCE_FAMILIES = (
-    ("huawei.com/Ascend910", "910"),
-    ("huawei.com/Ascend310P", "310P"),
-    ("huawei.com/Ascend310", "310"),
-    ("huawei.com/npu", "npu"),
-)
-ARCH = {"arm64": "huawei-arm", "aarch64": "huawei-arm", "amd64": "huawei-x86", "x86_64": "huawei-x86"}
+#: --accelerator value (family) -> accelerator label value.
+FAMILIES: dict[str, str] = {fam: f["accelerator"] for fam, f in _FACTS["families"].items()}
+#: Extended resource name -> family.
+RESOURCE_FAMILIES: dict[str, str] = {f["resource"]: fam for fam, f in _FACTS["families"].items()}
+#: status.nodeInfo.architecture -> host-arch label value.
+ARCH: dict[str, str] = dict(_FACTS["hostArch"])
 
 
 @dataclass(frozen=True)
@@ -61,40 +61,18 @@ class ServerModel:
     extra: tuple[tuple[str, str], ...] = ()
 
 
-SERVER_MODELS: dict[str, ServerModel] = {m.key: m for m in (
-    ServerModel("atlas-800-training", "Atlas 800 training server (full)", "910", "module"),
-    ServerModel("atlas-800-training-half", "Atlas 800 training server (half)", "910", "half"),
-    ServerModel("atlas-800t-a2", "Atlas 800T A2", "910", "module-910b-8"),
-    ServerModel("atlas-900-a2-pod", "Atlas 900 A2 PoD", "910", "module-910b-8"),
-    ServerModel("atlas-800i-a2", "Atlas 800I A2", "910", "module-910b-8", ((SERVER_USAGE, "infer"),)),
-    ServerModel("atlas-200t-a2-box16", "Atlas 200T A2 Box16", "910", "module-910b-16"),
-    ServerModel("atlas-200i-a2-box16", "Atlas 200I A2 Box16", "910", "module-910b-16"),
-    ServerModel("atlas-800t-a3", "Atlas 800T A3", "910", "module-a3-16"),
-    ServerModel("atlas-800i-a3", "Atlas 800I A3", "910", "module-a3-16", ((SERVER_USAGE, "infer"),)),
-    ServerModel("a200t-a3-box8", "A200T A3 Box8", "910", "module-a3-16"),
-    ServerModel("atlas-900-a3-superpod", "Atlas 900 A3 SuperPoD", "910", "module-a3-16-super-pod"),
-    ServerModel("atlas-300t", "Atlas 300T training card", "910", "card"),
-    ServerModel("atlas-300t-a2", "Atlas 300T A2 training card", "910", "card-910b-2"),
-    ServerModel("atlas-300i", "Atlas 300I inference card", "310"),
-    ServerModel("atlas-300i-duo", "Atlas 300I Duo / other 310P inference cards", "310P"),
-    ServerModel("atlas-200i-soc-a1", "Atlas 200I SoC A1", "310P", None, ((SERVER_TYPE, "soc"),)),
-    ServerModel("ascend-950", "Ascend 950 servers", "npu"),
-)}
+SERVER_MODELS: dict[str, ServerModel] = {
+    key: ServerModel(key, m["name"], m["family"], m.get("acceleratorType"),
+                     tuple((m.get("extraLabels") or {}).items()))
+    for key, m in _FACTS["serverModels"].items()}
 
 
-@functools.lru_cache(maxsize=1)
 def accelerator_table() -> dict[str, Any]:
-    """NPU facts per family and accelerator-type: the mindie-service chart's files/accelerators.json.
+    """NPU facts per accelerator-type (facts/accelerators.json, which mindie-service validates with).
 
-    One table for the chart (its validations refuse NPU counts a node type cannot give a pod)
-    and for this module: ``types[<accelerator-type>]`` has ``family``, ``npusPerNode`` and
-    ``allowedPerPod``.
+    ``types[<accelerator-type>]`` has ``family``, ``npusPerNode`` and ``allowedPerPod``.
     """
-    from kubectl_ascend.helm import charts_root
-
-    with open(charts_root() / "mindie-service" / "files" / "accelerators.json", encoding="utf-8") as f:
-        table: dict[str, Any] = json.load(f)
-    return table
+    return facts.accelerators()
 
 
 def type_for_node_size(prefix: str, npus: int) -> str | None:
@@ -134,24 +112,21 @@ def detect_family(node: dict[str, Any]) -> str:
     res = npu_resources(node)
     found = set()
     for key in res:
+        # virtual NPUs: huawei.com/Ascend910-2c belongs to huawei.com/Ascend910
         base = key.split("-")[0] if key.startswith("huawei.com/Ascend") else key
-        for prefix, fam in RESOURCE_FAMILIES:
-            if base == prefix:
-                found.add(fam)
-                break
+        if base in RESOURCE_FAMILIES:
+            found.add(RESOURCE_FAMILIES[base])
     if len(found) == 1:
         return found.pop()
     if len(found) > 1:
         raise DetectionError(f"advertises several NPU families ({', '.join(sorted(found))})")
     chip = (chip_name(node) or "").upper().replace("ASCEND", "")
-    if chip.startswith("910"):
-        return "910"
-    if chip.startswith("310P"):
-        return "310P"
-    if chip.startswith("310"):
-        return "310"
-    if chip.startswith("950"):
-        return "npu"
+    # the longest chip-name prefix wins (310P before 310)
+    prefixes = sorted(((p.upper(), fam) for fam, f in _FACTS["families"].items() for p in f["chipPrefixes"]),
+                      key=lambda pf: -len(pf[0]))
+    for prefix, fam in prefixes:
+        if chip.startswith(prefix):
+            return str(fam)
     raise DetectionError("advertises no huawei.com/* NPU resource and has no chip-name label")
 
 
@@ -164,13 +139,13 @@ def auto_accelerator_type(node: dict[str, Any], family: str) -> str | None:
     """
     if family != "910":
         return None
+    f910 = _FACTS["families"]["910"]
     chip = (chip_name(node) or "").upper().replace("ASCEND", "")
-    count = npu_resources(node).get("huawei.com/Ascend910")
-    if chip.startswith("910B"):
+    count = npu_resources(node).get(f910["resource"])
+    if chip.startswith(f910["bChipPrefix"]):
         # module-910b-8, module-910b-16, card-910b-2: told apart by NPUs per node (accelerators.json)
         return type_for_node_size("module-910b-", count or 0) or type_for_node_size("card-910b-", count or 0)
-    if chip in ("910", "910A", "910PROA", "910PROB", "910PREMIUMA") and count == accelerator_table()["types"][
-            "module"]["npusPerNode"]:
+    if chip in f910["moduleChips"] and count == accelerator_table()["types"]["module"]["npusPerNode"]:
         return "module"
     return None
 
@@ -208,7 +183,7 @@ def plan_node(node: dict[str, Any], *, role: str = "worker", accelerator: str = 
     name = meta.get("name", "?")
     current = {k: str(v) for k, v in (meta.get("labels") or {}).items()}
     if role == "master":
-        desired = {MASTER_SELECTOR: "dls-master-node"}
+        desired = {MASTER_SELECTOR: MASTER_NODE}
         return _diff(NodePlan(name, desired, current))
     model = SERVER_MODELS[server_model] if server_model else None
     no_npu_seen = not npu_resources(node) and not chip_name(node)
@@ -234,8 +209,8 @@ def plan_node(node: dict[str, Any], *, role: str = "worker", accelerator: str = 
         return NodePlan(name, {}, current, error=f"node {name}: --server-model {model.key} is an Ascend "
                         f"{model.family} server but the accelerator is {family}")
     desired = {
-        WORKER_ROLE: "worker",
-        WORKER_SELECTOR: "dls-worker-node",
+        WORKER_ROLE: WORKER_ROLE_VALUE,
+        WORKER_SELECTOR: WORKER_NODE,
     }
     if family:
         desired[ACCELERATOR] = FAMILIES[family]
@@ -251,7 +226,7 @@ def plan_node(node: dict[str, Any], *, role: str = "worker", accelerator: str = 
     for k, v in (model.extra if model else ()):
         desired[k] = v
     if noded:
-        desired[NODED_ENABLE] = "on"
+        desired[NODED_ENABLE] = NODED_ON
     left = tuple(k for k in plugin_sets if k in OWNED_KEYS and (k, desired.get(k)) not in MANUAL_ANYWAY)
     for k in left:
         desired.pop(k, None)

@@ -14,16 +14,13 @@ from typing import Any
 import yaml
 
 from kubectl_ascend import errors
-from kubectl_ascend.labels import ACCELERATOR, MASTER_SELECTOR, WORKER_SELECTOR, npu_resources
+from kubectl_ascend.facts import labels as label_facts
+from kubectl_ascend.labels import ACCELERATOR, MASTER_NODE, MASTER_SELECTOR, WORKER_NODE, WORKER_SELECTOR, \
+    npu_resources
 from kubectl_ascend.releases import SINGLE, VERSION_PATH, Release, default_version, release as release_facts
 
-#: accelerator label value -> device-plugin family key in the chart values.
-FAMILY_KEYS = {
-    "huawei-Ascend910": "ascend910",
-    "huawei-Ascend310": "ascend310",
-    "huawei-Ascend310P": "ascend310p",
-    "huawei-npu": "npu",
-}
+#: accelerator label value -> device-plugin family key in the chart values (facts/labels.json).
+FAMILY_KEYS: dict[str, str] = {f["accelerator"]: f["devicePluginKey"] for f in label_facts()["families"].values()}
 DP, VOLCANO, OPERATOR, RUNTIME, MINDIE = (
     "ascend-device-plugin", "ascend-volcano", "ascend-operator", "ascend-docker-runtime", "mindie-service")
 #: optional components (off unless enabled)
@@ -64,9 +61,9 @@ def facts_from_nodes(nodes: list[dict[str, Any]]) -> ClusterFacts:
             npu[acc] = npu.get(acc, 0) + 1
         elif npu_resources(n):
             unlabelled.append(name)
-        if labels.get(MASTER_SELECTOR) == "dls-master-node":
+        if labels.get(MASTER_SELECTOR) == MASTER_NODE:
             masters.append(name)
-        if labels.get(WORKER_SELECTOR) == "dls-worker-node":
+        if labels.get(WORKER_SELECTOR) == WORKER_NODE:
             workers.append(name)
         elif acc or npu_resources(n):
             unselected.append(name)
@@ -207,7 +204,7 @@ def decide(nodes: list[dict[str, Any]], user: dict[str, Any], release: Release |
     needs_master = enabled(merged, VOLCANO) or enabled(merged, OPERATOR) or enabled(merged, CLUSTERD, default=False)
     if needs_master and not facts.masters:
         raise errors.InvalidInput(
-            "no management node is labelled masterselector=dls-master-node, so Volcano and the Ascend "
+            f"no management node is labelled {MASTER_SELECTOR}={MASTER_NODE}, so Volcano and the Ascend "
             "Operator could not be scheduled; run `kubectl ascend label-node NODE --role master` first")
     p.values = merged
     return p

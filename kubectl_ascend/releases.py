@@ -25,8 +25,6 @@ Pure logic apart from reading the data file.
 """
 from __future__ import annotations
 
-import functools
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,19 +36,15 @@ VERSION_PATH = ("global", "mindcluster", "version")
 PER_FAMILY, SINGLE = "perFamily", "single"
 
 
-@functools.lru_cache(maxsize=1)
 def load() -> dict[str, Any]:
-    """The release facts: charts/ascend-common/facts/mindcluster.json, read once."""
-    from kubectl_ascend.helm import charts_root
+    """The release facts: charts/ascend-common/facts/mindcluster.json (kubectl_ascend.facts, read once)."""
+    from kubectl_ascend import facts
 
-    path = charts_root() / "ascend-common" / "facts" / "mindcluster.json"
     try:
-        with open(path, encoding="utf-8") as f:
-            doc: dict[str, Any] = json.load(f)
+        return facts.load("mindcluster")
     except (OSError, ValueError) as e:
-        raise errors.AscendError(f"cannot read the MindCluster release facts {path}: {e}; reinstall kubectl-ascend") \
-            from None
-    return doc
+        raise errors.AscendError(f"cannot read the MindCluster release facts (charts/ascend-common/facts/"
+                                 f"mindcluster.json): {e}; reinstall kubectl-ascend") from None
 
 
 @dataclass(frozen=True)

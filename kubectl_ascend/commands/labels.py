@@ -11,7 +11,7 @@ from kubectl_ascend.commands._common import Settings, StrictCommand, dry_run_opt
     usage_check
 from kubectl_ascend.commands.stack import MINDCLUSTER_OPT, RELEASE_OPT, checked_mindcluster_version, \
     installed_release_values
-from kubectl_ascend.labels import FAMILIES, SERVER_MODELS
+from kubectl_ascend.labels import FAMILIES, MASTER_NODE, MASTER_SELECTOR, SERVER_MODELS
 from kubectl_ascend.output import emit, table, warn
 
 _MODELS_HELP = ", ".join(SERVER_MODELS)
@@ -22,7 +22,7 @@ _MODELS_HELP = ", ".join(SERVER_MODELS)
 @click.option("-l", "--selector", metavar="SELECTOR", help="Label selector choosing the nodes.")
 @click.option("--all", "all_nodes", is_flag=True, help="All nodes in the cluster.")
 @click.option("--role", type=click.Choice(["worker", "master"]), default="worker", show_default=True,
-              help="worker: NPU compute node labels; master: management node (masterselector=dls-master-node).")
+              help=f"worker: NPU compute node labels; master: management node ({MASTER_SELECTOR}={MASTER_NODE}).")
 @click.option("--accelerator", type=click.Choice(["auto", *FAMILIES]), default="auto", show_default=True,
               help="Accelerator family; auto detects it from huawei.com/* resources or the chip-name label.")
 @click.option("--server-model", type=click.Choice(list(SERVER_MODELS)), metavar="MODEL",

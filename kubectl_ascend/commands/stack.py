@@ -54,8 +54,9 @@ def checked_mindcluster_version(version: str | None) -> str | None:
     """--mindcluster-version, known to mindcluster.json (usage error otherwise), before anything else runs."""
     from kubectl_ascend import releases
 
-    if version:
-        usage_check(releases.release, version)
+    if version is not None and version not in releases.versions():
+        raise errors.UsageError(f"--mindcluster-version {version!r}: this plugin installs "
+                                f"{' or '.join(releases.versions())}")
     return version
 
 
@@ -117,13 +118,20 @@ def _load_values(files: tuple[str, ...], sets: tuple[str, ...]) -> dict[str, Any
 @click.option("--reset-values", is_flag=True,
               help="Forget the -f/--set values of earlier installs; use only this run's.")
 @PULL_SECRET_OPT
-@MINDCLUSTER_OPT
-@dry_run_option(("none", "client"), help="show the decided profile and the objects (helm template).")
+@click.option("--adopt", is_flag=True,
+              help="Take over objects of the stack that exist without Helm's ownership (a MindCluster installed "
+                   "from Huawei's YAML): label/annotate them for this release, delete and recreate workloads whose "
+                   "selector differs and delete Huawei device plugins the chart names differently (their pods "
+                   "restart), then install. Refused if another Helm release owns one "
+                   "or the running MindCluster release differs from the one installed.")
+@mindcluster_option("the version of the installed release, else 26.0.0; with --adopt it must be the running one")
+@dry_run_option(("none", "client"), help="show the decided profile, the objects (helm template) and, with "
+                                         "--adopt, what would be taken over.")
 @output_option
 @pass_settings
 def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, ...], chart: str | None,
             release: str, wait: bool, timeout: str, reset_values: bool, pull_secrets: tuple[str, ...],
-            mindcluster_version: str | None, dry_run: str, output: str | None) -> None:
+            adopt: bool, mindcluster_version: str | None, dry_run: str, output: str | None) -> None:
     """Install or upgrade the MindCluster stack with a profile fitted to this cluster.
 
     Counts the labelled NPU nodes and chip families, enables only the device-plugin
@@ -139,6 +147,10 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
     -f/--set go on top of them) unless --reset-values is given; every run says which.
     Ctrl-C while waiting says what was applied and what is not ready yet (exit 130).
 
+    Objects of the stack that already exist without this release's Helm ownership (e.g.
+    MindCluster installed from Huawei's YAML) stop the install before any change, with
+    their list; --adopt takes them over (see the plan with --adopt --dry-run).
+
     \b
     Examples:
       kubectl ascend install --wait
@@ -146,11 +158,13 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
       kubectl ascend install --set ascend-operator.enabled=false --dry-run
       kubectl ascend install -f my-registry.yaml --timeout 15m --wait
       kubectl ascend install --set global.imageRegistry=registry.local:5000 --pull-secret regcred
+      kubectl ascend install --adopt --dry-run
     """
     from kubectl_ascend.helm import Helm
     from kubectl_ascend.images import with_pull_secrets
-    from kubectl_ascend.install import apply_plan, finish, plan_install, user_values, with_user_record
-    from kubectl_ascend.releases import choose
+    from kubectl_ascend.install import apply_plan, check_adoption, finish, plan_install, survey, take_over, \
+        user_values, with_user_record
+    from kubectl_ascend.releases import choose, versions
 
     seconds = _timeout(timeout)
     checked_mindcluster_version(mindcluster_version)
@@ -163,6 +177,8 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
     user, values_note = user_values(installed, given, reset_values)
     plan = plan_install(kube, helm, chart=chart, release=release, namespace=ns, user_values=with_user_record(user),
                         mindcluster=choice.release)
+    adoption = check_adoption(survey(kube, plan), plan, allowed=adopt, requested=mindcluster_version,
+                              supported=versions(), default=choice.version)
     out_fmt = fmt(settings, output)
     verb = "upgrade" if plan.existing else "install"
     say = info if out_fmt != "text" else click.echo
@@ -172,17 +188,33 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
     say(f"  - {values_note}")
     for d in plan.profile.decisions:
         say(f"  - {d}")
+    for n in adoption.notes:
+        say(f"  - {n}")
     for w in plan.profile.warnings:
         warn(w)
+    takeover = table(["KIND", "NAMESPACE/NAME", "ACTION"],
+                     [[r.kind, f"{r.namespace}/{r.name}" if r.namespace else r.name, r.action]
+                      for r in adoption.rows])
+    if adopt and not adoption.rows:
+        say("  - --adopt: nothing to take over (no object of the release exists without its ownership)")
     if dry:
         objects = plan.object_rows()
         emit({"release": release, "namespace": ns, "action": verb, "mindcluster": choice.as_dict(),
               "decisions": plan.profile.decisions,
-              "userValues": user, "values": plan.profile.values, "objects": objects},
-             out_fmt, lambda d: f"dry run: {len(objects)} object(s) would be applied:\n"
+              "userValues": user, "values": plan.profile.values, "objects": objects,
+              "adoption": adoption.as_dict()},
+             out_fmt, lambda d: (f"dry run: {len(adoption.rows)} existing object(s) would be taken over:\n"
+                                 f"{takeover}\n" + "".join(f"  {r.ref}: {r.reason}\n" for r in adoption.rows
+                                                            if r.action != "adopt") + "\n"
+                                 if adoption.rows else "")
+             + f"dry run: {len(objects)} object(s) would be applied:\n"
              + table(["KIND", "NAMESPACE", "NAME"], [[o["kind"], o["namespace"], o["name"]] for o in objects]))
         return
-    result = apply_plan(kube, helm, plan, timeout=timeout, reset_values=reset_values, say=say)
+    if adoption.rows:
+        say(f"Taking over {len(adoption.rows)} existing object(s):\n{takeover}")
+        take_over(kube, adoption, release, ns, say=say)
+    result = apply_plan(kube, helm, plan, timeout=timeout, reset_values=reset_values, say=say,
+                        force_conflicts=adopt)
     say(f"release {release} {'installed' if verb == 'install' else 'upgraded'}: revision {result['revision']} ({result['status']})")
 
     def report(rs: list[dict[str, Any]]) -> None:
@@ -191,7 +223,7 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
 
     rows = finish(kube, plan, result["revision"], wait=wait, seconds=seconds, say=say, report=report)
     emit({**result, "action": verb, "mindcluster": choice.as_dict(), "decisions": plan.profile.decisions,
-          "components": rows}, out_fmt,
+          "components": rows, "adopted": [r.as_dict() for r in adoption.rows]}, out_fmt,
          lambda d: "next: kubectl ascend status; kubectl ascend doctor")
 
 

@@ -171,7 +171,7 @@ def test_cli(helm: Helm, tmp_path: Path) -> None:
     assert newer.returncode == 0, newer.stderr
     assert json.loads(newer.stdout)["mindclusterVersion"] == "26.1.0"
     bad = cli("images", "--mindcluster-version", "26.2.0")
-    assert bad.returncode == 2 and bad.stderr.startswith("error: MindCluster '26.2.0' has no profile; known: 26.0.0")
+    assert bad.returncode == 2 and bad.stderr.startswith("error: --mindcluster-version '26.2.0': this plugin installs 26.0.0 or 26.1.0")
     clash = cli("images", "--mindcluster-version", "26.1.0", "--set", "global.mindcluster.version=26.0.0")
     assert clash.returncode == 1 and "disagree" in clash.stderr and clash.stdout == ""
     assert cli("images", "--bogus").returncode == 2

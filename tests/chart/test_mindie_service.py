@@ -708,7 +708,7 @@ def test_refuses_duplicate_server_ports():
     assert "must all differ" in err
 
 
-# -- NPUs per pod against the node kind (files/accelerators.json) ---------------
+# -- NPUs per pod against the node kind (ascend-common facts/accelerators.json) -
 
 def test_910_workload_without_accelerator_type_is_refused_naming_the_values():
     err = render_error(CHART, values(accelerator={"type": ""}))
@@ -749,14 +749,14 @@ def test_npus_per_pod_the_type_allows_render(acc_type, npus):
 
 
 def test_plugin_and_chart_read_one_accelerator_table():
-    """kubectl_ascend.labels reads the chart's own file; its server models name exactly the table's types."""
+    """kubectl_ascend.labels reads ascend-common's file; its server models name exactly the table's types."""
     import json as _json
     from pathlib import Path
 
-    from kubectl_ascend import labels
+    from kubectl_ascend import facts, labels
 
-    chart_file = Path(__file__).resolve().parents[2] / "charts" / CHART / "files" / "accelerators.json"
-    labels.accelerator_table.cache_clear()
+    chart_file = Path(__file__).resolve().parents[2] / "charts" / "ascend-common" / "facts" / "accelerators.json"
+    facts.load.cache_clear()
     assert labels.accelerator_table() == _json.loads(chart_file.read_text())
     table = labels.accelerator_table()
     model_types = {m.accelerator_type for m in labels.SERVER_MODELS.values() if m.accelerator_type}

@@ -141,6 +141,8 @@ def test_dry_run_forms(monkeypatch, capsys, args, mode):
     (["install", "--release", "A" * 60], "error: Invalid value for '--release'"),
     (["install", "--timeout", "0.5s"], "error: --timeout '0.5s' is too short"),
     (["install", "--set", "novalue"], "error: --set 'novalue': want KEY=VALUE"),
+    (["install", "--adopt", "--mindcluster-version", "7.3.0"],
+     "error: --mindcluster-version '7.3.0': this plugin installs 26.0.0 or 26.1.0"),
     (["mindie", "ranktable", "Bad.Release"], "error: release 'Bad.Release' is not a valid name"),
     (["uninstall", "--dry-run=server"], "error: Invalid value for '--dry-run'"),
 ])

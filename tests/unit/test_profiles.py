@@ -372,7 +372,7 @@ def test_unknown_version_is_a_usage_error_before_the_cluster(monkeypatch, capsys
     monkeypatch.setattr("kubectl_ascend.helm.Helm.__init__", no_cluster)
     code, out, err = _run(capsys, [*argv, "--mindcluster-version", "26.9.0"])
     assert code == 2 and out == ""
-    assert err.startswith("error: MindCluster '26.9.0' has no profile; known: 26.0.0, 26.1.0\n")
+    assert err.startswith("error: --mindcluster-version '26.9.0': this plugin installs 26.0.0 or 26.1.0\n")
 
 
 @pytest.mark.parametrize("command", ["install", "label-node", "doctor", "images"])
@@ -417,6 +417,7 @@ def test_install_passes_the_chosen_release_and_says_why(monkeypatch, capsys, fla
     monkeypatch.setattr(WiringHelm, "recorded", recorded)
     monkeypatch.setattr("kubectl_ascend.helm.Helm", WiringHelm)
     monkeypatch.setattr("kubectl_ascend.install.plan_install", plan)
+    monkeypatch.setattr("kubectl_ascend.install.survey", lambda kube, plan: [])  # nothing to adopt
     monkeypatch.setattr(_common.Settings, "kube", lambda self, **kw: object())
     code, out, err = _run(capsys, ["install", *flag, "--dry-run"])
     assert code == 0, err

@@ -8,33 +8,26 @@ ascend-device-plugin
 {{- end -}}
 
 {{/*
-Facts per chip family: DaemonSet suffix, value of the `accelerator` node
-label, extended resource name. Order of the list is the render order.
+Facts per chip family, keyed by the family key of the values (ascend910, ...):
+DaemonSet suffix, value of the `accelerator` node label, extended resource
+name; all from ascend-common's facts/labels.json (the table label-node uses).
+familyOrder is the render order.
 */}}
 {{- define "ascend-device-plugin.familyOrder" -}}
-- ascend910
-- ascend310
-- ascend310p
-- npu
+{{- $facts := include "ascend-common.facts.labels" . | fromJson -}}
+{{- $out := list -}}
+{{- range $facts.familyOrder -}}
+{{- $out = append $out (index $facts.families .).devicePluginKey -}}
+{{- end -}}
+{{- toYaml $out -}}
 {{- end -}}
 
 {{- define "ascend-device-plugin.familyFacts" -}}
-ascend910:
-  suffix: "910"
-  accelerator: huawei-Ascend910
-  resource: huawei.com/Ascend910
-ascend310:
-  suffix: "310"
-  accelerator: huawei-Ascend310
-  resource: huawei.com/Ascend310
-ascend310p:
-  suffix: 310p
-  accelerator: huawei-Ascend310P
-  resource: huawei.com/Ascend310P
-npu:
-  suffix: npu
-  accelerator: huawei-npu
-  resource: huawei.com/npu
+{{- $out := dict -}}
+{{- range (include "ascend-common.facts.labels" . | fromJson).families -}}
+{{- $_ := set $out .devicePluginKey (dict "suffix" .devicePluginSuffix "accelerator" .accelerator "resource" .resource) -}}
+{{- end -}}
+{{- toYaml $out -}}
 {{- end -}}
 
 {{/* Enabled family keys, in render order, as a YAML list. */}}

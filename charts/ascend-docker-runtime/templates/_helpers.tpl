@@ -2,12 +2,17 @@
 Helpers of the ascend-docker-runtime chart, all prefixed with the chart name.
 */}}
 
-{{/* Extended resources of every chip family; their NoSchedule taints are tolerated. */}}
+{{/*
+Extended resources of every chip family (ascend-common facts/labels.json);
+their NoSchedule taints are tolerated.
+*/}}
 {{- define "ascend-docker-runtime.npuResources" -}}
-- huawei.com/Ascend910
-- huawei.com/Ascend310
-- huawei.com/Ascend310P
-- huawei.com/npu
+{{- $facts := include "ascend-common.facts.labels" . | fromJson -}}
+{{- $out := list -}}
+{{- range $facts.familyOrder -}}
+{{- $out = append $out (index $facts.families .).resource -}}
+{{- end -}}
+{{- toYaml $out -}}
 {{- end -}}
 
 {{/*

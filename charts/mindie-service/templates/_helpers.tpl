@@ -144,14 +144,20 @@ mindie.huawei.com/instance-index: {{ .index | toString | quote }}
 {{- .Values.schedulerName | default "volcano" -}}
 {{- end -}}
 
+{{/* Facts of accelerator.family (ascend-common facts/labels.json) as JSON: accelerator, resource, ... */}}
+{{- define "mindie-service.familyFacts" -}}
+{{- $facts := include "ascend-common.facts.labels" . | fromJson -}}
+{{- index $facts.families (toString .Values.accelerator.family) | toJson -}}
+{{- end -}}
+
 {{/* Extended resource of one NPU: huawei.com/Ascend910, huawei.com/Ascend310P, ... */}}
 {{- define "mindie-service.npuResource" -}}
-{{- printf "huawei.com/Ascend%s" (toString .Values.accelerator.family) -}}
+{{- (include "mindie-service.familyFacts" . | fromJson).resource -}}
 {{- end -}}
 
 {{/* Value of the node label `accelerator`: huawei-Ascend910, ... */}}
 {{- define "mindie-service.acceleratorLabel" -}}
-{{- printf "huawei-Ascend%s" (toString .Values.accelerator.family) -}}
+{{- (include "mindie-service.familyFacts" . | fromJson).accelerator -}}
 {{- end -}}
 
 {{/* PriorityClass name of a PD server role (prefill | decode). */}}

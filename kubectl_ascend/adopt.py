@@ -1,0 +1,366 @@
+"""Taking over a hand-installed MindCluster (`install --adopt`): the plan, decided from plain objects. Pure logic.
+
+Facts this module works from:
+- Helm installs an object that already exists only when it carries label
+  `app.kubernetes.io/managed-by=Helm` and annotations `meta.helm.sh/release-name` /
+  `meta.helm.sh/release-namespace` naming this release; otherwise it fails with "exists and
+  cannot be imported into the current release" (helm/helm pkg/action/validate.go,
+  `existingResourceConflict`, `checkOwnership`). Adopting an object = setting exactly those.
+- Huawei's own take-over script sets the same three keys on the objects of its YAML
+  (Ascend/mind-cluster v26.1.0 helm-deploy-tool/build/helm_tool.sh, `add_helm_meta`), and
+  deletes the per-family device-plugin DaemonSets before 26.1's single one (`delete_old_device_plugin`).
+- Some fields cannot change after creation ("field is immutable"): a workload's
+  `spec.selector` (apps/v1 DaemonSet, Deployment, ReplicaSet, StatefulSet; a StatefulSet's
+  serviceName and podManagementPolicy too), a binding's `roleRef`, a PriorityClass's
+  `value`, a Service's `clusterIP`. Huawei's YAML selects pods by `name: ascend-device-plugin-ds`,
+  `app: volcano-scheduler`, `app: controller-manager`; our charts by name + instance labels,
+  so Helm could never patch those workloads: they are deleted and created again ("replace").
+  A CRD's `scope` cannot change either, but deleting a CRD deletes every object of it: refused.
+- Huawei's device-plugin DaemonSets in kube-system have per-family names that are not all
+  the chart's (`ascend-device-plugin3-daemonset-310p`, `ascend-device-plugin2-daemonset-310`,
+  `ascend-device-plugin-daemonset` without Volcano, …: component/ascend-device-plugin/build/
+  ascendplugin-*.yaml at v26.0.0 and v26.1.0; the list in helm_tool.sh). Left running next to
+  the chart's, two device plugins would advertise the same NPUs on a node: they are deleted ("remove").
+- The running release is read from image tags: `ascend-k8sdeviceplugin:v26.0.0`,
+  `ascend-operator:v26.1.0-openeuler24.03`, `vc-scheduler:v1.7.0-v26.0.0` (Volcano version,
+  then MindCluster's). Versions with major 1 are Volcano's; MindCluster's are 5.x and later.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+from kubectl_ascend import errors
+
+MANAGED_BY = "app.kubernetes.io/managed-by"
+HELM = "Helm"
+RELEASE_NAME = "meta.helm.sh/release-name"
+RELEASE_NAMESPACE = "meta.helm.sh/release-namespace"
+
+ADOPT, REPLACE, REMOVE, REFUSE = "adopt", "replace", "remove", "refuse"
+WORKLOADS = ("DaemonSet", "Deployment", "StatefulSet", "ReplicaSet")
+
+#: Names of the device-plugin DaemonSets (namespace kube-system) in Huawei's YAML, 26.0.0 and 26.1.0
+#: (Ascend/mind-cluster component/ascend-device-plugin/build/ascendplugin*.yaml; helm_tool.sh lists the same).
+HUAWEI_DEVICE_PLUGINS = (
+    "ascend-device-plugin-daemonset", "ascend-device-plugin-daemonset-910", "ascend-device-plugin-daemonset-npu",
+    "ascend-device-plugin310p-daemonset", "ascend-device-plugin3-daemonset-310p",
+    "ascend-device-plugin3-daemonset-310p-1usoc", "ascend-device-plugin2-daemonset",
+    "ascend-device-plugin2-daemonset-310",
+)
+DEVICE_PLUGIN_NAMESPACE = "kube-system"
+
+#: kind -> (REST resource name, namespaced) for the kinds our charts render; other kinds
+#: get Kubernetes' regular plural (lower case + "s", "y" -> "ies") and count as namespaced.
+KINDS: dict[str, tuple[str, bool]] = {
+    "ConfigMap": ("configmaps", True), "Secret": ("secrets", True), "Service": ("services", True),
+    "ServiceAccount": ("serviceaccounts", True), "Namespace": ("namespaces", False),
+    "Role": ("roles", True), "RoleBinding": ("rolebindings", True),
+    "ClusterRole": ("clusterroles", False), "ClusterRoleBinding": ("clusterrolebindings", False),
+    "DaemonSet": ("daemonsets", True), "Deployment": ("deployments", True),
+    "StatefulSet": ("statefulsets", True), "ReplicaSet": ("replicasets", True), "Job": ("jobs", True),
+    "CustomResourceDefinition": ("customresourcedefinitions", False), "PriorityClass": ("priorityclasses", False),
+    "NetworkPolicy": ("networkpolicies", True), "ServiceMonitor": ("servicemonitors", True),
+    "PodMonitor": ("podmonitors", True), "PodDisruptionBudget": ("poddisruptionbudgets", True),
+    "Queue": ("queues", False),
+}
+
+
+def _plural(kind: str) -> str:
+    low = kind.lower()
+    return low[:-1] + "ies" if low.endswith("y") else low + "s"
+
+
+def api_path(obj: Mapping[str, Any], default_namespace: str) -> str:
+    """The REST path of a rendered object (Helm puts namespaced objects without one in the release namespace)."""
+    api_version, kind, meta = obj["apiVersion"], obj["kind"], obj.get("metadata") or {}
+    plural, namespaced = KINDS.get(kind, (_plural(kind), True))
+    base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+    ns = meta.get("namespace") or default_namespace
+    return f"{base}/namespaces/{ns}/{plural}/{meta['name']}" if namespaced else f"{base}/{plural}/{meta['name']}"
+
+
+def namespace_of(obj: Mapping[str, Any], default_namespace: str) -> str:
+    kind = obj["kind"]
+    if not KINDS.get(kind, ("", True))[1]:
+        return ""
+    return str((obj.get("metadata") or {}).get("namespace") or default_namespace)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One existing object the release would take over, and how."""
+
+    kind: str
+    namespace: str
+    name: str
+    action: str          # ADOPT, REPLACE or REFUSE
+    reason: str
+    path: str
+    images: tuple[str, ...] = ()
+
+    @property
+    def ref(self) -> str:
+        return f"{self.kind} {self.namespace + '/' if self.namespace else ''}{self.name}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "namespace": self.namespace, "name": self.name, "action": self.action,
+                "reason": self.reason}
+
+
+def owner(live: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(release, namespace) a Helm release claims the object by, or None when no release does."""
+    meta = live.get("metadata") or {}
+    ann = meta.get("annotations") or {}
+    if not ann.get(RELEASE_NAME):
+        return None
+    return str(ann[RELEASE_NAME]), str(ann.get(RELEASE_NAMESPACE) or "")
+
+
+def owned_by(live: Mapping[str, Any], release: str, namespace: str) -> bool:
+    """Helm's own test (checkOwnership): the label and both annotations name this release."""
+    labels = (live.get("metadata") or {}).get("labels") or {}
+    return labels.get(MANAGED_BY) == HELM and owner(live) == (release, namespace)
+
+
+def _selector(sel: Any) -> dict[str, Any]:
+    sel = sel or {}
+    return {"matchLabels": dict(sel.get("matchLabels") or {}), "matchExpressions": list(sel.get("matchExpressions") or [])}
+
+
+def _show_selector(sel: Any) -> str:
+    s = _selector(sel)
+    parts = [f"{k}={v}" for k, v in sorted(s["matchLabels"].items())]
+    parts += [f"{e.get('key')} {e.get('operator')} {e.get('values') or []}" for e in s["matchExpressions"]]
+    return ",".join(parts) or "(empty)"
+
+
+def immutable_changes(want: Mapping[str, Any], live: Mapping[str, Any]) -> list[str]:
+    """The fields that differ between the chart's object and the live one and cannot be changed in place."""
+    kind = want["kind"]
+    ws, ls = want.get("spec") or {}, live.get("spec") or {}
+    out = []
+    if kind in WORKLOADS and _selector(ws.get("selector")) != _selector(ls.get("selector")):
+        out.append(f"spec.selector {_show_selector(ls.get('selector'))} -> {_show_selector(ws.get('selector'))}")
+    if kind == "StatefulSet":
+        if (ws.get("serviceName") or "") != (ls.get("serviceName") or ""):
+            out.append(f"spec.serviceName {ls.get('serviceName')!r} -> {ws.get('serviceName')!r}")
+        if (ws.get("podManagementPolicy") or "OrderedReady") != (ls.get("podManagementPolicy") or "OrderedReady"):
+            out.append(f"spec.podManagementPolicy {ls.get('podManagementPolicy')} -> {ws.get('podManagementPolicy')}")
+    if kind in ("ClusterRoleBinding", "RoleBinding"):
+        wr, lr = want.get("roleRef") or {}, live.get("roleRef") or {}
+        if (wr.get("kind"), wr.get("name")) != (lr.get("kind"), lr.get("name")):
+            out.append(f"roleRef {lr.get('kind')}/{lr.get('name')} -> {wr.get('kind')}/{wr.get('name')}")
+    if kind == "PriorityClass" and want.get("value") != live.get("value"):
+        out.append(f"value {live.get('value')} -> {want.get('value')}")
+    if kind == "Service" and ws.get("clusterIP") and ws.get("clusterIP") != ls.get("clusterIP"):
+        out.append(f"spec.clusterIP {ls.get('clusterIP')} -> {ws.get('clusterIP')}")
+    if kind == "CustomResourceDefinition" and ws.get("scope") != ls.get("scope"):
+        out.append(f"spec.scope {ls.get('scope')} -> {ws.get('scope')}")
+    return out
+
+
+def images(obj: Mapping[str, Any]) -> tuple[str, ...]:
+    """Container and init-container images of a workload's pod template."""
+    pod = ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
+    return tuple(str(c.get("image")) for key in ("initContainers", "containers")
+                 for c in pod.get(key) or [] if c.get("image"))
+
+
+def _replace_reason(kind: str, changes: list[str]) -> str:
+    what = "; ".join(changes)
+    if kind in WORKLOADS:
+        return (f"{what} (immutable): deleted (foreground: its pods stop first) and created again by Helm; "
+                "its pods restart")
+    return f"{what} (immutable): deleted and created again by Helm"
+
+
+def plan(rendered: Iterable[Mapping[str, Any]], live: Mapping[str, Mapping[str, Any] | None], *,
+         release: str, namespace: str, daemonsets: Iterable[Mapping[str, Any]] = ()) -> list[Row]:
+    """A row per rendered object that exists without this release's ownership (in render order),
+    then one per Huawei device-plugin DaemonSet the chart does not render (REMOVE).
+
+    live: the API object at each rendered object's `api_path` (None: it does not exist);
+    daemonsets: the DaemonSets of kube-system. Objects this release owns are left to Helm.
+    """
+    rendered = list(rendered)
+    rows = []
+    for want in rendered:
+        path = api_path(want, namespace)
+        have = live.get(path)
+        if have is None or owned_by(have, release, namespace):
+            continue
+        kind, name = str(want["kind"]), str(want["metadata"]["name"])
+        ns = namespace_of(want, namespace)
+        imgs = images(have) if kind in WORKLOADS else ()
+        claimed = owner(have)
+        changes = immutable_changes(want, have)
+        if (have.get("metadata") or {}).get("deletionTimestamp"):
+            action, reason = REFUSE, "is being deleted; wait until it is gone and run install again"
+        elif claimed is not None and claimed != (release, namespace):
+            action, reason = REFUSE, (f"belongs to Helm release {claimed[0]} in namespace {claimed[1] or '?'}; "
+                                      f"uninstall that release, or install with --release {claimed[0]} "
+                                      f"-n {claimed[1] or '?'} if it is this stack")
+        elif kind == "CustomResourceDefinition" and changes:
+            action, reason = REFUSE, ("; ".join(changes) + " cannot change, and replacing a CRD deletes every "
+                                      "object of it; migrate it by hand")
+        elif changes:
+            action, reason = REPLACE, _replace_reason(kind, changes)
+        else:
+            action, reason = ADOPT, "Helm ownership label and annotations added; Helm then applies the chart's spec"
+        rows.append(Row(kind, ns, name, action, reason, path, imgs))
+    ours = {api_path(o, namespace) for o in rendered}
+    plugin_on = any(o.get("kind") == "DaemonSet" and str(o["metadata"]["name"]).startswith("ascend-device-plugin")
+                    for o in rendered)
+    for ds in daemonsets if plugin_on else ():
+        meta = ds.get("metadata") or {}
+        name = str(meta.get("name"))
+        ds = {"apiVersion": "apps/v1", "kind": "DaemonSet", **ds}
+        path = api_path(ds, DEVICE_PLUGIN_NAMESPACE)
+        if meta.get("namespace") != DEVICE_PLUGIN_NAMESPACE or name not in HUAWEI_DEVICE_PLUGINS or path in ours \
+                or owned_by(ds, release, namespace):
+            continue
+        claimed = owner(ds)
+        if claimed is not None and claimed != (release, namespace):
+            action, reason = REFUSE, (f"a device plugin of Helm release {claimed[0]} in namespace "
+                                      f"{claimed[1] or '?'}: it would run next to this release's; uninstall "
+                                      "that release first")
+        else:
+            action, reason = REMOVE, ("Huawei's device plugin under a name the chart does not use: deleted "
+                                      "(foreground), so that no node runs two device plugins for its NPUs")
+        rows.append(Row("DaemonSet", DEVICE_PLUGIN_NAMESPACE, name, action, reason, path, images(ds)))
+    return rows
+
+
+def adoption_patch(release: str, namespace: str) -> dict[str, Any]:
+    """The merge patch that makes Helm accept an existing object into the release (idempotent)."""
+    return {"metadata": {"labels": {MANAGED_BY: HELM},
+                         "annotations": {RELEASE_NAME: release, RELEASE_NAMESPACE: namespace}}}
+
+
+def refusal(rows: list[Row]) -> str | None:
+    """Why nothing may be taken over (None when every row can be)."""
+    bad = [r for r in rows if r.action == REFUSE]
+    if not bad:
+        return None
+    return (f"cannot take over {len(bad)} existing object(s); nothing was changed: "
+            + "; ".join(f"{r.ref} {r.reason}" for r in bad))
+
+
+def needs_adopt(rows: list[Row], release: str) -> str:
+    """The message of an install without --adopt that would meet these objects."""
+    replaced = sum(r.action == REPLACE for r in rows)
+    taken = [r for r in rows if r.action != REMOVE]
+    removed = [r for r in rows if r.action == REMOVE]
+    text = (f"{len(taken)} object(s) of release {release} already exist without Helm's ownership (installed "
+            f"by hand, e.g. from Huawei's YAML): " + ", ".join(r.ref for r in taken) + "; " if taken else "")
+    if removed:
+        text += ("Huawei's device plugin runs as " + ", ".join(r.ref for r in removed)
+                 + ", next to which this release would start a second one; ")
+    return (text + "nothing was changed. Rerun with --adopt to take them over"
+            + (f" ({replaced} workload(s)/binding(s) are deleted and recreated: their pods restart)" if replaced else "")
+            + (f" and delete {len(removed)} DaemonSet(s) the chart replaces" if removed else "")
+            + "; see the plan first with --adopt --dry-run")
+
+
+# -- the running MindCluster release ----------------------------------------------------------
+
+_VERSION = re.compile(r"v(\d+)\.(\d+)\.(\d+)((?:-(?!v\d)[A-Za-z][A-Za-z0-9.]*)?)")
+
+
+def image_tag(image: str) -> str:
+    """The tag of an image reference ("" when it has none; a digest is ignored)."""
+    ref = image.split("@", 1)[0]
+    last = ref.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else ""
+
+
+def tag_versions(image: str) -> tuple[str | None, str | None, str | None]:
+    """(MindCluster version, Volcano version, OS suffix) an image's tag carries, e.g.
+
+    ascend-k8sdeviceplugin:v26.1.0-openeuler24.03 -> ("26.1.0", None, "openeuler24.03");
+    vc-scheduler:v1.7.0-v26.0.0 -> ("26.0.0", "v1.7.0", None); ascend-operator:latest -> (None, None, None).
+    """
+    mc = volcano = suffix = None
+    for m in _VERSION.finditer(image_tag(image)):
+        major, minor, patch, rest = m.groups()
+        if major == "1":
+            volcano = f"v{major}.{minor}.{patch}"
+        else:
+            mc = f"{major}.{minor}.{patch}"
+            suffix = rest[1:] if rest else None
+    return mc, volcano, suffix
+
+
+@dataclass
+class Versions:
+    """What a set of workloads runs: MindCluster release(s) and Volcano version(s), each with its evidence."""
+
+    mindcluster: dict[str, list[str]] = field(default_factory=dict)
+    volcano: dict[str, list[str]] = field(default_factory=dict)
+    os_suffixes: dict[str, list[str]] = field(default_factory=dict)
+    unversioned: list[str] = field(default_factory=list)
+
+    def single(self) -> str | None:
+        return next(iter(self.mindcluster)) if len(self.mindcluster) == 1 else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"mindcluster": self.mindcluster, "volcano": self.volcano, "osSuffix": self.os_suffixes,
+                "unversioned": self.unversioned}
+
+
+def versions(workloads: Iterable[tuple[str, Iterable[str]]]) -> Versions:
+    """Versions read from (workload reference, images) pairs."""
+    out = Versions()
+    for ref, imgs in workloads:
+        for image in imgs:
+            mc, vc, suffix = tag_versions(image)
+            evidence = f"{ref}: {image}"
+            if mc:
+                out.mindcluster.setdefault(mc, []).append(evidence)
+            if vc:
+                out.volcano.setdefault(vc, []).append(evidence)
+            if suffix:
+                out.os_suffixes.setdefault(suffix, []).append(evidence)
+            if not mc and not vc:
+                out.unversioned.append(evidence)
+    return out
+
+
+def check_version(running: Versions, *, installing: str, requested: str | None, supported: Iterable[str]) -> str:
+    """The running MindCluster release, after checking that adopting it would not change it.
+
+    installing: the release the rendered chart runs; requested: --mindcluster-version (None if
+    not given). Refuses (errors.Conflict) with what to do when the versions disagree or
+    cannot be told; the caller has changed nothing yet.
+    """
+    supported = list(supported)
+    if len(running.mindcluster) > 1:
+        raise errors.Conflict("the workloads to take over run different MindCluster releases ("
+                              + "; ".join(f"{v}: {', '.join(ev)}" for v, ev in sorted(running.mindcluster.items()))
+                              + "); bring them to one release by hand first; nothing was changed")
+    found = running.single()
+    if found is None:
+        if requested is None:
+            raise errors.Conflict("cannot tell which MindCluster release the workloads to take over run (their "
+                                  "image tags carry no version: " + ", ".join(running.unversioned)
+                                  + f"); pass --mindcluster-version with the running release "
+                                  f"({' or '.join(supported)}); nothing was changed")
+        found = requested
+    if found not in supported:
+        raise errors.Conflict(f"the workloads to take over run MindCluster {found}, which this plugin has no "
+                              f"profile for (it installs {', '.join(supported)}); upgrade them by hand or "
+                              "remove them first; nothing was changed")
+    if requested is not None and requested != found:
+        raise errors.Conflict(f"--mindcluster-version {requested} does not match the running release {found}; "
+                              f"adopt with --mindcluster-version {found}, then upgrade with a plain install; "
+                              "nothing was changed")
+    if installing != found:
+        if requested == found:
+            raise errors.Conflict(f"the chart renders MindCluster {installing} although --mindcluster-version "
+                                  f"{found} was given: it cannot install {found}; nothing was changed")
+        raise errors.Conflict(f"MindCluster {found} runs here but this install would run {installing}: adopting "
+                              f"never changes the release. Pass --mindcluster-version {found} to take it over as "
+                              f"it is (and upgrade later with a plain install); nothing was changed")
+    return found
