@@ -7,7 +7,11 @@ management node, labelled once. Each run starts from an empty cluster state
 very values our profile decided (read from `install --dry-run -o json`), so
 both install the same objects; the ratio is helm's time over ours.
 
-Usage: bench/bench_stack.py [--nodes 100] [--runs 3] [--keep]
+`helm template` is timed with every component on (ClusterD, NodeD and NPU
+Exporter included) for each MindCluster release profile, the newest with
+Volcano v1.12.0; the budget is 0.5 s median.
+
+Usage: bench/bench_stack.py [--nodes 100] [--runs 3] [--keep] [--template-only]
 """
 from __future__ import annotations
 
@@ -37,6 +41,7 @@ def main() -> None:
     ap.add_argument("--nodes", type=int, default=100)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--template-only", action="store_true", help="time helm template only (no cluster)")
     args = ap.parse_args()
     helm = need_tool("helm")
     for chart in dependency_order(CHART):  # bottom-up: the library into the components, then the umbrella
@@ -44,10 +49,19 @@ def main() -> None:
     everything = ["--set", "ascend-docker-runtime.enabled=true", "--set", "ascend-docker-runtime.image.repository=r/adr",
                   "--set-string", "ascend-docker-runtime.image.tag=1.0", "--set", "mindie-service.enabled=true",
                   "--set", "mindie-service.image.repository=r/mindie", "--set-string", "mindie-service.image.tag=1.0",
-                  "--set", "mindie-service.model.name=m", "--set", "mindie-service.model.path=/data/m"]
-    t_template = [timed([helm, "template", "ascend-stack", str(CHART), *everything]) for _ in range(10)]
-    print(f"helm template, umbrella with every component enabled: median {median(t_template):.3f}s "
-          f"(min {min(t_template):.3f}s, 10 runs)")
+                  "--set", "mindie-service.model.name=m", "--set", "mindie-service.model.path=/data/m",
+                  "--set", "mindie-service.accelerator.type=module-910b-8",
+                  "--set", "ascend-clusterd.enabled=true", "--set", "ascend-noded.enabled=true",
+                  "--set", "ascend-npu-exporter.enabled=true", "--set", "ascend-volcano.clusterd.installed=true",
+                  "--set-string", "ascend-volcano.scheduler.initParams.useClusterInfoManager=true"]
+    profiles = {"26.0.0": [], "26.1.0 + Volcano v1.12.0": [
+        "--set", "global.mindcluster.version=26.1.0", "--set", "ascend-volcano.volcanoVersion=v1.12.0"]}
+    for name, extra in profiles.items():
+        t_template = [timed([helm, "template", "ascend-stack", str(CHART), *everything, *extra]) for _ in range(10)]
+        print(f"helm template, umbrella with every component enabled, MindCluster {name}: "
+              f"median {median(t_template):.3f}s (min {min(t_template):.3f}s, 10 runs; budget 0.5s)")
+    if args.template_only:
+        return
 
     cluster_down()
     kubeconfig = cluster_up("--nodes", str(args.nodes))

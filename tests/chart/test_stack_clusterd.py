@@ -9,7 +9,8 @@ Scenarios:
 - RBAC rule by rule against the upstream table (clusterd.yaml), no wildcard;
 - values: registry override, digest, pull secrets, custom namespaces, no
   init container, mounts off, policies;
-- refusals: schema (typo, latest tag, bad port), empty tag, port clash;
+- refusals: schema (typo, latest tag, bad port), port clash; an empty tag is
+  the MindCluster profile's; health flags and probe only from 26.1.0;
 - umbrella: off by default; on it needs Volcano switched to it
   (useClusterInfoManager "true" + clusterd.installed) or is refused; "true"
   without ClusterD is refused; cluster-system created; pull secrets reach
@@ -64,11 +65,11 @@ def test_deployment_defaults() -> None:
     assert "imagePullSecrets" not in spec
     (c,) = spec["containers"]
     assert c["image"] == IMAGE
-    assert c["args"] == ["-logFile=/var/log/mindx-dl/clusterd/clusterd.log", "-logLevel=0",
-                         "--enable-healthz=true", "--healthz-address=11253"]
+    # 26.0.0 (the default release) has no health flags: the binary would exit on them.
+    assert c["args"] == ["-logFile=/var/log/mindx-dl/clusterd/clusterd.log", "-logLevel=0"]
     assert c["command"][:3] == ["/bin/sh", "-c", 'umask 027 && exec /usr/local/bin/clusterd "$@"']
-    assert {p["name"]: p["containerPort"] for p in c["ports"]} == {"grpc": 8899, "healthz": 11253}
-    assert c["livenessProbe"]["httpGet"] == {"path": "/", "port": "healthz", "scheme": "HTTP"}
+    assert {p["name"]: p["containerPort"] for p in c["ports"]} == {"grpc": 8899}
+    assert "livenessProbe" not in c
     assert {e["name"] for e in c["env"]} == {"NODE_NAME", "POD_IP"}
     sc = c["securityContext"]
     assert (sc["runAsUser"], sc["runAsGroup"], sc["runAsNonRoot"]) == (9000, 9000, True)
@@ -156,8 +157,19 @@ def test_schema_rejects(values: dict[str, Any], needle: str) -> None:
     assert needle in render_error(CHART, values)
 
 
+def test_health_endpoint_from_26_1() -> None:
+    (c,) = pod_spec(render(CHART, {"global": {"mindcluster": {"version": "26.1.0"}}}))["containers"]
+    assert c["image"] == IMAGE.replace(":v26.0.0", ":v26.1.0-openeuler24.03")
+    assert c["args"] == ["-logFile=/var/log/mindx-dl/clusterd/clusterd.log", "-logLevel=0",
+                         "--enable-healthz=true", "--healthz-address=11253"]
+    assert {p["name"]: p["containerPort"] for p in c["ports"]} == {"grpc": 8899, "healthz": 11253}
+    assert c["livenessProbe"]["httpGet"] == {"path": "/", "port": "healthz", "scheme": "HTTP"}
+
+
 def test_validations() -> None:
-    assert "image.tag and image.digest are both empty" in render_error(CHART, {"image": {"tag": ""}})
+    # An empty tag is the profile's, not an error.
+    (c,) = pod_spec(render(CHART, {"image": {"tag": ""}}))["containers"]
+    assert c["image"] == IMAGE
     err = render_error(CHART, {"healthz": {"port": 8899}})
     assert "grpcPort and healthz.port are both 8899" in err
 

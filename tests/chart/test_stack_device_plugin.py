@@ -8,13 +8,15 @@ Scenarios:
   (File) and /run/vnpu_cfg_lock, privileged plugin container, log-dir init
   container (root, CHOWN/FOWNER only, 750), priority class, update strategy;
 - each chip family alone (910, 310, 310p, npu) and npu added;
-- the 26.1 single layout (one DaemonSet, accelerator In [...] affinity,
-  tolerations of every enabled family, selector name + instance only);
+- the single layout forced on 26.0.0 (one DaemonSet, accelerator In [...]
+  affinity, tolerations of every enabled family, selector name + instance
+  only); the 26.1.0 profile is tests/chart/test_profiles.py;
 - volcanoType false (arg, no vNPU mounts); per-family and global extraArgs;
   log.createDir false; custom namespace; global registry and pull secrets;
 - RBAC exactly as MindCluster's, no wildcard; common labels on every object;
 - refusals: misspelt keys, wrong types, bad layout (schema); no family
-  enabled, dynamic vNPU without Volcano, no tag (validations.yaml);
+  enabled, dynamic vNPU without Volcano (validations.yaml); an empty tag is
+  the MindCluster profile's;
 - helm lint --strict.
 """
 from __future__ import annotations
@@ -331,9 +333,9 @@ def test_dynamic_vnpu_without_volcano_fails() -> None:
     assert "presetVirtualDevice=false" in err and "volcanoType=false" in err
 
 
-def test_missing_tag_fails() -> None:
-    err = render_error(CHART, {"image": {"tag": ""}})
-    assert "image.tag and image.digest are both empty" in err
+def test_empty_tag_is_the_profiles() -> None:
+    for ds in daemonsets(render(CHART, {"image": {"tag": ""}})).values():
+        assert container(ds)["image"].endswith("/ascend-k8sdeviceplugin:v26.0.0")
 
 
 @pytest.mark.parametrize("vals", [{}, {"layout": "single"}, {"volcanoType": False},

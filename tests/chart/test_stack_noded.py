@@ -9,7 +9,8 @@ Scenarios:
 - RBAC rule by rule against the upstream table (noded.yaml), no wildcard;
 - values: registry/digest/pull secrets, no init container (log dir must then
   exist: type Directory), optional mounts off, namespace;
-- refusals: schema typo, latest tag, empty tag, empty nodeSelector;
+- refusals: schema typo, latest tag, empty nodeSelector; an empty tag is the
+  MindCluster profile's;
 - umbrella: off by default, on renders in mindx-dl with the global pull
   secrets; helm lint --strict.
 """
@@ -112,7 +113,9 @@ def test_schema_rejects(values: dict[str, Any], needle: str) -> None:
 
 
 def test_validations() -> None:
-    assert "image.tag and image.digest are both empty" in render_error(CHART, {"image": {"tag": ""}})
+    # An empty tag is the MindCluster profile's, not an error.
+    refs = {c["image"] for c in pod_spec(render(CHART, {"image": {"tag": ""}}))["containers"]}
+    assert refs == {"swr.cn-south-1.myhuaweicloud.com/ascendhub/noded:v26.0.0"}
     assert "nodeSelector is empty" in render_error(CHART, sets=["nodeSelector=null"])
 
 

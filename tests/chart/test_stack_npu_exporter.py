@@ -13,7 +13,8 @@ Scenarios:
   and interval; not without it, not with serviceMonitor.enabled=false;
 - NetworkPolicy as upstream (Prometheus pods in any namespace), selector from
   values, off;
-- refusals: schema (typo, containerMode, interval), empty tag, port clash;
+- refusals: schema (typo, containerMode, interval), port clash; an empty tag
+  is the MindCluster profile's; health flags and probe only from 26.1.0;
 - umbrella: off by default; on creates namespace npu-exporter, pull secrets
   reach the pod, ServiceMonitor through the umbrella; helm lint --strict.
 """
@@ -48,9 +49,14 @@ def test_daemonset_defaults() -> None:
     assert spec["nodeSelector"] == {"workerselector": "dls-worker-node"}
     (c,) = spec["containers"]
     assert c["image"] == "swr.cn-south-1.myhuaweicloud.com/ascendhub/npu-exporter:v26.0.0"
+    # 26.0.0 (the default release) has no health flags: the binary would exit on them.
     assert c["args"] == ["-port=8082", "-ip=0.0.0.0", "-logFile=/var/log/mindx-dl/npu-exporter/npu-exporter.log",
-                         "-logLevel=0", "-containerMode=containerd", "--enable-healthz=true",
-                         "--healthz-address=11256"]
+                         "-logLevel=0", "-containerMode=containerd"]
+    assert {p["name"]: p["containerPort"] for p in c["ports"]} == {"http-metrics": 8082}
+    assert "livenessProbe" not in c
+    (c,) = pod_spec(render(CHART, {"global": {"mindcluster": {"version": "26.1.0"}}}))["containers"]
+    assert c["image"] == "swr.cn-south-1.myhuaweicloud.com/ascendhub/npu-exporter:v26.1.0-openeuler24.03"
+    assert c["args"][-2:] == ["--enable-healthz=true", "--healthz-address=11256"]
     assert {p["name"]: p["containerPort"] for p in c["ports"]} == {"http-metrics": 8082, "healthz": 11256}
     assert c["livenessProbe"]["httpGet"]["port"] == "healthz"
     assert c["securityContext"] == {"privileged": True, "readOnlyRootFilesystem": True,
@@ -126,7 +132,9 @@ def test_schema_rejects(values: dict[str, Any], needle: str) -> None:
 
 
 def test_validations() -> None:
-    assert "image.tag and image.digest are both empty" in render_error(CHART, {"image": {"tag": ""}})
+    # An empty tag is the profile's, not an error.
+    (c,) = pod_spec(render(CHART, {"image": {"tag": ""}}))["containers"]
+    assert c["image"].endswith("/npu-exporter:v26.0.0")
     assert "port and healthz.port are both 8082" in render_error(CHART, {"healthz": {"port": 8082}})
 
 

@@ -222,8 +222,9 @@ def test_schema_rejects(vals: dict[str, Any], needle: str) -> None:
     assert needle in render_error(CHART, vals)
 
 
-def test_missing_tag_fails() -> None:
-    assert "image.tag and image.digest are both empty" in render_error(CHART, {"image": {"tag": ""}})
+def test_empty_tag_is_the_profiles() -> None:
+    dep = one(render(CHART, {"image": {"tag": ""}}), "Deployment", "ascend-operator-manager")
+    assert dep["spec"]["template"]["spec"]["containers"][0]["image"].endswith("/ascend-operator:v26.0.0")
 
 
 def test_lint_strict() -> None:

@@ -12,6 +12,11 @@
 {{- end -}}
 {{- $logDir := trimSuffix "/" $v.log.dir -}}
 {{- $kubelet := trimSuffix "/" $v.hostPaths.kubeletRoot -}}
+{{- $profile := include "ascend-device-plugin.profile" $ | fromJson -}}
+{{- $features := $profile.features -}}
+{{- $image := include "ascend-device-plugin.profileImage" $ | fromJson -}}
+{{- /* From 26.1.0 the plugin sets `accelerator` itself, so its DaemonSet cannot select on it. */ -}}
+{{- $selfLabelling := has "accelerator" $profile.devicePluginSetsLabels -}}
 ---
 apiVersion: apps/v1
 kind: DaemonSet
@@ -53,6 +58,11 @@ spec:
       {{- with include "ascend-common.imagePullSecrets" $ }}
       {{- . | nindent 6 }}
       {{- end }}
+      {{- if $features.devicePluginHostPID }}
+      # 26.1.0 runs the plugin in the host's PID namespace
+      # (mind-cluster v26.1.0 build/ascendplugin-volcano.yaml).
+      hostPID: true
+      {{- end }}
       securityContext:
         seccompProfile:
           type: RuntimeDefault
@@ -73,6 +83,25 @@ spec:
                     operator: NotIn
                     values: ["soc"]
       {{- end }}
+      {{- else if $selfLabelling }}
+      {{- /*
+      mind-cluster v26.1.0 build/ascendplugin-volcano.yaml: every worker node
+      but SoC nodes (their own variant); the plugin labels the chip itself.
+      */}}
+      {{- $l := include "ascend-common.facts.labels" $ | fromJson }}
+      nodeSelector:
+        {{ $l.keys.workerSelector }}: {{ $l.values.workerSelector }}
+        {{- with $v.nodeSelector }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+      affinity:
+        nodeAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            nodeSelectorTerms:
+              - matchExpressions:
+                  - key: {{ $l.keys.serverType }}
+                    operator: NotIn
+                    values: ["soc"]
       {{- else }}
       {{- with $v.nodeSelector }}
       nodeSelector:
@@ -103,11 +132,11 @@ spec:
         {{- end }}
       {{- if $v.log.createDir }}
       initContainers:
-        {{- include "ascend-common.logInitContainer" (dict "ctx" $ "image" $v.image "dir" $logDir) | nindent 8 }}
+        {{- include "ascend-common.logInitContainer" (dict "ctx" $ "image" $image "dir" $logDir) | nindent 8 }}
       {{- end }}
       containers:
         - name: device-plugin
-          image: {{ include "ascend-common.image" (dict "ctx" $ "image" $v.image) | quote }}
+          image: {{ include "ascend-common.image" (dict "ctx" $ "image" $image) | quote }}
           imagePullPolicy: {{ $v.image.pullPolicy }}
           # `sh -c 'umask 027 && exec device-plugin "$@"'` keeps the argument
           # list below a plain list while log files get mode 640.
@@ -117,7 +146,7 @@ spec:
             - umask 027 && exec device-plugin "$@"
             - device-plugin
           args:
-            {{- include "ascend-device-plugin.args" $ | nindent 12 }}
+            {{- include "ascend-device-plugin.args" $ | trim | nindent 12 }}
             {{- if $family }}
             {{- range (index $v.families $family).extraArgs }}
             - {{ . | quote }}
@@ -132,9 +161,32 @@ spec:
               valueFrom:
                 fieldRef:
                   fieldPath: status.hostIP
+            {{- if $features.mountByRuntimeForDP }}
+            # Ascend Docker Runtime 26.1+ mounts /run/containerd and
+            # /run/docker(.sock) into this container (skipping mounts that
+            # exist): runtime/process/process.go.
+            - name: MOUNT_BY_RUNTIME_FOR_DP
+              value: "true"
+            {{- end }}
             {{- with $v.extraEnv }}
             {{- toYaml . | nindent 12 }}
             {{- end }}
+          {{- if $features.healthz }}
+          ports:
+            - name: healthz
+              containerPort: {{ $v.healthz.port }}
+              protocol: TCP
+          # As mind-cluster v26.1.0 build/ascendplugin-volcano.yaml.
+          livenessProbe:
+            httpGet:
+              path: /
+              port: healthz
+              scheme: HTTP
+            initialDelaySeconds: 30
+            periodSeconds: 15
+            timeoutSeconds: 5
+            failureThreshold: 3
+          {{- end }}
           securityContext:
             privileged: true
             readOnlyRootFilesystem: true

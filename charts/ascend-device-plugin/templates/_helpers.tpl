@@ -42,13 +42,42 @@ familyOrder is the render order.
 {{- toYaml $out -}}
 {{- end -}}
 
-{{/* Arguments of the device-plugin binary (without the per-family extras). */}}
+{{/*
+MindCluster profile of this chart as JSON (ascend-common.mindcluster.profile);
+fails on a release and OS suffix that do not go together.
+*/}}
+{{- define "ascend-device-plugin.profile" -}}
+{{- include "ascend-common.mindcluster.profile" (dict "ctx" . "chart" "ascend-device-plugin") -}}
+{{- end -}}
+
+{{/* The layout rendered: layout, or the release's when empty. */}}
+{{- define "ascend-device-plugin.layout" -}}
+{{- .Values.layout | default (include "ascend-device-plugin.profile" . | fromJson).devicePluginLayout -}}
+{{- end -}}
+
+{{/* Image values with the tag from the profile when image.tag is empty (JSON). */}}
+{{- define "ascend-device-plugin.profileImage" -}}
+{{- include "ascend-common.mindcluster.image" (dict "image" .Values.image "tag" (include "ascend-device-plugin.profile" . | fromJson).tag) -}}
+{{- end -}}
+
+{{/*
+Arguments of the device-plugin binary (without the per-family extras).
+-useAscendDocker exists up to 26.0.0 only and the health flags from 26.1.0
+(profile features; charts/ascend-common/facts/mindcluster.json).
+*/}}
 {{- define "ascend-device-plugin.args" -}}
+{{- $features := (include "ascend-device-plugin.profile" . | fromJson).features -}}
+{{- if $features.useAscendDockerFlag }}
 - -useAscendDocker={{ .Values.useAscendDocker }}
+{{- end }}
 - -volcanoType={{ .Values.volcanoType }}
 - -presetVirtualDevice={{ .Values.presetVirtualDevice }}
 - -logFile={{ trimSuffix "/" .Values.log.dir }}/devicePlugin.log
 - -logLevel={{ .Values.log.level }}
+{{- if $features.healthz }}
+- --enable-healthz=true
+- --healthz-address={{ .Values.healthz.port }}
+{{- end }}
 {{- range .Values.extraArgs }}
 - {{ . | quote }}
 {{- end }}

@@ -21,3 +21,16 @@ isulad: /run/isulad.sock
 {{- define "ascend-npu-exporter.labels" -}}
 {{- include "ascend-common.labels" (dict "ctx" . "component" "npu-exporter") -}}
 {{- end -}}
+
+{{/*
+MindCluster profile of this chart as JSON (ascend-common.mindcluster.profile):
+tag, features, ... Fails on a release and OS suffix that do not go together.
+*/}}
+{{- define "ascend-npu-exporter.profile" -}}
+{{- include "ascend-common.mindcluster.profile" (dict "ctx" . "chart" "ascend-npu-exporter") -}}
+{{- end -}}
+
+{{/* Image values with image.tag "" = the profile's tag (v26.0.0, v26.1.0-<osSuffix>); JSON. */}}
+{{- define "ascend-npu-exporter.profileImage" -}}
+{{- include "ascend-common.mindcluster.image" (dict "image" .Values.image "tag" (include "ascend-npu-exporter.profile" . | fromJson).tag) -}}
+{{- end -}}

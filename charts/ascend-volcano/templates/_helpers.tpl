@@ -17,10 +17,56 @@ app.kubernetes.io/component: {{ .component }}
 {{- include "ascend-common.labels" . -}}
 {{- end -}}
 
+{{/*
+MindCluster profile of this chart as JSON (ascend-common.mindcluster.profile):
+version, tag, volcanoVersion, volcanoTag, npuPluginName, ... Fails on a
+release, OS suffix or Volcano version that does not go together.
+*/}}
+{{- define "ascend-volcano.profile" -}}
+{{- include "ascend-common.mindcluster.profile" (dict "ctx" . "chart" "ascend-volcano" "volcanoVersion" .Values.volcanoVersion) -}}
+{{- end -}}
+
+{{/* The Volcano version this release renders, e.g. v1.9.0. */}}
+{{- define "ascend-volcano.volcanoVersion" -}}
+{{- (include "ascend-volcano.profile" . | fromJson).volcanoVersion -}}
+{{- end -}}
+
+{{/* Is the Volcano version at least .min (e.g. "1.9.0")? Returns "true" or "". */}}
+{{- define "ascend-volcano.atLeast" -}}
+{{- if semverCompare (printf ">=%s-0" .min) (include "ascend-volcano.volcanoVersion" .ctx) -}}true{{- end -}}
+{{- end -}}
+
+{{/* Name of the NPU plugin: scheduler.npuPluginName or the profile's. */}}
+{{- define "ascend-volcano.npuPluginName" -}}
+{{- .Values.scheduler.npuPluginName | default (include "ascend-volcano.profile" . | fromJson).npuPluginName -}}
+{{- end -}}
+
+{{/*
+Image values of a component with the tag from the profile when image.tag is
+empty. Call with (dict "ctx" $ "image" .Values.scheduler.image); returns JSON.
+*/}}
+{{- define "ascend-volcano.profileImage" -}}
+{{- $p := include "ascend-volcano.profile" .ctx | fromJson -}}
+{{- include "ascend-common.mindcluster.image" (dict "image" .image "tag" $p.volcanoTag) -}}
+{{- end -}}
+
 {{/* Scheduler plugin tiers as a YAML list (values or MindCluster's). */}}
 {{- define "ascend-volcano.tiers" -}}
 {{- if .Values.scheduler.tiers -}}
 {{- toYaml .Values.scheduler.tiers -}}
+{{- else -}}
+{{- if include "ascend-volcano.atLeast" (dict "ctx" . "min" "1.12.0") -}}
+{{- /* mind-cluster v26.1.0 component/ascend-for-volcano/build/volcano-v1.12.0.yaml */ -}}
+- plugins:
+    - name: gang
+      enableNodeOrder: false
+    - name: {{ include "ascend-volcano.npuPluginName" . }}
+      enablePreemptable: true
+      enableReclaimable: true
+    - name: priority
+      enableNodeOrder: false
+    - name: conformance
+      enableNodeOrder: false
 {{- else -}}
 - plugins:
     - name: priority
@@ -29,7 +75,8 @@ app.kubernetes.io/component: {{ .component }}
       enableNodeOrder: false
     - name: conformance
       enableNodeOrder: false
-    - name: {{ .Values.scheduler.npuPluginName }}
+    - name: {{ include "ascend-volcano.npuPluginName" . }}
+{{- end }}
 - plugins:
     - name: drf
       enableNodeOrder: false
