@@ -107,6 +107,11 @@ def test_images_equal_render_per_release(helm: Helm, user: dict[str, Any], versi
     assert listed(data) == want and len(want) >= 4
     # the same version given as a value instead of the flag lists the same
     assert listed(list_images(helm, user_values=with_version, pull_secrets=[])) == want
+    # every MindCluster image carries the release's tag (26.1.0: with its default OS suffix)
+    rel = releases.load()["releases"][version]
+    tag = rel["tag"] + (f"-{rel['defaultOsSuffix']}" if rel["defaultOsSuffix"] else "")
+    mindcluster = [i for i in want if "/ascendhub/" in i and "/ascendhub/mindie:" not in i]
+    assert len(mindcluster) >= 4 and all(i.endswith(tag) for i in mindcluster), sorted(want)
 
 
 @pytest.mark.parametrize("mindie", [MINDIE, MINDIE_PD], ids=["single", "pd"])
