@@ -183,7 +183,8 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
     verb = "upgrade" if plan.existing else "install"
     say = info if out_fmt != "text" else click.echo
     dry = dry_run != "none"
-    say(f"{'Would ' + verb if dry else verb.capitalize() + 'ing'} release {release} in namespace {ns}:")
+    say(f"{'Would ' + verb if dry else {'install': 'Installing', 'upgrade': 'Upgrading'}[verb]} release {release} "
+        f"in namespace {ns}:")
     say(f"  - profile: {choice.line()}")
     say(f"  - {values_note}")
     for d in plan.profile.decisions:
