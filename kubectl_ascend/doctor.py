@@ -3,6 +3,10 @@
 Each check takes the API door and the facts gathered once per run (`Cluster`) and returns its
 `Check` rows (PASS / WARN / FAIL, with the fix); `doctor` runs them in order. A check that
 has nothing to look at (no Volcano device plugin, no running scheduler) returns no row.
+
+Checks against the MindCluster release profile (`Cluster.release`, releases.py: the
+installed release's version, else the default): node labels the layout needs, the
+device-plugin topology, the Volcano version and the Kubernetes range of that Volcano.
 """
 from __future__ import annotations
 
@@ -19,8 +23,10 @@ from kubectl_ascend.gang import CONDITION_REFRESH, GROUP_ANNOTATION, PLACED_PHAS
     VOLCANO_SCHEDULER, age, attended, podgroup_events, unbound, volcano_reason
 from kubectl_ascend.install import CRDS
 from kubectl_ascend.kubeapi import KubeAPI
-from kubectl_ascend.labels import ACCELERATOR, FAMILIES, MASTER_NODE, MASTER_SELECTOR, DetectionError, detect_family, \
-    npu_resources
+from kubectl_ascend.labels import ACCELERATOR, FAMILIES, MASTER_NODE, MASTER_SELECTOR, SERVER_TYPE, WORKER_NODE, \
+    WORKER_SELECTOR, DetectionError, chip_name, detect_family, npu_resources
+from kubectl_ascend.releases import PER_FAMILY, SINGLE, Release, default_version, release as release_facts, \
+    volcano_kubernetes
 from kubectl_ascend.workloads import COMPONENT, COMPONENT_NAMES, PART_OF, components, pod_npu_requests, pod_state
 
 #: Kubernetes range MindCluster 7.3-26.1 claims (DESIGN.md §3.3); 1.19+ recommended.
@@ -54,8 +60,10 @@ class DoctorReport:
 class Cluster:
     """What several checks look at, read from the API once and on first use."""
 
-    def __init__(self, kube: KubeAPI) -> None:
+    def __init__(self, kube: KubeAPI, release: Release | None = None) -> None:
         self.kube = kube
+        #: the MindCluster release the cluster is checked against
+        self.release = release or release_facts(default_version())
 
     @cached_property
     def nodes(self) -> list[dict[str, Any]]:
@@ -69,6 +77,23 @@ class Cluster:
     def labelled(self) -> list[dict[str, Any]]:
         """Nodes with a MindCluster accelerator label."""
         return [n for n in self.nodes if (n["metadata"].get("labels") or {}).get(ACCELERATOR)]
+
+    @cached_property
+    def npu_nodes(self) -> list[dict[str, Any]]:
+        """Nodes that show NPUs: huawei.com/* resources, a chip-name label or an accelerator label."""
+        return [n for n in self.nodes if npu_resources(n) or chip_name(n)
+                or (n["metadata"].get("labels") or {}).get(ACCELERATOR)]
+
+    @cached_property
+    def workers(self) -> list[dict[str, Any]]:
+        """Nodes labelled workerselector=dls-worker-node."""
+        return [n for n in self.nodes
+                if (n["metadata"].get("labels") or {}).get(WORKER_SELECTOR) == WORKER_NODE]
+
+    @property
+    def plugin_nodes(self) -> list[dict[str, Any]]:
+        """Nodes the release's device plugin runs on: accelerator-labelled (per family), workers (single)."""
+        return self.workers if self.release.layout == SINGLE else self.labelled
 
     @cached_property
     def by_component(self) -> dict[str, list[dict[str, Any]]]:
@@ -127,7 +152,9 @@ def check_management_node(kube: KubeAPI, cluster: Cluster) -> list[Check]:
 
 
 def check_npu_nodes_labelled(kube: KubeAPI, cluster: Cluster) -> list[Check]:
-    unlabelled, inconsistent = [], []
+    """NPU nodes exist and their accelerator labels agree with the NPUs they advertise.
+    (Which labels the release needs on them: check_labels_profile.)"""
+    inconsistent = []
     for n in cluster.nodes:
         name = n["metadata"]["name"]
         acc = (n["metadata"].get("labels") or {}).get(ACCELERATOR)
@@ -135,21 +162,38 @@ def check_npu_nodes_labelled(kube: KubeAPI, cluster: Cluster) -> list[Check]:
             fam = detect_family(n) if npu_resources(n) else None
         except DetectionError:
             fam = None
-        if acc:
-            if fam and FAMILIES[fam] != acc:
-                inconsistent.append(f"{name} (label {acc}, resources say {FAMILIES[fam]})")
-        elif fam:
-            unlabelled.append(name)
-    if unlabelled:
-        return [Check("npu-nodes-labelled", "FAIL", f"{len(unlabelled)} NPU node(s) without MindCluster labels: "
-                      f"{', '.join(unlabelled[:10])}", "kubectl ascend label-node " + " ".join(unlabelled[:10]))]
+        if acc and fam and FAMILIES[fam] != acc:
+            inconsistent.append(f"{name} (label {acc}, resources say {FAMILIES[fam]})")
     if inconsistent:
         return [Check("npu-nodes-labelled", "FAIL", "accelerator label disagrees with advertised NPUs: "
                       + ", ".join(inconsistent[:10]), "kubectl ascend label-node NODE --overwrite")]
-    if cluster.labelled:
-        return [Check("npu-nodes-labelled", "PASS", f"{len(cluster.labelled)} NPU node(s) labelled and consistent")]
+    if cluster.npu_nodes:
+        return [Check("npu-nodes-labelled", "PASS", f"{len(cluster.npu_nodes)} NPU node(s); their accelerator "
+                      "labels agree with the NPUs they advertise")]
     return [Check("npu-nodes-labelled", "FAIL", "no NPU nodes found (no accelerator labels, no huawei.com/* resources)",
                   "join Ascend servers (kubectl ascend join-cmd) and label them (kubectl ascend label-node --all)")]
+
+
+def check_labels_profile(kube: KubeAPI, cluster: Cluster) -> list[Check]:
+    """NPU nodes carry the label the release's device plugin selects: `accelerator` for the per-family
+    DaemonSets (mind-cluster v26.0.0 build/ascendplugin-volcano.yaml), `workerselector=dls-worker-node`
+    for 26.1's single one (v26.1.0 build/ascendplugin-volcano.yaml), which sets `accelerator` itself."""
+    rel = cluster.release
+    if not cluster.npu_nodes:
+        return []
+    if rel.layout == SINGLE:
+        want = f"{WORKER_SELECTOR}=dls-worker-node"
+        missing = [n["metadata"]["name"] for n in cluster.npu_nodes
+                   if (n["metadata"].get("labels") or {}).get(WORKER_SELECTOR) != WORKER_NODE]
+    else:
+        want = ACCELERATOR
+        missing = [n["metadata"]["name"] for n in cluster.npu_nodes
+                   if not (n["metadata"].get("labels") or {}).get(ACCELERATOR)]
+    if missing:
+        return [Check("labels-profile", "FAIL", f"{len(missing)} NPU node(s) without {want}, which the {rel.name} "
+                      f"device plugin selects (they get none): {', '.join(missing[:10])}",
+                      f"kubectl ascend label-node --mindcluster-version {rel.version} " + " ".join(missing[:10]))]
+    return [Check("labels-profile", "PASS", f"all {len(cluster.npu_nodes)} NPU node(s) carry {want} ({rel.name})")]
 
 
 def _allocatable_npus(node: dict[str, Any]) -> int:
@@ -162,7 +206,7 @@ def check_device_plugin(kube: KubeAPI, cluster: Cluster) -> list[Check]:
     if "device-plugin" not in cluster.by_component:
         return [Check("device-plugin", "FAIL", "the Ascend Device Plugin is not installed", "kubectl ascend install")]
     out = []
-    labelled = cluster.labelled
+    labelled = cluster.plugin_nodes
     pods = kube.list_pods(label_selector=f"{PART_OF},{COMPONENT}=device-plugin")
     state = {(p.get("spec") or {}).get("nodeName"): pod_state(p) for p in pods}
     pending = [p for p in pods if not (p.get("spec") or {}).get("nodeName")]
@@ -189,7 +233,8 @@ def check_device_plugin(kube: KubeAPI, cluster: Cluster) -> list[Check]:
                          "(kubectl ascend status); a pod stuck in ContainerCreating usually lacks /etc/vnpu.cfg "
                          "or the driver under /usr/local/Ascend/driver on that node"))
     else:
-        out.append(Check("device-plugin", "PASS", f"device plugin running on all {len(labelled)} NPU node(s)"))
+        out.append(Check("device-plugin", "PASS", f"device plugin running on all {len(labelled)} "
+                         + ("worker node(s)" if cluster.release.layout == SINGLE else "NPU node(s)")))
     if no_npus:
         out.append(Check("npus-allocatable", "FAIL", f"no allocatable NPUs on {', '.join(no_npus[:10])}",
                          "check the device plugin log on those nodes (/var/log/mindx-dl/devicePlugin) and the NPU "
@@ -387,13 +432,97 @@ def check_crds(kube: KubeAPI, cluster: Cluster) -> list[Check]:
     return [Check("crds", "PASS", f"all {len(CRDS)} CRDs present")]
 
 
+def check_device_plugin_layout(kube: KubeAPI, cluster: Cluster) -> list[Check]:
+    """The device-plugin DaemonSets have the release's topology: one per chip family selecting
+    `accelerator=...` (<= 26.0) or one for every worker (26.1+). The Atlas 200I SoC variant
+    (nodeSelector servertype=soc) is its own DaemonSet in both and is not counted."""
+    rows = [r for r in cluster.by_component.get("device-plugin", [])
+            if r["kind"] == "DaemonSet" and r["nodeSelector"].get(SERVER_TYPE) != "soc"]
+    if not rows:
+        return []
+    rel = cluster.release
+    found = SINGLE if len(rows) == 1 and ACCELERATOR not in rows[0]["nodeSelector"] else PER_FAMILY
+    names = ", ".join(r["name"] for r in rows)
+    shape = {SINGLE: "one DaemonSet for every worker", PER_FAMILY: "one DaemonSet per chip family"}
+    if found != rel.layout:
+        return [Check("device-plugin-layout", "FAIL", f"{shape[found]} ({names}), but {rel.name} runs "
+                      f"{shape[rel.layout]}",
+                      f"kubectl ascend install --mindcluster-version {rel.version} (and drop any "
+                      "ascend-device-plugin.layout override)")]
+    return [Check("device-plugin-layout", "PASS", f"{shape[found]} ({names}), as {rel.name} runs it")]
+
+
+VOLCANO_TAG = re.compile(r"^(v\d+\.\d+\.\d+)")
+
+
+def _volcano_version(cluster: Cluster) -> tuple[str | None, str] | None:
+    """(Volcano version, image tag) of the volcano-scheduler Deployment; None when it is not installed.
+    The tag is "<volcano>-<mindcluster>[-<os>]", e.g. v1.9.0-v26.1.0 (v26.1.0 helm-deploy-tool/app/values.yaml)."""
+    rows = cluster.by_component.get("volcano-scheduler")
+    if not rows:
+        return None
+    tag = str(rows[0]["version"])
+    m = VOLCANO_TAG.match(tag)
+    return (m.group(1) if m else None), tag
+
+
+def check_volcano_version(kube: KubeAPI, cluster: Cluster) -> list[Check]:
+    """The Volcano the scheduler image carries is one the release ships (DESIGN.md §3.6)."""
+    found = _volcano_version(cluster)
+    if found is None:
+        return []
+    version, tag = found
+    rel = cluster.release
+    if version is None:
+        return [Check("volcano-version", "WARN", f"cannot tell the Volcano version from the scheduler image tag "
+                      f"{tag!r} (want v<volcano>-v<mindcluster>, e.g. {rel.volcano_default}-{rel.tag})",
+                      "set ascend-volcano's image tags to a published one")]
+    if version not in rel.volcano_versions:
+        return [Check("volcano-version", "FAIL", f"Volcano {version} (image tag {tag}) is not one {rel.name} ships "
+                      f"({', '.join(rel.volcano_versions)})",
+                      f"kubectl ascend install --set ascend-volcano.volcanoVersion={rel.volcano_default}")]
+    return [Check("volcano-version", "PASS", f"Volcano {version} (image tag {tag}) is one {rel.name} ships")]
+
+
+def check_volcano_kubernetes(kube: KubeAPI, cluster: Cluster) -> list[Check]:
+    """The Kubernetes server is inside the range the installed Volcano supports
+    (mindcluster.json volcanoKubernetes, from Volcano's compatibility matrix); outside is a WARN."""
+    found = _volcano_version(cluster)
+    if found is None or found[0] is None:
+        return []
+    version = found[0]
+    rng = volcano_kubernetes(version)
+    if rng is None:
+        return [Check("volcano-kubernetes", "WARN", f"no Kubernetes range is known for Volcano {version}",
+                      "check Volcano's compatibility matrix")]
+    ver = kube.server_version()
+    mm = _parse_version(ver)
+    git = ver.get("gitVersion", f"{mm[0]}.{mm[1]}")
+    lo, hi = (tuple(int(x) for x in r.split(".")) for r in rng)
+    if lo <= mm <= hi:
+        return [Check("volcano-kubernetes", "PASS", f"Kubernetes {git} is inside Volcano {version}'s range "
+                      f"{rng[0]}-{rng[1]}")]
+    fits = [v for v in cluster.release.volcano_versions
+            if (r := volcano_kubernetes(v)) and tuple(int(x) for x in r[0].split(".")) <= mm
+            <= tuple(int(x) for x in r[1].split("."))]
+    fix = (f"use Volcano {' or '.join(fits)} (--set ascend-volcano.volcanoVersion=...)" if fits else
+           f"no Volcano {cluster.release.name} ships supports it; run Kubernetes {rng[0]}-{rng[1]} or accept "
+           "the risk")
+    return [Check("volcano-kubernetes", "WARN", f"Kubernetes {git} is outside Volcano {version}'s supported range "
+                  f"{rng[0]}-{rng[1]}", fix)]
+
+
 #: The checks in the order `doctor` runs and prints them.
 CHECKS: list[Callable[[KubeAPI, Cluster], list[Check]]] = [
     check_kubernetes_version,
     check_management_node,
     check_npu_nodes_labelled,
+    check_labels_profile,
     check_device_plugin,
+    check_device_plugin_layout,
     check_control_plane,
+    check_volcano_version,
+    check_volcano_kubernetes,
     check_use_cluster_info_manager,
     check_npu_pods_via_volcano,
     check_volcano_plugin_log,
@@ -402,9 +531,9 @@ CHECKS: list[Callable[[KubeAPI, Cluster], list[Check]]] = [
 ]
 
 
-def doctor(kube: KubeAPI) -> DoctorReport:
-    """Run every check of `CHECKS` against the cluster."""
-    cluster = Cluster(kube)
+def doctor(kube: KubeAPI, release: Release | None = None) -> DoctorReport:
+    """Run every check of `CHECKS` against the cluster, for MindCluster `release` (None: the default)."""
+    cluster = Cluster(kube, release)
     report = DoctorReport()
     for check in CHECKS:
         report.checks.extend(check(kube, cluster))

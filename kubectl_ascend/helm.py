@@ -163,21 +163,6 @@ def dependency_order(*charts: Path) -> list[Path]:
     return order
 
 
-def mindcluster_facts() -> dict[str, Any]:
-    """The MindCluster release profiles shipped with the charts (charts/ascend-common/facts/mindcluster.json)."""
-    import json
-
-    path = charts_root() / "ascend-common" / "facts" / "mindcluster.json"
-    try:
-        doc = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise errors.AscendError(f"cannot read the MindCluster release facts {path}: {e}; reinstall kubectl-ascend") \
-            from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("releases"), dict) or "default" not in doc:
-        raise errors.AscendError(f"{path} has no releases/default: reinstall kubectl-ascend")
-    return doc
-
-
 def _explain(e: Exception, what: str) -> errors.AscendError:
     """The one translator: helm's own explanation (stderr), without helm's `Error: ` prefix, on one line."""
     if type(e).__name__ == "ValidationError":  # pydantic, from pyhelm3's models

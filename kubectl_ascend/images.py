@@ -19,8 +19,6 @@ from kubectl_ascend import errors
 from kubectl_ascend.kubeapi import HelmAPI
 from kubectl_ascend.profile import CLUSTERD, MINDIE, VOLCANO, deep_merge, enabled
 
-#: MindCluster releases the charts have a profile for (issue 13 item 1 adds 26.1.0).
-MINDCLUSTER_VERSIONS = ("26.0.0",)
 #: Workload kinds whose pod template sits at spec.template.spec.
 _TEMPLATED = ("Deployment", "DaemonSet", "StatefulSet", "ReplicaSet", "ReplicationController")
 
@@ -125,11 +123,16 @@ def list_images(helm: HelmAPI, *, user_values: dict[str, Any], pull_secrets: lis
                 mindcluster_version: str | None = None) -> dict[str, Any]:
     """Render the stack (and a mindie-service release) and list the images of every pod template."""
     from kubectl_ascend.helm import charts_root
+    from kubectl_ascend.profile import set_path
+    from kubectl_ascend.releases import VERSION_PATH, choose
 
-    if mindcluster_version and mindcluster_version not in MINDCLUSTER_VERSIONS:
-        raise errors.InvalidInput(f"--mindcluster-version {mindcluster_version}: the charts have a profile for "
-                                  f"{', '.join(MINDCLUSTER_VERSIONS)} only (26.1.0 is not supported yet)")
+    # the version: --mindcluster-version, else -f/--set global.mindcluster.version, else the default
+    try:
+        version = choose(mindcluster_version, user_values, None, release).version
+    except errors.InvalidInput as e:
+        raise errors.InvalidInput(f"{e} (nothing was rendered)") from None
     values = stack_values(user_values, pull_secrets)
+    set_path(values, VERSION_PATH, version)
     objs = helm.template(helm.prepare_chart(chart), release, namespace, values)
     found = collect(objs, release)
     secrets = {n for o in objs for s in pod_specs(o) for n in pull_secret_names(s)}
@@ -144,7 +147,7 @@ def list_images(helm: HelmAPI, *, user_values: dict[str, Any], pull_secrets: lis
         sources.append({"release": mindie_release, "chart": MINDIE, "namespace": mindie_namespace,
                         "objects": len(mobjs)})
     return {
-        "mindclusterVersion": mindcluster_version or MINDCLUSTER_VERSIONS[0],
+        "mindclusterVersion": version,
         "registry": (values.get("global") or {}).get("imageRegistry") or "",
         "pullSecrets": sorted(secrets),
         "sources": sources,

@@ -11,6 +11,7 @@ from kubectl_ascend import adopt, errors
 from kubectl_ascend.kubeapi import HelmAPI, KubeAPI
 from kubectl_ascend.output import first_few
 from kubectl_ascend.status import wait_ready
+from kubectl_ascend.releases import Release
 from kubectl_ascend.profile import CLUSTERD, DP, NODED, NPU_EXPORTER, OPERATOR, RUNTIME, VOLCANO, Profile, decide, \
     deep_merge, enabled
 
@@ -98,9 +99,11 @@ class InstallPlan:
 
 
 def plan_install(kube: KubeAPI, helm: HelmAPI, *, chart: str | None, release: str, namespace: str,
-                 user_values: dict[str, Any]) -> InstallPlan:
-    """Everything is decided and validated (chart renders with these values) before any change."""
-    profile = decide(kube.list_nodes(), user_values)
+                 user_values: dict[str, Any], mindcluster: Release | None = None) -> InstallPlan:
+    """Everything is decided and validated (chart renders with these values) before any change.
+
+    mindcluster: the MindCluster release to install (releases.choose); None is the default one."""
+    profile = decide(kube.list_nodes(), user_values, mindcluster)
     adopt_existing_namespaces(kube, profile, release, namespace)
     ref = helm.prepare_chart(chart)
     # render first: a schema violation or a failed validation stops us before anything is applied

@@ -50,7 +50,9 @@ class LabelResult:
                 "changes": {k: {"old": o, "new": n} for k, (o, n) in p.changes.items()},
                 **({"error": err} if err else {}),
             })
+        left = sorted({k for p in self.plans for k in p.left_to_plugin})
         return {"dryRun": self.dry_run, "interrupted": self.interrupted, "nodes": nodes,
+                "leftToDevicePlugin": left,
                 "skipped": self.skipped,
                 "summary": {"labelled": len(self.applied), "unchanged": sum(p.noop for p in self.plans),
                             "skipped": len(self.skipped),
@@ -93,17 +95,21 @@ def select_nodes(kube: KubeAPI, names: list[str], selector: str | None, all_node
 
 def label_nodes(kube: KubeAPI, nodes: list[dict[str, Any]], *, role: str, accelerator: str,
                 server_model: str | None, overwrite: bool, dry_run: bool, workers: int = DEFAULT_WORKERS,
-                progress: Callable[[int, int], None] | None = None, skip_undetectable: bool = False) -> LabelResult:
+                progress: Callable[[int, int], None] | None = None, skip_undetectable: bool = False,
+                plugin_sets: tuple[str, ...] = (), noded: bool = False) -> LabelResult:
     """Plan all nodes, refuse as a whole on detection errors or conflicts, then apply.
 
     skip_undetectable (for --all / -l): nodes that show no NPU at all (no huawei.com/*
-    resource, no chip-name label) are skipped and reported instead of failing the run.
+    resource, no chip-name label) are skipped and reported instead of failing the run
+    (or, when the device plugin detects the chip itself, instead of being made workers).
+    plugin_sets and noded: see labels.plan_node.
     """
-    plans = plan_nodes(nodes, role=role, accelerator=accelerator, server_model=server_model)
+    plans = plan_nodes(nodes, role=role, accelerator=accelerator, server_model=server_model,
+                       plugin_sets=plugin_sets, noded=noded)
     skipped: list[str] = []
     if skip_undetectable:
-        skipped = [p.node for p in plans if p.error and p.undetectable]
-        plans = [p for p in plans if not (p.error and p.undetectable)]
+        skipped = [p.node for p in plans if p.undetectable]
+        plans = [p for p in plans if not p.undetectable]
     bad = [p.error for p in plans if p.error]
     if bad:
         raise errors.InvalidInput("; ".join(bad) + " (nothing was changed)")

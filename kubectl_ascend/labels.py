@@ -24,15 +24,23 @@ WORKER_SELECTOR = _KEYS["workerSelector"]
 MASTER_SELECTOR = _KEYS["masterSelector"]
 SERVER_USAGE = _KEYS["serverUsage"]
 SERVER_TYPE = _KEYS["serverType"]
+#: NodeD's switch: with "on" NodeD judges node faults (mind-cluster v26.1.0 docs/en/scheduling/api/k8s.md).
+NODED_ENABLE = _KEYS["nodeDEnable"]
 CHIP_LABELS = tuple(_KEYS["chipName"])
-#: Fixed label values: masterselector=dls-master-node, workerselector=dls-worker-node, worker role.
+#: Fixed label values: masterselector=dls-master-node, workerselector=dls-worker-node, worker role, nodeDEnable=on.
 MASTER_NODE = _FACTS["values"]["masterSelector"]
 WORKER_NODE = _FACTS["values"]["workerSelector"]
 WORKER_ROLE_VALUE = _FACTS["values"]["workerRole"]
+NODED_ON = _FACTS["values"]["nodeDEnable"]
 
 #: Every label key label-node may write; nothing else is ever patched.
 OWNED_KEYS = (ACCELERATOR, ACCELERATOR_TYPE, HOST_ARCH, WORKER_ROLE, WORKER_SELECTOR,
-              MASTER_SELECTOR, SERVER_USAGE, SERVER_TYPE)
+              MASTER_SELECTOR, SERVER_USAGE, SERVER_TYPE, NODED_ENABLE)
+#: Labels still written by hand although the release's device plugin sets the key: the plugin sets
+#: servertype only where it is absent on 910/310/310P nodes, and the SoC DaemonSet selects
+#: servertype=soc (mind-cluster v26.1.0 component/ascend-device-plugin/pkg/server/manager.go
+#: getNewNodeLabel; build/ascendplugin-310P-1usoc-volcano.yaml).
+MANUAL_ANYWAY = {(SERVER_TYPE, "soc")}
 
 #: --accelerator value (family) -> accelerator label value.
 FAMILIES: dict[str, str] = {fam: f["accelerator"] for fam, f in _FACTS["families"].items()}
@@ -150,7 +158,10 @@ class NodePlan:
     desired: dict[str, str]
     current: dict[str, str]
     error: str | None = None
+    #: shows no NPU at all (no huawei.com/* resource, no chip-name label): --all / -l skip it
     undetectable: bool = False
+    #: keys not written because the release's device plugin sets them itself
+    left_to_plugin: tuple[str, ...] = ()
     changes: dict[str, tuple[str | None, str]] = field(default_factory=dict)
     conflicts: dict[str, tuple[str, str]] = field(default_factory=dict)
 
@@ -160,8 +171,14 @@ class NodePlan:
 
 
 def plan_node(node: dict[str, Any], *, role: str = "worker", accelerator: str = "auto",
-              server_model: str | None = None) -> NodePlan:
-    """Desired labels for one node and how they differ from its current ones."""
+              server_model: str | None = None, plugin_sets: tuple[str, ...] = (), noded: bool = False) -> NodePlan:
+    """Desired labels for one node and how they differ from its current ones.
+
+    plugin_sets: label keys the MindCluster release's device plugin writes itself
+    (releases.Release.plugin_sets_labels; 26.1.0: accelerator, servertype); they are left
+    out (but `MANUAL_ANYWAY`), and the accelerator family need not be detectable then.
+    noded: NodeD is in use, so workers also get nodeDEnable=on.
+    """
     meta = node.get("metadata") or {}
     name = meta.get("name", "?")
     current = {k: str(v) for k, v in (meta.get("labels") or {}).items()}
@@ -169,6 +186,9 @@ def plan_node(node: dict[str, Any], *, role: str = "worker", accelerator: str = 
         desired = {MASTER_SELECTOR: MASTER_NODE}
         return _diff(NodePlan(name, desired, current))
     model = SERVER_MODELS[server_model] if server_model else None
+    no_npu_seen = not npu_resources(node) and not chip_name(node)
+    family: str | None
+    undetected = False
     try:
         if accelerator != "auto":
             family = accelerator
@@ -180,29 +200,37 @@ def plan_node(node: dict[str, Any], *, role: str = "worker", accelerator: str = 
         else:
             family = detect_family(node)
     except DetectionError as e:
-        return NodePlan(name, {}, current, error=f"node {name}: cannot detect the accelerator: {e}; "
-                        "pass --accelerator 910|310|310P|npu or --server-model",
-                        undetectable=not npu_resources(node) and not chip_name(node))
-    if model and model.family != family:
+        if ACCELERATOR not in plugin_sets:
+            return NodePlan(name, {}, current, error=f"node {name}: cannot detect the accelerator: {e}; "
+                            "pass --accelerator 910|310|310P|npu or --server-model", undetectable=no_npu_seen)
+        family = None  # the device plugin finds the chip itself
+        undetected = no_npu_seen
+    if model and family and model.family != family:
         return NodePlan(name, {}, current, error=f"node {name}: --server-model {model.key} is an Ascend "
                         f"{model.family} server but the accelerator is {family}")
     desired = {
-        ACCELERATOR: FAMILIES[family],
         WORKER_ROLE: WORKER_ROLE_VALUE,
         WORKER_SELECTOR: WORKER_NODE,
     }
+    if family:
+        desired[ACCELERATOR] = FAMILIES[family]
     arch = ((node.get("status") or {}).get("nodeInfo") or {}).get("architecture", "")
     if arch in ARCH:
         desired[HOST_ARCH] = ARCH[arch]
     else:
         return NodePlan(name, {}, current, error=f"node {name}: unknown architecture {arch!r} in "
                         "status.nodeInfo (want arm64 or amd64)")
-    acc_type = model.accelerator_type if model else auto_accelerator_type(node, family)
+    acc_type = model.accelerator_type if model else auto_accelerator_type(node, family) if family else None
     if acc_type:
         desired[ACCELERATOR_TYPE] = acc_type
     for k, v in (model.extra if model else ()):
         desired[k] = v
-    return _diff(NodePlan(name, desired, current))
+    if noded:
+        desired[NODED_ENABLE] = NODED_ON
+    left = tuple(k for k in plugin_sets if k in OWNED_KEYS and (k, desired.get(k)) not in MANUAL_ANYWAY)
+    for k in left:
+        desired.pop(k, None)
+    return _diff(NodePlan(name, desired, current, undetectable=undetected, left_to_plugin=left))
 
 
 def _diff(plan: NodePlan) -> NodePlan:

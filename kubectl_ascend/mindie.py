@@ -99,3 +99,37 @@ def write_global_ranktable(kube: KubeAPI, ns: str, result: RanktableResult, conf
     if not dry_run and changed:
         kube.patch_configmap_data(ns, result.configmap, result.data())
     return "would write" if dry_run and changed else "written" if changed else "unchanged"
+
+
+#: How ClusterD is found: the Deployment of our ascend-clusterd chart by its labels; a hand-installed
+#: one by its pods, since upstream's Deployment carries no labels of its own and only its pod
+#: template is labelled `app: clusterd` (mind-cluster v26.1.0 component/clusterd/build/clusterd.yaml).
+CLUSTERD_DEPLOYMENT = "app.kubernetes.io/part-of=mindcluster,app.kubernetes.io/component=clusterd"
+CLUSTERD_POD = "app=clusterd"
+
+
+def clusterd_running(kube: KubeAPI) -> list[str]:
+    """What shows ClusterD runs: "deployment ns/name" of our chart, "pod ns/name" of a hand-installed one.
+
+    With ClusterD running, it builds MindIE's global ranktable itself from the per-instance
+    hccl.json ConfigMaps (mind-cluster v26.1.0 component/clusterd/pkg/domain/epranktable/
+    ranktable_manager.go, ranktable_util.go) and the MindIE controller receives it over gRPC
+    (SubscribeRankTable, v26.1.0 docs/en/scheduling/api/clusterd/05_service_configuration_apis.md),
+    so `mindie ranktable` defers to it.
+    """
+    found = [f"deployment {d['metadata']['namespace']}/{d['metadata']['name']}"
+             for d in kube.list_deployments(CLUSTERD_DEPLOYMENT)]
+    if not found:
+        found = [f"pod {p['metadata']['namespace']}/{p['metadata']['name']}"
+                 for p in kube.list_pods(label_selector=CLUSTERD_POD) if not p["metadata"].get("deletionTimestamp")]
+    return sorted(found)
+
+
+def defer_to_clusterd(kube: KubeAPI, ns: str, release: str) -> list[str]:
+    """`clusterd_running` for a PD release that exists (errors.NotFound otherwise, as without ClusterD)."""
+    try:
+        build_global_ranktable(release, kube.list_configmaps(ns, configmap_selector(release)), [])
+    except RanktableError as e:
+        raise errors.NotFound(f"release {release} in namespace {ns}: {e} (is it a mindie-service release "
+                              "with mode: pd? pass -n NAMESPACE)") from None
+    return clusterd_running(kube)

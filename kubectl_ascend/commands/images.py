@@ -6,12 +6,13 @@ from typing import Any
 import click
 
 from kubectl_ascend.commands._common import Settings, StrictCommand, fmt, output_option, pass_settings
-from kubectl_ascend.commands.stack import PULL_SECRET_OPT, checked_pull_secrets
+from kubectl_ascend.commands.stack import PULL_SECRET_OPT, checked_mindcluster_version, checked_pull_secrets, \
+    mindcluster_option
 from kubectl_ascend.output import emit, table
 
 
 @click.command("images", cls=StrictCommand)
-@click.option("--mindcluster-version", metavar="V", help="MindCluster release whose images to list (26.0.0).")
+@mindcluster_option("global.mindcluster.version of -f/--set, else 26.0.0 (the cluster is not read)")
 @click.option("-f", "--values", "values_files", multiple=True, metavar="FILE",
               help="Values file for the stack, as given to install (repeatable).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
@@ -29,11 +30,14 @@ def images(settings: Settings, mindcluster_version: str | None, values_files: tu
     Renders the umbrella with the same -f/--set values you give `install` (and, with
     --mindie-values, a mindie-service release) without contacting the cluster, and lists
     the image of every container of every pod template. global.imageRegistry rewrites
-    them all. Mirror them before an air-gapped install (README: "Air-gapped installs").
+    them all. --mindcluster-version picks the release profile (26.0.0 or 26.1.0; default
+    26.0.0, this command does not look at the cluster). Mirror them before an air-gapped
+    install (README: "Air-gapped installs").
 
     \b
     Examples:
       kubectl ascend images
+      kubectl ascend images --mindcluster-version 26.1.0 -o json
       kubectl ascend images --set ascend-clusterd.enabled=true -o json
       kubectl ascend images --set global.imageRegistry=registry.local:5000 --pull-secret regcred
       kubectl ascend images --mindie-values mindie.yaml -o yaml
@@ -42,6 +46,7 @@ def images(settings: Settings, mindcluster_version: str | None, values_files: tu
     from kubectl_ascend.helm import Helm
     from kubectl_ascend.images import list_images
 
+    checked_mindcluster_version(mindcluster_version)
     user = _load_values(values_files, sets)
     mindie = _load_values((mindie_values,), ()) if mindie_values else None
     helm = Helm(settings.kubeconfig, settings.context)

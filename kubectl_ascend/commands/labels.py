@@ -9,8 +9,10 @@ import click
 from kubectl_ascend import errors
 from kubectl_ascend.commands._common import Settings, StrictCommand, dry_run_option, fmt, output_option, pass_settings, \
     usage_check
+from kubectl_ascend.commands.stack import MINDCLUSTER_OPT, RELEASE_OPT, checked_mindcluster_version, \
+    installed_release_values
 from kubectl_ascend.labels import FAMILIES, MASTER_NODE, MASTER_SELECTOR, SERVER_MODELS
-from kubectl_ascend.output import emit, table
+from kubectl_ascend.output import emit, table, warn
 
 _MODELS_HELP = ", ".join(SERVER_MODELS)
 
@@ -27,18 +29,30 @@ _MODELS_HELP = ", ".join(SERVER_MODELS)
               help=f"Server model: sets accelerator-type and extra labels. One of: {_MODELS_HELP} "
                    "(see `kubectl ascend models`).")
 @click.option("--overwrite", is_flag=True, help="Replace labels that already have other values.")
+@MINDCLUSTER_OPT
+@click.option("--noded", is_flag=True,
+              help="Also label workers nodeDEnable=on (NodeD judges their faults); implied when the installed "
+                   "release has ascend-noded.enabled.")
+@RELEASE_OPT
 @dry_run_option(("none", "client"), help="print the plan (node, label, old -> new) and change nothing.")
 @click.option("--workers", type=click.IntRange(1, 128), default=64, show_default=True,
               help="Concurrent PATCH requests.")
 @output_option
 @pass_settings
 def label_node(settings: Settings, nodes: tuple[str, ...], selector: str | None, all_nodes: bool, role: str,
-               accelerator: str, server_model: str | None, overwrite: bool, dry_run: str, workers: int,
-               output: str | None) -> None:
+               accelerator: str, server_model: str | None, overwrite: bool, mindcluster_version: str | None,
+               noded: bool, release: str, dry_run: str, workers: int, output: str | None) -> None:
     """Apply the MindCluster node labels (only the labels this tool owns).
 
+    Which labels follow the MindCluster release (--mindcluster-version, else the installed
+    release --release, else 26.0.0): 26.1.0's device plugin sets accelerator and servertype
+    itself, so they are not written then (servertype=soc of --server-model atlas-200i-soc-a1
+    still is). With NodeD (--noded, or enabled in the installed release) workers also get
+    nodeDEnable=on.
+
     With --all or -l, nodes that show no NPU (no huawei.com/* resource, no chip-name
-    label) are skipped and listed; named nodes that cannot be detected are an error.
+    label) are skipped and listed; named nodes that cannot be detected are an error
+    under 26.0.0 and made workers under 26.1.0 (its device plugin finds the chip).
 
     \b
     Examples:
@@ -58,12 +72,24 @@ def label_node(settings: Settings, nodes: tuple[str, ...], selector: str | None,
     chosen = sum(bool(x) for x in (nodes, selector, all_nodes))
     if chosen != 1:
         raise click.UsageError("name the nodes, or pass -l SELECTOR, or --all (exactly one of them)")
-    if role == "master" and (accelerator != "auto" or server_model):
-        raise click.UsageError("--accelerator and --server-model apply to --role worker only")
+    if role == "master" and (accelerator != "auto" or server_model or noded):
+        raise click.UsageError("--accelerator, --server-model and --noded apply to --role worker only")
+    checked_mindcluster_version(mindcluster_version)
+    from kubectl_ascend.profile import NODED, enabled
+    from kubectl_ascend.releases import choose
+
     kube = settings.kube(pool_size=workers)
     targets = select_nodes(kube, list(nodes), selector, all_nodes)
     if not targets:
         raise errors.NotFound("no nodes matched; nothing to label")
+    installed, problem = (None, None)
+    if role == "worker" and not (mindcluster_version and noded):
+        installed, problem = installed_release_values(settings, release)
+        if problem:
+            warn(problem)
+    choice = choose(mindcluster_version, None, installed, release)
+    noded_on = role == "worker" and (noded or enabled(installed or {}, NODED, default=False))
+    plugin_sets = choice.release.plugin_sets_labels if role == "worker" else ()
     out_fmt = fmt(settings, output)
     tty = sys.stderr.isatty() and out_fmt == "text"
 
@@ -78,16 +104,22 @@ def label_node(settings: Settings, nodes: tuple[str, ...], selector: str | None,
     try:
         result = label_nodes(kube, targets, role=role, accelerator=accelerator, server_model=server_model,
                              overwrite=overwrite, dry_run=dry_run != "none", workers=workers, progress=progress,
-                             skip_undetectable=role == "worker" and not nodes)
+                             skip_undetectable=role == "worker" and not nodes, plugin_sets=plugin_sets,
+                             noded=noded_on)
     except LabelInterrupted as e:
         if tty:
             sys.stderr.write("\n")
         result, interrupted = e.result, e
-    data = result.as_dict()
+    data = {"mindcluster": choice.as_dict(), "noded": noded_on, **result.as_dict()}
     verbose = settings.verbose > 0
 
     def text(d: dict[str, Any]) -> str:
         lines = []
+        if role == "worker":
+            left = d["leftToDevicePlugin"]
+            lines.append(f"profile: {choice.summary()}"
+                         + (f"; not writing {', '.join(left)}: the device plugin sets them itself" if left else "")
+                         + ("; NodeD on: workers get nodeDEnable=on" if noded_on else ""))
         if d["dryRun"]:
             rows = [[n["node"], k, c["old"] or "<none>", c["new"]] for n in d["nodes"]
                     for k, c in n["changes"].items()]

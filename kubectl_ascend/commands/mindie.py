@@ -25,15 +25,22 @@ def mindie_group() -> None:
 @click.option("--wait", is_flag=True, help="Keep checking until the per-instance ranktables and pod IPs are ready.")
 @click.option("--timeout", default="10m", show_default=True,
               help="How long --wait may take (Go duration, at least 1s).")
+@click.option("--force", is_flag=True, help="Write the global ranktable even when ClusterD runs (it builds it then).")
 @dry_run_option(("none", "client"), help="print the global ranktable instead of writing it.")
 @output_option
 @pass_settings
-def ranktable(settings: Settings, release: str, wait: bool, timeout: str, dry_run: str, output: str | None) -> None:
+def ranktable(settings: Settings, release: str, wait: bool, timeout: str, force: bool, dry_run: str,
+              output: str | None) -> None:
     """Build and write the global ranktable of a PD release (coordinator, controller, P/D groups).
 
     Reads the release's per-instance ranktables (rings-config-*, filled by the Ascend
     Operator) and pod IPs, and writes <release>-global-ranktable, which the server pods
     wait for. Rerun it after any PD pod is recreated.
+
+    When ClusterD runs in the cluster (the ascend-clusterd component, or pods labelled
+    app=clusterd of a hand-installed one), ClusterD builds the global ranktable and serves it to
+    the MindIE controller over gRPC: this command then writes nothing, says so and exits 0;
+    --force writes it anyway.
 
     \b
     Examples:
@@ -51,7 +58,7 @@ def ranktable(settings: Settings, release: str, wait: bool, timeout: str, dry_ru
     seconds = usage_check(parse_duration, timeout, "--timeout").total_seconds()
     if seconds == 0:
         raise errors.UsageError(f"--timeout {timeout!r} is zero: give a Go duration of at least 1s, e.g. 10m")
-    from kubectl_ascend.mindie import wait_for_ranktables, write_global_ranktable
+    from kubectl_ascend.mindie import defer_to_clusterd, wait_for_ranktables, write_global_ranktable
 
     kube = settings.kube()
     seen: list[str] = []
@@ -61,6 +68,14 @@ def ranktable(settings: Settings, release: str, wait: bool, timeout: str, dry_ru
         info(f"waiting: {msg}")
 
     try:
+        clusterd = defer_to_clusterd(kube, ns, release) if not force else []
+        if clusterd:
+            emit({"release": release, "namespace": ns, "state": "deferred", "clusterd": clusterd, "ranktable": None},
+                 fmt(settings, output),
+                 lambda d: f"ClusterD runs ({', '.join(clusterd)}): it builds the global ranktable of release "
+                 f"{release} and serves it to the MindIE controller (SubscribeRankTable); nothing written "
+                 "(--force writes it anyway)")
+            return
         result, cms = wait_for_ranktables(kube, ns, release, wait=wait, seconds=seconds, timeout_text=timeout,
                                           report=report)
     except KeyboardInterrupt:

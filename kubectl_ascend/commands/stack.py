@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import click
 import yaml
@@ -34,6 +34,41 @@ def checked_pull_secrets(names: tuple[str, ...]) -> list[str]:
     from kubectl_ascend import validate
 
     return [usage_check(validate.dns_subdomain, n, "--pull-secret") for n in names]
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def mindcluster_option(default: str = "the version of the installed release (--release), else 26.0.0"
+                       ) -> Callable[[_F], _F]:
+    """--mindcluster-version; `default` says where the version comes from without it."""
+    return click.option("--mindcluster-version", "mindcluster_version", metavar="V",
+                        help=f"MindCluster release profile: 26.0.0 or 26.1.0 (charts/ascend-common/facts/"
+                             f"mindcluster.json). Default: {default}.")
+
+
+MINDCLUSTER_OPT = mindcluster_option()
+
+
+def checked_mindcluster_version(version: str | None) -> str | None:
+    """--mindcluster-version, known to mindcluster.json (usage error otherwise), before anything else runs."""
+    from kubectl_ascend import releases
+
+    if version is not None and version not in releases.versions():
+        raise errors.UsageError(f"--mindcluster-version {version!r}: this plugin installs "
+                                f"{' or '.join(releases.versions())}")
+    return version
+
+
+def installed_release_values(settings: Settings, release: str) -> tuple[dict[str, Any] | None, str | None]:
+    """The values of the installed stack release (None: not installed) for commands that only read them,
+    and a warning when helm cannot tell (no helm binary): they then go on as if nothing were installed."""
+    from kubectl_ascend.helm import Helm
+
+    try:
+        return Helm(settings.kubeconfig, settings.context).user_values(release, _namespace(settings)), None
+    except errors.HelmError as e:
+        return None, f"cannot read release {release} ({e}); going on as if it were not installed"
 
 
 RELEASE_OPT = click.option("--release", default="ascend-stack", show_default=True, callback=_release_name,
@@ -89,8 +124,7 @@ def _load_values(files: tuple[str, ...], sets: tuple[str, ...]) -> dict[str, Any
                    "selector differs and delete Huawei device plugins the chart names differently (their pods "
                    "restart), then install. Refused if another Helm release owns one "
                    "or the running MindCluster release differs from the one installed.")
-@click.option("--mindcluster-version", "mindcluster_version", metavar="VERSION",
-              help="MindCluster release to install (e.g. 26.0.0); with --adopt it must be the running one.")
+@mindcluster_option("the version of the installed release, else 26.0.0; with --adopt it must be the running one")
 @dry_run_option(("none", "client"), help="show the decided profile, the objects (helm template) and, with "
                                          "--adopt, what would be taken over.")
 @output_option
@@ -104,6 +138,11 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
     DaemonSets for families present, applies single-node settings on a one-node cluster,
     and refuses when no node carries MindCluster labels. -f/--set values win over the profile.
 
+    The MindCluster release (26.0.0 or 26.1.0) comes from --mindcluster-version, else the
+    installed release keeps its own, else 26.0.0; the first line says which and why.
+    26.1.0 runs one device-plugin DaemonSet on workerselector=dls-worker-node, and
+    changing the version of an installed release is an upgrade of it.
+
     On an upgrade, the -f/--set values of the installed release are kept (this run's
     -f/--set go on top of them) unless --reset-values is given; every run says which.
     Ctrl-C while waiting says what was applied and what is not ready yet (exit 130).
@@ -115,35 +154,38 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
     \b
     Examples:
       kubectl ascend install --wait
+      kubectl ascend install --mindcluster-version 26.1.0 --dry-run
       kubectl ascend install --set ascend-operator.enabled=false --dry-run
       kubectl ascend install -f my-registry.yaml --timeout 15m --wait
       kubectl ascend install --set global.imageRegistry=registry.local:5000 --pull-secret regcred
       kubectl ascend install --adopt --dry-run
     """
-    from kubectl_ascend.helm import Helm, mindcluster_facts
+    from kubectl_ascend.helm import Helm
     from kubectl_ascend.images import with_pull_secrets
     from kubectl_ascend.install import apply_plan, check_adoption, finish, plan_install, survey, take_over, \
         user_values, with_user_record
+    from kubectl_ascend.releases import choose, versions
 
     seconds = _timeout(timeout)
-    facts = mindcluster_facts()
-    supported = sorted(facts["releases"])
-    if mindcluster_version is not None and mindcluster_version not in supported:
-        raise errors.UsageError(f"--mindcluster-version {mindcluster_version!r}: this plugin installs "
-                                f"{' or '.join(supported)}")
+    checked_mindcluster_version(mindcluster_version)
     given = with_pull_secrets(_load_values(values_files, sets), checked_pull_secrets(pull_secrets))
     ns = _namespace(settings)
     kube = settings.kube()
     helm = Helm(settings.kubeconfig, settings.context)
-    user, values_note = user_values(helm.user_values(release, ns), given, reset_values)
-    plan = plan_install(kube, helm, chart=chart, release=release, namespace=ns, user_values=with_user_record(user))
+    installed = helm.user_values(release, ns)
+    choice = choose(mindcluster_version, given, installed, release)
+    user, values_note = user_values(installed, given, reset_values)
+    plan = plan_install(kube, helm, chart=chart, release=release, namespace=ns, user_values=with_user_record(user),
+                        mindcluster=choice.release)
     adoption = check_adoption(survey(kube, plan), plan, allowed=adopt, requested=mindcluster_version,
-                              supported=supported, default=str(facts["default"]))
+                              supported=versions(), default=choice.version)
     out_fmt = fmt(settings, output)
     verb = "upgrade" if plan.existing else "install"
     say = info if out_fmt != "text" else click.echo
     dry = dry_run != "none"
-    say(f"{'Would ' + verb if dry else verb.capitalize() + 'ing'} release {release} in namespace {ns}:")
+    say(f"{'Would ' + verb if dry else {'install': 'Installing', 'upgrade': 'Upgrading'}[verb]} release {release} "
+        f"in namespace {ns}:")
+    say(f"  - profile: {choice.line()}")
     say(f"  - {values_note}")
     for d in plan.profile.decisions:
         say(f"  - {d}")
@@ -158,7 +200,8 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
         say("  - --adopt: nothing to take over (no object of the release exists without its ownership)")
     if dry:
         objects = plan.object_rows()
-        emit({"release": release, "namespace": ns, "action": verb, "decisions": plan.profile.decisions,
+        emit({"release": release, "namespace": ns, "action": verb, "mindcluster": choice.as_dict(),
+              "decisions": plan.profile.decisions,
               "userValues": user, "values": plan.profile.values, "objects": objects,
               "adoption": adoption.as_dict()},
              out_fmt, lambda d: (f"dry run: {len(adoption.rows)} existing object(s) would be taken over:\n"
@@ -180,8 +223,8 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
         info(f"waiting: {line or 'no workloads yet'}")
 
     rows = finish(kube, plan, result["revision"], wait=wait, seconds=seconds, say=say, report=report)
-    emit({**result, "action": verb, "decisions": plan.profile.decisions, "components": rows,
-          "adopted": [r.as_dict() for r in adoption.rows]}, out_fmt,
+    emit({**result, "action": verb, "mindcluster": choice.as_dict(), "decisions": plan.profile.decisions,
+          "components": rows, "adopted": [r.as_dict() for r in adoption.rows]}, out_fmt,
          lambda d: "next: kubectl ascend status; kubectl ascend doctor")
 
 
@@ -258,17 +301,29 @@ def status(settings: Settings, output: str | None) -> None:
 
 
 @click.command("doctor", cls=StrictCommand)
+@RELEASE_OPT
+@MINDCLUSTER_OPT
 @output_option
 @pass_settings
-def doctor(settings: Settings, output: str | None) -> None:
-    """Check the cluster for MindCluster readiness: PASS / WARN / FAIL with the fix for each. Exit 1 on FAIL."""
-    from kubectl_ascend.doctor import doctor as run_doctor
+def doctor(settings: Settings, release: str, mindcluster_version: str | None, output: str | None) -> None:
+    """Check the cluster for MindCluster readiness: PASS / WARN / FAIL with the fix for each. Exit 1 on FAIL.
 
-    report = run_doctor(settings.kube())
-    data = {"checks": [c.as_dict() for c in report.checks], "failed": report.failed}
+    The cluster is checked against a MindCluster release profile (--mindcluster-version, else
+    the installed release's, else 26.0.0): the node labels its device plugin needs, the
+    device-plugin topology, the Volcano version and the Kubernetes range of that Volcano."""
+    from kubectl_ascend.doctor import doctor as run_doctor
+    from kubectl_ascend.releases import choose
+
+    checked_mindcluster_version(mindcluster_version)
+    installed, problem = installed_release_values(settings, release) if not mindcluster_version else (None, None)
+    if problem:
+        warn(problem)
+    choice = choose(mindcluster_version, None, installed, release)
+    report = run_doctor(settings.kube(), choice.release)
+    data = {"mindcluster": choice.as_dict(), "checks": [c.as_dict() for c in report.checks], "failed": report.failed}
 
     def text(d: dict[str, Any]) -> str:
-        lines = []
+        lines = [f"profile: {choice.summary()}"]
         for c in d["checks"]:
             lines.append(f"[{c['status']}] {c['check']}: {c['message']}")
             if c["fix"] and c["status"] != "PASS":
@@ -280,4 +335,3 @@ def doctor(settings: Settings, output: str | None) -> None:
     emit(data, fmt(settings, output), text)
     if report.failed:
         sys.exit(1)
-

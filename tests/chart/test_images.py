@@ -9,6 +9,9 @@ Scenarios:
 - global.imageRegistry rewrites every image (stack and mindie-service);
 - --pull-secret reaches every pod spec of every component (and of
   mindie-service), by the same independent walk;
+- per MindCluster release (26.0.0, 26.1.0 from mindcluster.json): the listed images
+  equal the render with global.mindcluster.version set to it, and the
+  -o json names the version;
 - the CLI: text table, -o json equal to the library, -o yaml, version and
   option refusals (exit 1 / exit 2).
 """
@@ -23,6 +26,7 @@ from typing import Any, Iterator
 import pytest
 import yaml
 
+from kubectl_ascend import releases
 from kubectl_ascend.helm import Helm
 from kubectl_ascend.images import list_images, stack_values
 from tests.chart.helmutil import render
@@ -93,6 +97,23 @@ def test_images_equal_render(helm: Helm, user: dict[str, Any]) -> None:
                 "swr.cn-south-1.myhuaweicloud.com/ascendhub/mindie:2.1.RC1-800I-A2"} <= listed(data)
 
 
+@pytest.mark.parametrize("version", releases.versions())
+@pytest.mark.parametrize("user", [{}, EVERYTHING], ids=["defaults", "everything"])
+def test_images_equal_render_per_release(helm: Helm, user: dict[str, Any], version: str) -> None:
+    data = list_images(helm, user_values=user, pull_secrets=[], mindcluster_version=version)
+    assert data["mindclusterVersion"] == version
+    with_version = {**user, "global": {"mindcluster": {"version": version}}}
+    want = images_in(stack_render(stack_values(with_version, [])))
+    assert listed(data) == want and len(want) >= 4
+    # the same version given as a value instead of the flag lists the same
+    assert listed(list_images(helm, user_values=with_version, pull_secrets=[])) == want
+    # every MindCluster image carries the release's tag (26.1.0: with its default OS suffix)
+    rel = releases.load()["releases"][version]
+    tag = rel["tag"] + (f"-{rel['defaultOsSuffix']}" if rel["defaultOsSuffix"] else "")
+    mindcluster = [i for i in want if "/ascendhub/" in i and "/ascendhub/mindie:" not in i]
+    assert len(mindcluster) >= 4 and all(i.endswith(tag) for i in mindcluster), sorted(want)
+
+
 @pytest.mark.parametrize("mindie", [MINDIE, MINDIE_PD], ids=["single", "pd"])
 def test_mindie_release_images(helm: Helm, mindie: dict[str, Any]) -> None:
     data = list_images(helm, user_values={}, pull_secrets=[], mindie=mindie)
@@ -151,8 +172,13 @@ def test_cli(helm: Helm, tmp_path: Path) -> None:
     assert text.stdout.splitlines()[0].split() == ["IMAGE", "CONTAINERS"]
     assert "4 image(s); pull secrets on the pods: none" in text.stdout
     assert yaml.safe_load(cli("images", "-o", "yaml").stdout)["images"]
-    bad = cli("images", "--mindcluster-version", "26.1.0")
-    assert bad.returncode == 1 and bad.stderr.startswith("error: --mindcluster-version 26.1.0")
+    newer = cli("images", "--mindcluster-version", "26.1.0", "-o", "json")
+    assert newer.returncode == 0, newer.stderr
+    assert json.loads(newer.stdout)["mindclusterVersion"] == "26.1.0"
+    bad = cli("images", "--mindcluster-version", "26.2.0")
+    assert bad.returncode == 2 and bad.stderr.startswith("error: --mindcluster-version '26.2.0': this plugin installs 26.0.0 or 26.1.0")
+    clash = cli("images", "--mindcluster-version", "26.1.0", "--set", "global.mindcluster.version=26.0.0")
+    assert clash.returncode == 1 and "disagree" in clash.stderr and clash.stdout == ""
     assert cli("images", "--bogus").returncode == 2
     typo = cli("images", "--set", "ascend-volcano.shceduler.x=1")
     assert typo.returncode == 1 and "shceduler" in typo.stderr

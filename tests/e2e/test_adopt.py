@@ -16,8 +16,8 @@ Scenarios:
   chart does not use) is deleted; pods Running, exactly one device plugin pod per NPU node, all
   the release's, none left with Huawei's labels; `status` lists the
   components, `doctor` has no FAIL; a rerun takes nothing over and recreates nothing;
-- a running release other than the one install would run (26.1.0 tags) is refused, also
-  with a --mindcluster-version the chart cannot render; an object owned by another Helm
+- a running release other than the one install would run (26.1.0 tags) is refused; with
+  --mindcluster-version 26.1.0 the plan adopts it (dry run); an object owned by another Helm
   release (Huawei's helm_tool.sh names its release `mindcluster` in `default`) is refused
   with that release's name; the cluster is unchanged after each refusal.
 """
@@ -199,8 +199,13 @@ def test_adopt_refuses_another_release_and_another_version(huawei_261_stack):
     err = _refused(c, before, "--adopt")
     assert "MindCluster 26.1.0 runs here but this install would run 26.0.0" in err
     assert "--mindcluster-version 26.1.0" in err
-    err = _refused(c, before, "--adopt", "--mindcluster-version", "26.1.0")
-    assert "cannot install 26.1.0" in err
+    # with --mindcluster-version 26.1.0 the chart renders 26.1.0 (the profile): the versions agree
+    plan = c.plugin("install", "--adopt", "--mindcluster-version", "26.1.0", "--dry-run", "-o", "json")
+    assert plan.returncode == 0, plan.stderr
+    data = json.loads(plan.stdout)
+    assert data["mindcluster"]["version"] == "26.1.0" and data["adoption"]["objects"]
+    assert data["adoption"]["runningVersion"] == "26.1.0"
+    assert _state(c) == before
     err = _refused(c, before, "--adopt", "--dry-run")
     assert "MindCluster 26.1.0 runs here" in err
 
