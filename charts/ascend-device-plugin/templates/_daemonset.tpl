@@ -118,6 +118,12 @@ spec:
                       {{- range .families }}
                       - {{ (index $facts .).accelerator }}
                       {{- end }}
+                  {{- if eq (include "ascend-device-plugin.socEnabled" $) "true" }}
+                  {{- /* SoC nodes are the SoC variant's (daemonset-310p-soc.yaml). */}}
+                  - key: servertype
+                    operator: NotIn
+                    values: ["soc"]
+                  {{- end }}
       {{- end }}
       tolerations:
         - key: CriticalAddonsOnly

@@ -87,3 +87,24 @@ Arguments of the device-plugin binary (without the per-family extras).
 {{- define "ascend-device-plugin.labels" -}}
 {{- include "ascend-common.labels" (dict "ctx" . "component" "device-plugin") -}}
 {{- end -}}
+
+{{/*
+"true" when the Atlas 200I SoC A1 variant (daemonset-310p-soc.yaml) is
+rendered: families.ascend310p.enabled and families.ascend310p.soc.enabled, in
+either layout.
+*/}}
+{{- define "ascend-device-plugin.socEnabled" -}}
+{{- $fam := .Values.families.ascend310p -}}
+{{- and $fam.enabled ($fam.soc | default dict).enabled | toString -}}
+{{- end -}}
+
+{{/*
+"true" when SoC nodes (servertype=soc) get no device plugin: a DaemonSet that
+would serve them excludes them (perFamily 310P; single from 26.1.0) and the
+SoC variant is off. NOTES.txt warns then.
+*/}}
+{{- define "ascend-device-plugin.socUnserved" -}}
+{{- $profile := include "ascend-device-plugin.profile" . | fromJson -}}
+{{- $excluded := or (ne (include "ascend-device-plugin.layout" .) "single") (has "accelerator" $profile.devicePluginSetsLabels) -}}
+{{- and .Values.families.ascend310p.enabled $excluded (ne (include "ascend-device-plugin.socEnabled" .) "true") | toString -}}
+{{- end -}}
