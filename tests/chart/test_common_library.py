@@ -8,6 +8,8 @@ Scenarios (a probe chart that depends on the library renders each helper):
   nothing at all when both lists are empty;
 - pdbApiVersion: policy/v1beta1 below Kubernetes 1.21, policy/v1 from 1.21;
 - labels / selectorLabels: the calling chart's name and version, the component;
+  app.kubernetes.io/version is the MindCluster release (global.mindcluster.version) or the
+  version the caller passes, never in the selector;
 - logInitContainer: owner from runAs (LOG_UID/LOG_GID) or root (chown 0:0);
 - crdAnnotations: keep only with crds.keep;
 - every facts/*.json comes back unchanged through `ascend-common.facts.<name>`;
@@ -49,6 +51,7 @@ PROBE = """\
 {{- $_ := set $out "secrets" (include "ascend-common.imagePullSecrets" . | fromYaml) -}}
 {{- $_ := set $out "pdb" (include "ascend-common.pdbApiVersion" .) -}}
 {{- $_ := set $out "labels" (include "ascend-common.labels" (dict "ctx" $ "component" "probe") | fromYaml) -}}
+{{- $_ := set $out "labelsGiven" (include "ascend-common.labels" (dict "ctx" $ "component" "probe" "version" "v9-x") | fromYaml) -}}
 {{- $_ := set $out "selector" (include "ascend-common.selectorLabels" . | fromYaml) -}}
 {{- $_ := set $out "crd" (include "ascend-common.crdAnnotations" . | fromYaml) -}}
 {{- $_ := set $out "initRoot" (include "ascend-common.logInitContainer" (dict "ctx" $ "image" .Values.image "dir" "/var/log/x/probe") | fromYamlArray) -}}
@@ -114,10 +117,20 @@ def test_pdb_api_version(probe, kube, want):
 
 def test_labels_are_the_calling_charts(probe):
     got = render(probe)
+    default = json.loads((LIBRARY / "facts" / "mindcluster.json").read_text())["default"]
     assert got["selector"] == {"app.kubernetes.io/name": "probe", "app.kubernetes.io/instance": "rel"}
-    assert got["labels"] == {**got["selector"], "helm.sh/chart": "probe-1.2.3", "app.kubernetes.io/version": "4.5",
+    # the version is the MindCluster release (the facts' default here), not the chart's appVersion 4.5
+    assert got["labels"] == {**got["selector"], "helm.sh/chart": "probe-1.2.3", "app.kubernetes.io/version": default,
                              "app.kubernetes.io/managed-by": "Helm", "app.kubernetes.io/part-of": "mindcluster",
                              "app.kubernetes.io/component": "probe"}
+    assert got["labelsGiven"]["app.kubernetes.io/version"] == "v9-x"
+
+
+@pytest.mark.parametrize("version", sorted(json.loads((LIBRARY / "facts" / "mindcluster.json").read_text())["releases"]))
+def test_labels_version_follows_the_release(probe, version):
+    got = render(probe, "--set", f"global.mindcluster.version={version}")
+    assert got["labels"]["app.kubernetes.io/version"] == version
+    assert "app.kubernetes.io/version" not in got["selector"]
 
 
 def test_crd_annotations(probe):

@@ -22,6 +22,8 @@ Scenarios:
   plugin, operator, ClusterD, NodeD, NPU Exporter); -useAscendDocker only with
   26.0.0; the 26.1.0 single device plugin on workerselector=dls-worker-node
   without SoC nodes, hostPID, MOUNT_BY_RUNTIME_FOR_DP; NodeD's 26.1.0 RBAC;
+- app.kubernetes.io/version is the release on MindCluster objects (and pod templates), the
+  Volcano version with the release tag on Volcano's, never in a selector;
 - the schemas' enums equal the facts; every component chart carries the same
   global.mindcluster defaults as the umbrella.
 """
@@ -156,6 +158,38 @@ def test_umbrella_every_component_every_profile(version: str, suffix: str, volca
     refs = {c["image"] for c in containers(objs)}
     assert any(r.endswith("/ascend-docker-runtime:v26.0.0") for r in refs)
     assert any(r.endswith("/mindie:2.1.RC1-800I-A2") for r in refs)
+
+
+def version_labels(obj: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(where, labels) of an object, its pod template and its selector."""
+    out = [("metadata", obj["metadata"].get("labels") or {})]
+    spec = obj.get("spec") or {}
+    tmpl = spec.get("template") if isinstance(spec, dict) else None
+    if isinstance(tmpl, dict) and "metadata" in tmpl:
+        out.append(("pod template", tmpl["metadata"].get("labels") or {}))
+    return out
+
+
+@pytest.mark.parametrize("version, volcano", [(v, vv) for v, r in RELEASES.items() for vv in r["volcano"]["versions"]])
+def test_version_label_is_the_release(version: str, volcano: str) -> None:
+    """app.kubernetes.io/version: the MindCluster release on MindCluster objects, <Volcano>-<release tag> on
+    Volcano's (the scheduler carries the release's NPU plugin); never in a selector (immutable)."""
+    rel = RELEASES[version]
+    objs = render(STACK, merge(profile_values(version, "", volcano), EVERYTHING))
+    seen = set()
+    for o in objs:
+        for where, labels in version_labels(o):
+            if labels.get("app.kubernetes.io/part-of") != "mindcluster":
+                continue  # mindie-service: its own version
+            name = labels.get("app.kubernetes.io/name")
+            want = f"{volcano}-{rel['tag']}" if name == "ascend-volcano" else version
+            assert labels.get("app.kubernetes.io/version") == want, (o["kind"], o["metadata"]["name"], where)
+            seen.add(name)
+        selector = ((o.get("spec") or {}).get("selector") or {}) if isinstance(o.get("spec"), dict) else {}
+        if isinstance(selector, dict):
+            assert "app.kubernetes.io/version" not in (selector.get("matchLabels") or selector), o["metadata"]
+    assert {"ascend-stack", "ascend-volcano", "ascend-device-plugin", "ascend-operator", "ascend-clusterd",
+            "ascend-noded", "ascend-npu-exporter", "ascend-docker-runtime"} <= seen
 
 
 @pytest.mark.parametrize("chart", COMPONENTS)

@@ -20,12 +20,21 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{/*
 Labels on every object of a MindCluster component; status and doctor find
-workloads by them. Call with (dict "ctx" $ "component" "noded").
+workloads by them. Call with (dict "ctx" $ "component" "noded"), optionally
+"version": app.kubernetes.io/version is the MindCluster release the objects
+run (global.mindcluster.version through ascend-common.mindcluster.profile,
+e.g. 26.1.0), not the chart's appVersion, which names only the default
+release; a chart whose objects run another product's version passes it
+(ascend-volcano: <Volcano version>-<release tag>). Never in a selector.
 */}}
 {{- define "ascend-common.labels" -}}
+{{- $version := .version -}}
+{{- if not $version -}}
+{{- $version = (include "ascend-common.mindcluster.profile" (dict "ctx" .ctx "chart" .ctx.Chart.Name) | fromJson).version -}}
+{{- end -}}
 helm.sh/chart: {{ include "ascend-common.chart" .ctx }}
 {{ include "ascend-common.selectorLabels" .ctx }}
-app.kubernetes.io/version: {{ .ctx.Chart.AppVersion | quote }}
+app.kubernetes.io/version: {{ $version | quote }}
 app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
 app.kubernetes.io/part-of: mindcluster
 app.kubernetes.io/component: {{ .component }}

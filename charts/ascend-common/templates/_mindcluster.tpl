@@ -17,6 +17,7 @@ and read the result with fromJson:
   volcanoTag       <volcanoVersion>-<tag>, e.g. v1.9.0-v26.1.0-openeuler24.03
                    (component/ascend-for-volcano/build/build.sh: ":<base>" ->
                    ":<base>-<release>")
+  releaseTag       the release's tag without OS suffix: v26.0.0, v26.1.0
   npuPluginName    volcano-npu_<release tag>: the name build.sh stamps into
                    the plugin (-X ...PluginName=) and its .so
   devicePluginLayout, devicePluginSetsLabels, features   as in the facts
@@ -62,6 +63,7 @@ and read the result with fromJson:
       "tag" $tag
       "volcanoVersion" $vv
       "volcanoTag" (printf "%s-%s" $vv $tag)
+      "releaseTag" $rel.tag
       "npuPluginName" (printf "volcano-npu_%s" $rel.tag)
       "devicePluginLayout" $rel.devicePluginLayout
       "devicePluginSetsLabels" $rel.devicePluginSetsLabels

@@ -12,9 +12,16 @@ in one namespace whose selectors must not overlap. Never a version.
 app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
-{{/* Labels on every object. Call with (dict "ctx" $ "component" "..."). */}}
+{{/*
+Labels on every object. Call with (dict "ctx" $ "component" "...").
+app.kubernetes.io/version names both what runs: the Volcano version and the
+MindCluster release whose NPU plugin is built into the scheduler,
+<volcanoVersion>-<release tag> (v1.9.0-v26.1.0), the image tag without the OS
+suffix (component/ascend-for-volcano/build/build.sh).
+*/}}
 {{- define "ascend-volcano.labels" -}}
-{{- include "ascend-common.labels" . -}}
+{{- $p := include "ascend-volcano.profile" .ctx | fromJson -}}
+{{- include "ascend-common.labels" (dict "ctx" .ctx "component" .component "version" (printf "%s-%s" $p.volcanoVersion $p.releaseTag)) -}}
 {{- end -}}
 
 {{/*
