@@ -12,7 +12,7 @@ from kubectl_ascend.output import emit, table
 
 
 @click.command("images", cls=StrictCommand)
-@mindcluster_option("global.mindcluster.version of -f/--set, else 26.0.0 (the cluster is not read)")
+@mindcluster_option("global.mindcluster.version of -f/--set, else {default} (the cluster is not read)")
 @click.option("-f", "--values", "values_files", multiple=True, metavar="FILE",
               help="Values file for the stack, as given to install (repeatable).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
@@ -30,8 +30,8 @@ def images(settings: Settings, mindcluster_version: str | None, values_files: tu
     Renders the umbrella with the same -f/--set values you give `install` (and, with
     --mindie-values, a mindie-service release) without contacting the cluster, and lists
     the image of every container of every pod template. global.imageRegistry rewrites
-    them all. --mindcluster-version picks the release profile (26.0.0 or 26.1.0; default
-    26.0.0, this command does not look at the cluster). Mirror them before an air-gapped
+    them all. --mindcluster-version picks the release profile (the releases and the default
+    are listed under Options; this command does not look at the cluster). Mirror them before an air-gapped
     install (README: "Air-gapped installs").
 
     \b

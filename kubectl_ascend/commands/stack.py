@@ -39,12 +39,17 @@ def checked_pull_secrets(names: tuple[str, ...]) -> list[str]:
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def mindcluster_option(default: str = "the version of the installed release (--release), else 26.0.0"
+def mindcluster_option(default: str = "the version of the installed release (--release), else {default}"
                        ) -> Callable[[_F], _F]:
-    """--mindcluster-version; `default` says where the version comes from without it."""
+    """--mindcluster-version; `default` says where the version comes from without it ("{default}" is the
+    facts' default release). The known releases and the default come from kubectl_ascend.releases (the one
+    source, charts/ascend-common/facts/mindcluster.json), so the help follows that file."""
+    from kubectl_ascend import releases
+
+    known = " or ".join(releases.versions())
     return click.option("--mindcluster-version", "mindcluster_version", metavar="V",
-                        help=f"MindCluster release profile: 26.0.0 or 26.1.0 (charts/ascend-common/facts/"
-                             f"mindcluster.json). Default: {default}.")
+                        help=f"MindCluster release profile: {known} (charts/ascend-common/facts/"
+                             f"mindcluster.json). Default: {default.format(default=releases.default_version())}.")
 
 
 MINDCLUSTER_OPT = mindcluster_option()
@@ -124,7 +129,7 @@ def _load_values(files: tuple[str, ...], sets: tuple[str, ...]) -> dict[str, Any
                    "selector differs and delete Huawei device plugins the chart names differently (their pods "
                    "restart), then install. Refused if another Helm release owns one "
                    "or the running MindCluster release differs from the one installed.")
-@mindcluster_option("the version of the installed release, else 26.0.0; with --adopt it must be the running one")
+@mindcluster_option("the version of the installed release, else {default}; with --adopt it must be the running one")
 @dry_run_option(("none", "client"), help="show the decided profile, the objects (helm template) and, with "
                                          "--adopt, what would be taken over.")
 @output_option

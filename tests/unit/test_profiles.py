@@ -17,7 +17,10 @@ Scenarios:
 - mindie ranktable defers to ClusterD (our Deployment, or upstream's pods), and still refuses
   an unknown release;
 - CLI wiring: an unknown --mindcluster-version is a usage error before the cluster is
-  contacted; --help of install, label-node, doctor and images names every known version.
+  contacted; --help of install, label-node, doctor and images names every known version;
+- images: with a release added to the facts (kubectl_ascend.releases.load patched), list_images
+  renders it (flag or default), refuses an unknown one naming all, and --mindcluster-version's
+  help and usage check list it: one source, no list of its own.
 """
 from __future__ import annotations
 
@@ -426,3 +429,67 @@ def test_install_passes_the_chosen_release_and_says_why(monkeypatch, capsys, fla
     code, out, err = _run(capsys, ["install", *flag, "--dry-run", "-o", "json"])
     data = json.loads(out)
     assert data["mindcluster"]["version"] == want and data["mindcluster"]["line"] in line
+
+
+# --- images: the releases come from kubectl_ascend.releases only --------------------------------------
+
+def _with_extra_release(version: str) -> dict[str, Any]:
+    """mindcluster.json with one more release, made the default (a copy; the cached facts stay as they are)."""
+    facts = json.loads(json.dumps(releases.load()))
+    facts["releases"][version] = {**facts["releases"][facts["default"]], "tag": f"v{version}"}
+    facts["default"] = version
+    return facts
+
+
+class RecordingHelm:
+    """HelmAPI for list_images: records the values of each render, renders one pod."""
+
+    def __init__(self) -> None:
+        self.values: list[dict[str, Any]] = []
+
+    def prepare_chart(self, chart: str | None) -> str:
+        return "chart"
+
+    def template(self, chart: str, release: str, namespace: str, values: dict[str, Any]) -> list[dict[str, Any]]:
+        self.values.append(values)
+        return [{"kind": "Pod", "metadata": {"name": "p", "namespace": namespace},
+                 "spec": {"containers": [{"name": "c", "image": "reg/x:v1"}]}}]
+
+
+def test_images_takes_the_releases_from_the_facts(monkeypatch):
+    from kubectl_ascend.images import list_images
+
+    facts = _with_extra_release("27.0.0")
+    monkeypatch.setattr(releases, "load", lambda: facts)
+    for flag, want in ((None, "27.0.0"), ("27.0.0", "27.0.0"), ("26.1.0", "26.1.0")):
+        helm = RecordingHelm()
+        data = list_images(helm, user_values={}, pull_secrets=[], mindcluster_version=flag)  # type: ignore[arg-type]
+        assert data["mindclusterVersion"] == want
+        assert helm.values[0]["global"]["mindcluster"]["version"] == want
+    with pytest.raises(errors.InvalidInput, match="known: 26.0.0, 26.1.0, 27.0.0"):
+        list_images(RecordingHelm(), user_values={}, pull_secrets=[], mindcluster_version="9.9.9")  # type: ignore[arg-type]
+
+
+def test_images_option_help_and_check_follow_the_facts():
+    """--mindcluster-version's help and its usage check read the releases through kubectl_ascend.releases:
+    a release added to the facts shows up without touching the command (fresh interpreter: click reads the
+    help when the command is defined)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys\n"
+        "from kubectl_ascend import releases\n"
+        f"facts = json.loads({json.dumps(json.dumps(_with_extra_release('27.0.0')))})\n"
+        "releases.load = lambda: facts\n"
+        "from kubectl_ascend import cli\n"
+        "for argv in (['images', '--help'], ['images', '--mindcluster-version', '9.9.9']):\n"
+        "    try:\n"
+        "        cli.main(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    flat = " ".join(proc.stdout.split())
+    assert "MindCluster release profile: 26.0.0 or 26.1.0 or 27.0.0" in flat, flat
+    assert "else 27.0.0 (the cluster is not read)" in flat, flat
+    assert "error: --mindcluster-version '9.9.9': this plugin installs 26.0.0 or 26.1.0 or 27.0.0" in proc.stderr
