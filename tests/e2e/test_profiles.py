@@ -6,7 +6,10 @@ Scenarios:
 - `helm upgrade` to 26.1.0 with Volcano v1.12.0 and every optional component:
   jobflows, jobtemplates and hypernodes CRDs appear (kept on uninstall), the
   single device plugin DaemonSet on workerselector replaces the per-family
-  ones, every MindCluster image carries v26.1.0-openeuler24.03;
+  ones, next to the opt-in SoC DaemonSet (workerselector + servertype=soc, no
+  -useAscendDocker), every MindCluster image carries v26.1.0-openeuler24.03,
+  app.kubernetes.io/version of every workload and pod template is 26.1.0
+  (v1.12.0-v26.1.0 for Volcano's);
 - the API server enforces what the v1.12.0 schemas say: a HyperNode naming
   two selectors is refused by the CEL rule, a valid one is stored; a Queue's
   parent / deserved / priority are stored (not pruned); a PodGroup's
@@ -35,11 +38,16 @@ EVERYTHING = ["--set", "ascend-clusterd.enabled=true", "--set", "ascend-noded.en
               "--set", "ascend-npu-exporter.enabled=true", "--set", "ascend-volcano.clusterd.installed=true",
               "--set-string", "ascend-volcano.scheduler.initParams.useClusterInfoManager=true"]
 V1_12 = ["--set", "global.mindcluster.version=26.1.0", "--set", "ascend-volcano.volcanoVersion=v1.12.0"]
+SOC = ["--set", "ascend-device-plugin.families.ascend310p.soc.enabled=true",
+       "--set", "ascend-device-plugin.families.ascend310p.soc.image.repository=ascendhub/ascend-k8sdeviceplugin",
+       # upstream's build.sh tags the SoC build like the ordinary image (its own Dockerfile-310P-1usoc)
+       "--set", "ascend-device-plugin.families.ascend310p.soc.image.tag="
+       f"{FACTS['releases']['26.1.0']['tag']}-{FACTS['releases']['26.1.0']['defaultOsSuffix']}"]
 
 
 @pytest.fixture(scope="module")
 def profiles_cluster():
-    name = f"profiles-{secrets.token_hex(3)}"
+    name = f"profiles-soc-{secrets.token_hex(3)}"  # also covers the SoC device plugin variant
     try:
         c = start_cluster(name, "--no-volcano")
     except BaseException:  # a half-started cluster must not outlive the test
@@ -89,11 +97,22 @@ def test_install_26_0_then_upgrade_to_26_1_with_volcano_1_12(profiles_cluster) -
                                                               "ascend-device-plugin-daemonset-310"}
     assert all(i.endswith((":v26.0.0", ":v1.7.0-v26.0.0")) for i in images(c)), images(c)
 
-    helm(c, "upgrade", RELEASE, chart, "-n", NS, *EVERYTHING, *V1_12)
+    helm(c, "upgrade", RELEASE, chart, "-n", NS, *EVERYTHING, *V1_12, *SOC)
     assert {"jobflows.flow.volcano.sh", "jobtemplates.flow.volcano.sh", "hypernodes.topology.volcano.sh"} <= crds(c)
-    assert set(workloads(c, "daemonsets", "kube-system")) == {"ascend-device-plugin-daemonset"}
-    ds = workloads(c, "daemonsets", "kube-system")["ascend-device-plugin-daemonset"]
+    dss = workloads(c, "daemonsets", "kube-system")
+    assert set(dss) == {"ascend-device-plugin-daemonset", "ascend-device-plugin-daemonset-310p-soc"}
+    ds = dss["ascend-device-plugin-daemonset"]
     assert ds["spec"]["template"]["spec"]["nodeSelector"] == {"workerselector": "dls-worker-node"}
+    soc = dss["ascend-device-plugin-daemonset-310p-soc"]["spec"]["template"]["spec"]
+    assert soc["nodeSelector"] == {"workerselector": "dls-worker-node", "servertype": "soc"}
+    assert "useAscendDocker" not in " ".join(soc["containers"][0]["command"] + soc["containers"][0]["args"])
+    # app.kubernetes.io/version moved to the release on the upgrade (selectors, immutable, never hold it)
+    volcano = f"v1.12.0-{FACTS['releases']['26.1.0']['tag']}"
+    for kind, ns in (("daemonsets", "kube-system"), ("deployments", NS), ("deployments", "volcano-system")):
+        for name, o in workloads(c, kind, ns).items():
+            want = volcano if o["metadata"]["labels"]["app.kubernetes.io/name"] == "ascend-volcano" else "26.1.0"
+            assert o["metadata"]["labels"]["app.kubernetes.io/version"] == want, name
+            assert o["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/version"] == want, name
     tag = f"{FACTS['releases']['26.1.0']['tag']}-{FACTS['releases']['26.1.0']['defaultOsSuffix']}"
     got = images(c)
     assert got and all(i.endswith((f":{tag}", f":v1.12.0-{tag}")) for i in got), got
