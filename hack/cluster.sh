@@ -206,7 +206,7 @@ cluster_up() {
       --timeout 5m --wait 5m >&2
   fi
   wait_ready 120
-  kctl wait --for=create serviceaccount/default -n default --timeout=120s >/dev/null
+  kctl wait --for=create serviceaccount/default -n default --timeout=300s >/dev/null
   if [[ "${bare}" == true ]]; then
     log "bare cluster: no cluster-info, no kubeadm bootstrap RBAC"
   else

@@ -70,10 +70,15 @@ def installed_release_values(settings: Settings, release: str) -> tuple[dict[str
     and a warning when helm cannot tell (no helm binary): they then go on as if nothing were installed."""
     from kubectl_ascend.helm import Helm
 
+    from kubectl_ascend import releases
+
+    namespace = _namespace(settings)
     try:
-        return Helm(settings.kubeconfig, settings.context).user_values(release, _namespace(settings)), None
+        return Helm(settings.kubeconfig, settings.context).user_values(release, namespace), None
     except errors.HelmError as e:
-        return None, f"cannot read release {release} ({e}); going on as if it were not installed"
+        why = "not allowed to read Helm's release Secrets" if "forbidden" in str(e) else str(e)
+        return None, (f"cannot read release {release} in {namespace} ({why}); going on as if it were not "
+                      f"installed (MindCluster {releases.default_version()}): pass --mindcluster-version to choose")
 
 
 RELEASE_OPT = click.option("--release", default="ascend-stack", show_default=True, callback=_release_name,
