@@ -15,8 +15,8 @@ import yaml
 
 from kubectl_ascend import errors
 from kubectl_ascend.facts import labels as label_facts
-from kubectl_ascend.labels import ACCELERATOR, MASTER_NODE, MASTER_SELECTOR, WORKER_NODE, WORKER_SELECTOR, \
-    npu_resources
+from kubectl_ascend.labels import ACCELERATOR, MASTER_NODE, MASTER_SELECTOR, SERVER_TYPE, WORKER_NODE, \
+    WORKER_SELECTOR, npu_resources
 from kubectl_ascend.releases import SINGLE, VERSION_PATH, Release, default_version, release as release_facts
 
 #: accelerator label value -> device-plugin family key in the chart values (facts/labels.json).
@@ -36,6 +36,8 @@ class ClusterFacts:
     workers: list[str] = field(default_factory=list)   # workerselector=dls-worker-node
     #: nodes that advertise NPUs or carry an accelerator label but no workerselector
     unselected_npu_nodes: list[str] = field(default_factory=list)
+    #: Atlas 200I SoC A1 nodes (servertype=soc): only the opt-in SoC DaemonSet serves them
+    soc_nodes: list[str] = field(default_factory=list)
 
     @property
     def single_node(self) -> bool:
@@ -52,7 +54,7 @@ class Profile:
 
 def facts_from_nodes(nodes: list[dict[str, Any]]) -> ClusterFacts:
     npu: dict[str, int] = {}
-    unlabelled, masters, workers, unselected = [], [], [], []
+    unlabelled, masters, workers, unselected, soc = [], [], [], [], []
     for n in nodes:
         labels = n["metadata"].get("labels") or {}
         name = n["metadata"]["name"]
@@ -63,11 +65,14 @@ def facts_from_nodes(nodes: list[dict[str, Any]]) -> ClusterFacts:
             unlabelled.append(name)
         if labels.get(MASTER_SELECTOR) == MASTER_NODE:
             masters.append(name)
+        if labels.get(SERVER_TYPE) == "soc":
+            soc.append(name)
         if labels.get(WORKER_SELECTOR) == WORKER_NODE:
             workers.append(name)
         elif acc or npu_resources(n):
             unselected.append(name)
-    return ClusterFacts(len(nodes), npu, sorted(unlabelled), sorted(masters), sorted(workers), sorted(unselected))
+    return ClusterFacts(len(nodes), npu, sorted(unlabelled), sorted(masters), sorted(workers), sorted(unselected),
+                        sorted(soc))
 
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -199,6 +204,12 @@ def decide(nodes: list[dict[str, Any]], user: dict[str, Any], release: Release |
         p.warnings.append(f"{len(facts.unlabelled_npu_nodes)} node(s) advertise NPUs but carry no accelerator "
                           f"label and get no device plugin: {', '.join(facts.unlabelled_npu_nodes[:10])}"
                           " (run `kubectl ascend label-node --all`)")
+    soc_on = bool(((user_dp.get("families") or {}).get("ascend310p") or {}).get("soc", {}).get("enabled"))
+    if facts.soc_nodes and not soc_on:
+        p.warnings.append(f"no device plugin serves the {_plural(len(facts.soc_nodes))} labelled servertype=soc "
+                          f"(Atlas 200I SoC A1): {', '.join(facts.soc_nodes[:10])}; its SoC variant is opt-in: "
+                          "--set ascend-device-plugin.families.ascend310p.soc.enabled=true with "
+                          "soc.image.repository/tag of your SoC build")
     merged = deep_merge(values, user)
     set_path(merged, VERSION_PATH, rel.version)
     needs_master = enabled(merged, VOLCANO) or enabled(merged, OPERATOR) or enabled(merged, CLUSTERD, default=False)

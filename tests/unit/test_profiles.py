@@ -124,6 +124,19 @@ def test_unselected_npu_nodes_warn_under_26_1():
                           "plugin: npu-1 (run `kubectl ascend label-node --all`)"]
 
 
+@pytest.mark.parametrize("rel", [R260, R261], ids=["26.0.0", "26.1.0"])
+def test_soc_nodes_warn_until_the_soc_daemonset_is_on(rel):
+    soc = k8s_node("soc-0", {"workerselector": "dls-worker-node", "accelerator": "huawei-Ascend310P",
+                             "servertype": "soc"}, npus=1)
+    p = decide([MASTER, soc], {}, rel)
+    assert [w for w in p.warnings if "servertype=soc" in w] == [
+        "no device plugin serves the 1 node labelled servertype=soc (Atlas 200I SoC A1): soc-0; its SoC variant is "
+        "opt-in: --set ascend-device-plugin.families.ascend310p.soc.enabled=true with soc.image.repository/tag "
+        "of your SoC build"]
+    on = {"ascend-device-plugin": {"families": {"ascend310p": {"soc": {"enabled": True}}}}}
+    assert not [w for w in decide([MASTER, soc], on, rel).warnings if "servertype=soc" in w]
+
+
 def test_per_family_layout_as_before_and_user_layout_wins():
     labelled = k8s_node("npu-0", {"workerselector": "dls-worker-node", "accelerator": "huawei-Ascend910"}, 8)
     p = decide([MASTER, labelled], {}, R260)
