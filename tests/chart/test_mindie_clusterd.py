@@ -13,7 +13,8 @@ Scenarios:
   ConfigMap nobody writes);
 - refusals: clusterd with mode single, with a scheduler other than volcano,
   a jobID that is no label value, an empty address, cluster_port in
-  controller.rawConfig, unknown keys.
+  controller.rawConfig, unknown keys;
+- NOTES say ClusterD builds the table (and no longer that pods wait for it).
 """
 from __future__ import annotations
 
@@ -208,3 +209,12 @@ def test_reader_catches_clusterd_breakage(breakage: Callable, needle: str) -> No
 ])
 def test_refusals(vals: dict[str, Any], needle: str) -> None:
     assert needle in render_error(CHART, vals)
+
+
+def test_notes_say_clusterd_builds_the_table() -> None:
+    from tests.chart.test_mindie_release import _notes
+
+    notes = _notes(pd_values(**CD))
+    assert "The global ranktable comes from ClusterD (clusterd-grpc-svc.mindx-dl.svc.cluster.local:8899" in notes
+    assert "Every PD pod waits for the global ranktable" not in notes
+    assert "Every PD pod waits for the global ranktable" in _notes(pd_values())
