@@ -22,6 +22,7 @@ from kubectl_ascend import errors
 from kubectl_ascend.gang import CONDITION_REFRESH, GROUP_ANNOTATION, PLACED_PHASES, STUCK_AFTER, UNATTENDED_AFTER, \
     VOLCANO_SCHEDULER, age, attended, podgroup_events, unbound, volcano_reason
 from kubectl_ascend.install import CRDS
+from kubectl_ascend.clusterd import find_clusterd
 from kubectl_ascend.kubeapi import KubeAPI
 from kubectl_ascend.labels import ACCELERATOR, FAMILIES, MASTER_NODE, MASTER_SELECTOR, SERVER_TYPE, WORKER_NODE, \
     WORKER_SELECTOR, DetectionError, chip_name, detect_family, npu_resources
@@ -263,8 +264,7 @@ def check_control_plane(kube: KubeAPI, cluster: Cluster) -> list[Check]:
 
 def check_use_cluster_info_manager(kube: KubeAPI, cluster: Cluster) -> list[Check]:
     params = init_params(kube)
-    clusterd = bool(kube.list_deployments("app=clusterd")) or bool(kube.list_deployments(
-        "app.kubernetes.io/component=clusterd"))
+    clusterd = bool(find_clusterd(kube))
     if params is None:
         return [Check("use-cluster-info-manager", "WARN", "Volcano scheduler ConfigMap not found",
                       "kubectl ascend install")]

@@ -5,6 +5,7 @@ import json
 from typing import Any, Callable
 
 from kubectl_ascend import errors
+from kubectl_ascend.clusterd import find_clusterd
 from kubectl_ascend.gang import GROUP_ANNOTATION, MINDIE_ROLE, ROLE_ORDER, gang_instances, podgroup_events
 from kubectl_ascend.kubeapi import KubeAPI
 from kubectl_ascend.ranktable import RanktableError, RanktableResult, build_global_ranktable, configmap_selector, \
@@ -101,35 +102,56 @@ def write_global_ranktable(kube: KubeAPI, ns: str, result: RanktableResult, conf
     return "would write" if dry_run and changed else "written" if changed else "unchanged"
 
 
-#: How ClusterD is found: the Deployment of our ascend-clusterd chart by its labels; a hand-installed
-#: one by its pods, since upstream's Deployment carries no labels of its own and only its pod
-#: template is labelled `app: clusterd` (mind-cluster v26.1.0 component/clusterd/build/clusterd.yaml).
-CLUSTERD_DEPLOYMENT = "app.kubernetes.io/part-of=mindcluster,app.kubernetes.io/component=clusterd"
-CLUSTERD_POD = "app=clusterd"
+#: Label ClusterD groups a MindIE job by; the mindie-service chart puts it on a release's
+#: rings-config-* ConfigMaps only with clusterd.enabled (mind-cluster v26.1.0 clusterd
+#: constant/constants.go MindIeJobIdLabelKey).
+JOB_ID_LABEL = "jobID"
+CONFIGMAP, CLUSTERD = "configmap", "clusterd"
 
 
-def clusterd_running(kube: KubeAPI) -> list[str]:
-    """What shows ClusterD runs: "deployment ns/name" of our chart, "pod ns/name" of a hand-installed one.
+def ranktable_source(kube: KubeAPI, ns: str, release: str) -> str:
+    """Where a PD release's controller gets its global ranktable: CONFIGMAP or CLUSTERD.
 
-    With ClusterD running, it builds MindIE's global ranktable itself from the per-instance
-    hccl.json ConfigMaps (mind-cluster v26.1.0 component/clusterd/pkg/domain/epranktable/
-    ranktable_manager.go, ranktable_util.go) and the MindIE controller receives it over gRPC
-    (SubscribeRankTable, v26.1.0 docs/en/scheduling/api/clusterd/05_service_configuration_apis.md),
-    so `mindie ranktable` defers to it.
+    CONFIGMAP: the release renders <release>-global-ranktable and its pods wait for it;
+    CLUSTERD: rendered with clusterd.enabled (no such ConfigMap; its rings-config-* carry jobID).
+    errors.NotFound when ``release`` is no mindie-service PD release in ``ns``.
     """
-    found = [f"deployment {d['metadata']['namespace']}/{d['metadata']['name']}"
-             for d in kube.list_deployments(CLUSTERD_DEPLOYMENT)]
-    if not found:
-        found = [f"pod {p['metadata']['namespace']}/{p['metadata']['name']}"
-                 for p in kube.list_pods(label_selector=CLUSTERD_POD) if not p["metadata"].get("deletionTimestamp")]
-    return sorted(found)
-
-
-def defer_to_clusterd(kube: KubeAPI, ns: str, release: str) -> list[str]:
-    """`clusterd_running` for a PD release that exists (errors.NotFound otherwise, as without ClusterD)."""
+    cms = kube.list_configmaps(ns, configmap_selector(release))
     try:
-        build_global_ranktable(release, kube.list_configmaps(ns, configmap_selector(release)), [])
+        build_global_ranktable(release, cms, [])
+        return CONFIGMAP
     except RanktableError as e:
+        if cms and all(JOB_ID_LABEL in ((c["metadata"].get("labels") or {})) for c in cms):
+            return CLUSTERD
         raise errors.NotFound(f"release {release} in namespace {ns}: {e} (is it a mindie-service release "
                               "with mode: pd? pass -n NAMESPACE)") from None
-    return clusterd_running(kube)
+
+
+def clusterd_plan(kube: KubeAPI, ns: str, release: str, force: bool) -> list[str]:
+    """What `mindie ranktable` does about ClusterD: [] = build and write the ConfigMap; else defer to these.
+
+    Deferring (the ClusterD entries returned) needs both ClusterD running (clusterd.find_clusterd)
+    and the release rendered with clusterd.enabled; every other mix is an error saying what to
+    change, because the release's controller would never get a table.
+    """
+    source = ranktable_source(kube, ns, release)
+    clusterd = find_clusterd(kube)
+    global_cm = next((c["metadata"]["name"] for c in kube.list_configmaps(ns, configmap_selector(release))
+                      if (c["metadata"].get("labels") or {}).get("mindie.huawei.com/ranktable") == "global"),
+                     "the global ranktable ConfigMap")
+    if source == CLUSTERD:
+        if clusterd:
+            return clusterd
+        raise errors.AscendError(
+            f"release {release} takes its global ranktable from ClusterD (clusterd.enabled=true), but ClusterD is "
+            "not installed, so its MindIE controller never gets one; install ClusterD (kubectl ascend install "
+            f"--set ascend-clusterd.enabled=true), or render the release without it (helm upgrade {release} "
+            f"-n {ns} <chart> --reuse-values --set clusterd.enabled=false) and rerun this command")
+    if clusterd and not force:
+        raise errors.AscendError(
+            f"ClusterD runs ({', '.join(clusterd)}), but release {release} was not rendered for it: its pods wait "
+            f"for {global_cm}, which ClusterD never writes; render it in ClusterD mode "
+            f"(helm upgrade {release} -n {ns} <chart> --reuse-values --set clusterd.enabled=true; as part of "
+            "ascend-stack: --set mindie-service.clusterd.enabled=true), or rerun with --force to write the "
+            "ConfigMap yourself")
+    return []

@@ -187,6 +187,10 @@ def decide(nodes: list[dict[str, Any]], user: dict[str, Any], release: Release |
         values[VOLCANO] = {"scheduler": {"initParams": {"useClusterInfoManager": "true"}},
                            "clusterd": {"installed": True}}
         p.decisions.append("ClusterD enabled: Volcano useClusterInfoManager=\"true\" (reads ClusterD's ConfigMaps)")
+        # ClusterD builds MindIE's global ranktable; a PD release rendered without it waits for a
+        # ConfigMap ClusterD never writes (see kubectl_ascend/mindie.py clusterd_plan)
+        p.decisions.append("ClusterD builds MindIE's global ranktable: install mindie-service PD releases with "
+                           "--set clusterd.enabled=true (mindie-service.clusterd.enabled=true in ascend-stack)")
         if facts.single_node:
             p.warnings.append("single-node cluster with ClusterD: MindCluster requires useClusterInfoManager "
                               "\"false\" on one node; set ascend-clusterd.enabled=false")

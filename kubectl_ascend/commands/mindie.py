@@ -25,7 +25,8 @@ def mindie_group() -> None:
 @click.option("--wait", is_flag=True, help="Keep checking until the per-instance ranktables and pod IPs are ready.")
 @click.option("--timeout", default="10m", show_default=True,
               help="How long --wait may take (Go duration, at least 1s).")
-@click.option("--force", is_flag=True, help="Write the global ranktable even when ClusterD runs (it builds it then).")
+@click.option("--force", is_flag=True,
+              help="Write the global ranktable ConfigMap even when ClusterD runs (release rendered without it).")
 @dry_run_option(("none", "client"), help="print the global ranktable instead of writing it.")
 @output_option
 @pass_settings
@@ -37,10 +38,13 @@ def ranktable(settings: Settings, release: str, wait: bool, timeout: str, force:
     Operator) and pod IPs, and writes <release>-global-ranktable, which the server pods
     wait for. Rerun it after any PD pod is recreated.
 
-    When ClusterD runs in the cluster (the ascend-clusterd component, or pods labelled
-    app=clusterd of a hand-installed one), ClusterD builds the global ranktable and serves it to
-    the MindIE controller over gRPC: this command then writes nothing, says so and exits 0;
-    --force writes it anyway.
+    A release rendered with clusterd.enabled=true takes its table from ClusterD, which builds
+    it and serves it to the MindIE controller over gRPC: this command then writes nothing,
+    says so and exits 0 (an error if ClusterD is not installed). When ClusterD runs (the
+    ascend-clusterd component, Deployment mindx-dl/clusterd, or pods labelled app=clusterd)
+    but the release was rendered without it, its pods wait for a ConfigMap ClusterD never
+    writes: the command says how to re-render it (--set clusterd.enabled=true); --force writes
+    the ConfigMap instead.
 
     \b
     Examples:
@@ -58,7 +62,7 @@ def ranktable(settings: Settings, release: str, wait: bool, timeout: str, force:
     seconds = usage_check(parse_duration, timeout, "--timeout").total_seconds()
     if seconds == 0:
         raise errors.UsageError(f"--timeout {timeout!r} is zero: give a Go duration of at least 1s, e.g. 10m")
-    from kubectl_ascend.mindie import defer_to_clusterd, wait_for_ranktables, write_global_ranktable
+    from kubectl_ascend.mindie import clusterd_plan, wait_for_ranktables, write_global_ranktable
 
     kube = settings.kube()
     seen: list[str] = []
@@ -68,13 +72,13 @@ def ranktable(settings: Settings, release: str, wait: bool, timeout: str, force:
         info(f"waiting: {msg}")
 
     try:
-        clusterd = defer_to_clusterd(kube, ns, release) if not force else []
+        clusterd = clusterd_plan(kube, ns, release, force)
         if clusterd:
             emit({"release": release, "namespace": ns, "state": "deferred", "clusterd": clusterd, "ranktable": None},
                  fmt(settings, output),
                  lambda d: f"ClusterD runs ({', '.join(clusterd)}): it builds the global ranktable of release "
                  f"{release} and serves it to the MindIE controller (SubscribeRankTable); nothing written "
-                 "(--force writes it anyway)")
+                 "(the release was rendered with clusterd.enabled=true)")
             return
         result, cms = wait_for_ranktables(kube, ns, release, wait=wait, seconds=seconds, timeout_text=timeout,
                                           report=report)

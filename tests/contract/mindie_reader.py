@@ -52,7 +52,33 @@ Rules
   ``pkg/ranktable/plugins.go``, ``pkg/controllers/v1/jobinfo.go``)
     * an NPU workload of a PD release carries ``ring-controller.atlas`` (or a
       ``ranktable`` volume) and its pods ``deploy-name: <workload name>``; the
-      ``ranktable`` volume is ConfigMap ``rings-config-<workload name>``.
+      ``ranktable`` volume is ConfigMap ``rings-config-<workload name>``;
+  every ConfigMap a pod mounts is one the release renders (or the operator's
+  rings-config-*): a pod never waits for a ConfigMap nobody writes;
+  ClusterD mode (the controller has ``MINDX_TASK_ID``; MindIE-Motor
+  ``Controller.cpp``, ``NodeScheduler.cpp`` ``IsUseClusterD``)
+    * the controller has ``MINDX_SERVER_IP`` as an IP, or its entrypoint
+      resolves and exports it before exec (``ClusterClient.cpp`` ``Register``
+      refuses anything but an IP);
+    * ms_controller.json has ``cluster_port`` (1-65535) and
+      ``tls_config.cluster_tls_enable`` / ``cluster_tls_items``, without which
+      the controller never talks to ClusterD (``ControllerConfig.cpp``
+      ``ContainsClusterDConfig``); ``cluster_tls_enable`` false, since ClusterD
+      serves gRPC without TLS (mind-cluster v26.1.0 ``component/clusterd/main.go``);
+    * ``GLOBAL_RANK_TABLE_FILE_PATH`` / ``global_rank_table_file_path`` is a
+      path the controller can write (an emptyDir mount, not a ConfigMap): it
+      writes the table ClusterD pushes there itself (``RankTableLoader.cpp``
+      ``WriteRankTable``), so nothing copies it;
+    * ClusterD finds the job's parts by labels (mind-cluster v26.1.0 clusterd
+      ``constant/constants.go``, ``epranktable/ranktable_manager.go``
+      ``InformerHandler``, ``ranktable_util.go`` ``GetAllEpRankTableCm``,
+      ``parseMindIeRankTableCM``): every PD pod carries ``jobID`` =
+      MINDX_TASK_ID and ``app`` mindie-ms-controller / -coordinator / -server;
+      every rings-config-* ConfigMap carries that ``jobID`` and exactly one of
+      ``grt-server/deploy-server`` / ``grt-group/deploy-server``.
+    Not read here: how ClusterD assembles the table (its job cache keys
+    PodGroups and pods by their controlling owner, ``podgroup/pg_util.go``,
+    ``pod/pod_util.go``) and the gRPC stream itself.
 """
 from __future__ import annotations
 
@@ -114,7 +140,15 @@ def _release_config(objs: list[dict[str, Any]]) -> dict[str, Any] | None:
     return None
 
 
-def _check_files(workload: dict[str, Any], extra_paths: Iterable[str], problems: list[str]) -> None:
+def _emptydir_mounts(workload: dict[str, Any], container: dict[str, Any]) -> list[str]:
+    vols = {v["name"]: v for v in workload["spec"]["template"]["spec"].get("volumes") or []}
+    return [m["mountPath"].rstrip("/") for m in container.get("volumeMounts") or []
+            if "emptyDir" in vols.get(m["name"], {}) and not m.get("readOnly")]
+
+
+def _check_files(workload: dict[str, Any], extra_paths: Iterable[str], problems: list[str],
+                 written: tuple[str, ...] = ()) -> None:
+    """Files MindIE reads are private copies; those in `written` MindIE writes itself (ClusterD mode)."""
     name = workload["metadata"]["name"]
     for c in _containers(workload):
         env, script = _env(c), _script(c)
@@ -128,6 +162,11 @@ def _check_files(workload: dict[str, Any], extra_paths: Iterable[str], problems:
             if inside:
                 problems.append(f"{name}: {var}={path} is inside ConfigMap mount {inside[0]} "
                                 "(a root-owned symlink MindIE refuses)")
+                continue
+            if var in written or (var.startswith("ms_controller.json") and "GLOBAL_RANK_TABLE_FILE_PATH" in written):
+                if not any(path.startswith(m + "/") for m in _emptydir_mounts(workload, c)):
+                    problems.append(f"{name}: {var}={path} is not in a writable emptyDir: the controller writes "
+                                    "the table ClusterD pushes there (RankTableLoader WriteRankTable)")
                 continue
             refs = [re.escape(path)] + [re.escape(f'"${v}"') for v, p in paths.items()
                                         if p == path and " " not in v]
@@ -234,6 +273,59 @@ def _check_ranktable(table: dict[str, Any], multi: bool, problems: list[str]) ->
                     problems.append(f"group {g.get('group_id')}: invalid device entry {d}")
 
 
+def _check_mounted_configmaps(objs: list[dict[str, Any]], problems: list[str]) -> None:
+    rendered = {o["metadata"]["name"] for o in objs if o.get("kind") == "ConfigMap"}
+    for w in objs:
+        if w.get("kind") not in ("Deployment", "StatefulSet") or not _labels(w).get(ROLE):
+            continue
+        for v in w["spec"]["template"]["spec"].get("volumes") or []:
+            cm = (v.get("configMap") or {}).get("name")
+            if cm and cm not in rendered and not cm.startswith("rings-config-"):
+                problems.append(f"{w['metadata']['name']}: mounts ConfigMap {cm}, which the release does not "
+                                "create: the pod waits for a ConfigMap nobody writes")
+
+
+def _check_clusterd(objs: list[dict[str, Any]], ctrl_w: dict[str, Any], ctrl: dict[str, Any],
+                    problems: list[str]) -> None:
+    c = _containers(ctrl_w)[0]
+    env, script = _env(c), _script(c)
+    job = env.get("MINDX_TASK_ID")
+    if not isinstance(job, str) or not job:
+        problems.append("controller: MINDX_TASK_ID is empty (ClusterClient Init refuses an empty job id)")
+    ip = env.get("MINDX_SERVER_IP")
+    exec_at = script.find("exec ")
+    resolved = re.search(r"^\s*export MINDX_SERVER_IP$", script, re.M)
+    if not (isinstance(ip, str) and _is_ip(ip)) and not (resolved and (exec_at < 0 or resolved.start() < exec_at)):
+        problems.append("controller: MINDX_SERVER_IP is neither an IP nor resolved and exported before MindIE "
+                        "starts (ClusterClient Register accepts only an IP)")
+    port, tls = ctrl.get("cluster_port"), ctrl.get("tls_config") or {}
+    if not (isinstance(port, int) and 1 <= port <= 65535) or "cluster_tls_enable" not in tls \
+            or "cluster_tls_items" not in tls:
+        problems.append("ms_controller.json: cluster_port / tls_config.cluster_tls_enable / cluster_tls_items "
+                        "missing or invalid: the controller never talks to ClusterD (ContainsClusterDConfig)")
+    elif tls.get("cluster_tls_enable") is not False:
+        problems.append("ms_controller.json: cluster_tls_enable is not false, but ClusterD serves gRPC "
+                        "without TLS (clusterd main.go)")
+    apps = {"controller": "mindie-ms-controller", "coordinator": "mindie-ms-coordinator",
+            "prefill": "mindie-ms-server", "decode": "mindie-ms-server"}
+    for w in objs:
+        role = _labels(w).get(ROLE) if w.get("kind") in ("Deployment", "StatefulSet") else None
+        if role not in apps:
+            continue
+        labels = _labels(w["spec"]["template"])
+        if labels.get("jobID") != job or labels.get("app") != apps[role]:
+            problems.append(f"{w['metadata']['name']}: pods need labels jobID={job} app={apps[role]} for ClusterD, "
+                            f"have jobID={labels.get('jobID')} app={labels.get('app')}")
+    for cm in objs:
+        if cm.get("kind") != "ConfigMap" or not cm["metadata"]["name"].startswith("rings-config-"):
+            continue
+        labels = _labels(cm)
+        deploy = [k for k in ("grt-server/deploy-server", "grt-group/deploy-server") if k in labels]
+        if labels.get("jobID") != job or len(deploy) != 1:
+            problems.append(f"{cm['metadata']['name']}: ClusterD reads it only with label jobID={job} and exactly "
+                            f"one deploy-server label, has jobID={labels.get('jobID')} {deploy}")
+
+
 def check_release(objs: list[dict[str, Any]]) -> list[str]:
     """Apply the upstream rules to a rendered mindie-service release; return the violations."""
     cm = _release_config(objs)
@@ -247,6 +339,10 @@ def check_release(objs: list[dict[str, Any]]) -> list[str]:
     ctrl = json.loads(data["ms_controller.json"]) if pd else {}
     coord = json.loads(data["ms_coordinator.json"]) if pd else {}
 
+    ctrl_w = next((w for w in workloads if _labels(w)[ROLE] == "controller"), None)
+    clusterd = ctrl_w is not None and "MINDX_TASK_ID" in _env(_containers(ctrl_w)[0])
+    written = ("GLOBAL_RANK_TABLE_FILE_PATH",) if clusterd else ()
+    _check_mounted_configmaps(objs, problems)
     pods_per = {}
     for w in workloads:
         role = _labels(w)[ROLE]
@@ -267,11 +363,11 @@ def check_release(objs: list[dict[str, Any]]) -> list[str]:
                                ("mindie_server_metric_port", "metricsPort")):
                     if ctrl.get(ck) != sc.get(sk):
                         problems.append(f"ms_controller.json {ck}={ctrl.get(ck)} but {key} {sk}={sc.get(sk)}")
-            _check_files(w, [], problems)
+            _check_files(w, [], problems, written)
         elif role == "controller":
             if _env(c).get("POD_IP") != {"fieldRef": {"fieldPath": "status.podIP"}}:
                 problems.append("controller: POD_IP is not the pod IP")
-            _check_files(w, [ctrl.get("global_rank_table_file_path", "")], problems)
+            _check_files(w, [ctrl.get("global_rank_table_file_path", "")], problems, written)
         elif role == "coordinator":
             http = coord.get("http_config") or {}
             by_args = '"$POD_IP" "$POD_IP"' in _script(c) and \
@@ -281,7 +377,7 @@ def check_release(objs: list[dict[str, Any]]) -> list[str]:
             if not (by_args or by_config):
                 problems.append("coordinator: listens on 127.0.0.1 (start it with the pod IP twice, as "
                                 "MindIE Motor's boot.sh does)")
-            _check_files(w, [], problems)
+            _check_files(w, [], problems, written)
     if not pd:
         return problems
 
@@ -300,6 +396,9 @@ def check_release(objs: list[dict[str, Any]]) -> list[str]:
 
     pods = _fake_pods(objs)
     cms = _operator_fill(objs, pods, problems)
+    if clusterd and ctrl_w is not None:
+        _check_clusterd(objs, ctrl_w, ctrl, problems)
+        return problems
     release = _labels(cm).get("app.kubernetes.io/instance", "")
     result = build_global_ranktable(release, cms, pods)
     if not result.ready:

@@ -17,10 +17,12 @@ Scenario (own cluster "profilescli-*", default layout: mgmt-0 and four NPU nodes
   accelerator-type but no accelerator, and doctor's labels-profile check passes for it;
 - NodeD on in the release: `label-node --all` adds nodeDEnable=on to the workers only; a rerun
   has nothing to do;
-- `mindie ranktable` with a PD release's global ranktable ConfigMap (as the mindie-service chart
-  renders it) and a pod labelled app=clusterd (a hand-installed ClusterD): it defers,
-  exits 0 and leaves the ConfigMap alone; `--force` goes on to build it (and says what is
-  missing); without ClusterD it does not defer.
+- `mindie ranktable` with a pod labelled app=clusterd (a hand-installed ClusterD): for a PD
+  release rendered without ClusterD (its global ranktable ConfigMap) it fails naming
+  `--set clusterd.enabled=true` and leaves the ConfigMap alone; `--force` goes on to build
+  it (and says what is missing); for a release rendered with clusterd.enabled (its
+  rings-config ConfigMaps, no global one) it defers and exits 0; without ClusterD it does
+  not defer.
 """
 from __future__ import annotations
 
@@ -212,16 +214,25 @@ def test_mindie_ranktable_defers_to_clusterd(pcluster):
         c.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(CLUSTERD_POD))
         c.kubectl("wait", "-n", ns, "pod/clusterd-hand-installed", "--for=condition=PodScheduled", "--timeout=60s")
         before = c.get_json("configmap", "-n", ns, cm["metadata"]["name"])["metadata"]["resourceVersion"]
-        deferred = c.plugin("-n", ns, "mindie", "ranktable", "qwen", "-o", "json")
-        assert deferred.returncode == 0, deferred.stderr
-        data = json.loads(deferred.stdout)
-        assert data["state"] == "deferred" and data["clusterd"] == [f"pod {ns}/clusterd-hand-installed"]
-        text = c.plugin("-n", ns, "mindie", "ranktable", "qwen")
-        assert text.returncode == 0 and text.stdout.startswith(f"ClusterD runs (pod {ns}/clusterd-hand-installed): "
-                                                               "it builds the global ranktable of release qwen")
+        # rendered without ClusterD while ClusterD runs: its pods would wait forever; say how to fix
+        wrong = c.plugin("-n", ns, "mindie", "ranktable", "qwen", "-o", "json")
+        assert wrong.returncode == 1 and "--set clusterd.enabled=true" in wrong.stderr, wrong.stderr
+        assert f"ClusterD runs (pod {ns}/clusterd-hand-installed)" in wrong.stderr
         assert c.get_json("configmap", "-n", ns, cm["metadata"]["name"])["metadata"]["resourceVersion"] == before
         forced = c.plugin("-n", ns, "mindie", "ranktable", "qwen", "--force")
         assert forced.returncode == 1 and forced.stderr == without.stderr  # builds it: the same missing parts
+        # rendered with clusterd.enabled: rings-config ConfigMaps labelled jobID, no global one
+        for o in render("mindie-service", pd_values(clusterd={"enabled": True}), release="cdq", namespace=ns):
+            if o["kind"] == "ConfigMap" and o["metadata"]["name"].startswith("rings-config-"):
+                o["metadata"]["namespace"] = ns
+                c.kubectl("apply", "-f", "-", input=json.dumps(o))
+        deferred = c.plugin("-n", ns, "mindie", "ranktable", "cdq", "-o", "json")
+        assert deferred.returncode == 0, deferred.stderr
+        data = json.loads(deferred.stdout)
+        assert data["state"] == "deferred" and data["clusterd"] == [f"pod {ns}/clusterd-hand-installed"]
+        text = c.plugin("-n", ns, "mindie", "ranktable", "cdq")
+        assert text.returncode == 0 and text.stdout.startswith(f"ClusterD runs (pod {ns}/clusterd-hand-installed): "
+                                                               "it builds the global ranktable of release cdq")
         assert c.plugin("-n", ns, "mindie", "ranktable", "nope").returncode == 1  # an unknown release is no deferral
     finally:
         c.kubectl("delete", "namespace", ns, "--wait=false", check=False)

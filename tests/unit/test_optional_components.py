@@ -27,11 +27,13 @@ def test_clusterd_switches_volcano() -> None:
     assert vc["scheduler"]["initParams"]["useClusterInfoManager"] == "true"
     assert vc["clusterd"] == {"installed": True}
     assert any("ClusterD enabled" in d for d in p.decisions)
+    assert any("--set clusterd.enabled=true" in d for d in p.decisions)  # the mindie-service hint
     assert not p.warnings
 
 
 def test_without_clusterd_volcano_reads_device_plugin() -> None:
     p = profile.decide(NODES, {})
+    assert not any("clusterd.enabled=true" in d for d in p.decisions)
     assert p.values["ascend-volcano"]["scheduler"]["initParams"]["useClusterInfoManager"] == "false"
     assert "clusterd" not in p.values["ascend-volcano"]
     # the user still wins

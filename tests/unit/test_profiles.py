@@ -14,7 +14,8 @@ Scenarios:
   nodeDEnable=on, with the usual conflict rule; OWNED_KEYS has it (uninstall lists it);
 - doctor's profile checks on a fake API: labels-profile, device-plugin-layout, volcano-version,
   volcano-kubernetes (PASS / FAIL / WARN each);
-- mindie ranktable defers to ClusterD (our Deployment, or upstream's pods), and still refuses
+- find_clusterd: our Deployment, upstream's unlabelled Deployment mindx-dl/clusterd, or its pods;
+- mindie ranktable defers to ClusterD only for a release rendered with clusterd.enabled, and refuses
   an unknown release;
 - CLI wiring: an unknown --mindcluster-version is a usage error before the cluster is
   contacted; --help of install, label-node, doctor and images names every known version;
@@ -23,6 +24,8 @@ Scenarios:
   help and usage check list it: one source, no list of its own.
 """
 from __future__ import annotations
+
+import copy
 
 import json
 from typing import Any
@@ -34,7 +37,8 @@ from kubectl_ascend.commands import _common
 from kubectl_ascend.helm import charts_root
 from kubectl_ascend.labelnode import label_nodes
 from kubectl_ascend.labels import OWNED_KEYS, plan_node
-from kubectl_ascend.mindie import defer_to_clusterd
+from kubectl_ascend.clusterd import find_clusterd
+from kubectl_ascend.mindie import CLUSTERD, CONFIGMAP, clusterd_plan, ranktable_source
 from kubectl_ascend.profile import decide
 from tests.labeldata import BASE, EXPECTED_AUTO, node_of
 
@@ -341,9 +345,18 @@ GLOBAL_CM = {"metadata": {"name": "qwen-global-ranktable", "namespace": "llm",
              "data": {"global_ranktable.json": '{"status":"initializing"}'}}
 
 
+INSTANCE_CM = {"metadata": {"name": "rings-config-qwen-prefill-0", "namespace": "llm",
+                            "labels": {"mindie.huawei.com/ranktable": "instance", "app.kubernetes.io/instance": "qwen"}},
+               "data": {"hccl.json": '{"status":"initializing"}'}}
+CD_INSTANCE_CM = copy.deepcopy(INSTANCE_CM)
+CD_INSTANCE_CM["metadata"]["labels"]["jobID"] = "qwen-mindie-service"
+UPSTREAM_DEPLOYMENT = {"metadata": {"namespace": "mindx-dl", "name": "clusterd"}}  # clusterd.yaml: no labels
+
+
 class RanktableKube:
-    def __init__(self, deployments=(), pods=(), cms=(GLOBAL_CM,)) -> None:
+    def __init__(self, deployments=(), pods=(), cms=(GLOBAL_CM, INSTANCE_CM), objects=None) -> None:
         self.deployments, self.pods, self.cms = list(deployments), list(pods), list(cms)
+        self.objects = dict(objects or {})
         self.asked: list[str | None] = []
 
     def list_configmaps(self, namespace, label_selector=None):
@@ -353,21 +366,89 @@ class RanktableKube:
         self.asked.append(label_selector)
         return self.deployments
 
+    def get_object(self, path):
+        self.asked.append(path)
+        return self.objects.get(path)
+
     def list_pods(self, namespace=None, label_selector=None, field_selector=None):
         assert label_selector == "app=clusterd"
         return self.pods
 
 
-def test_ranktable_defers_to_clusterd():
+def test_find_clusterd_ours_upstream_by_name_or_by_pods():
     ours = {"metadata": {"namespace": "mindx-dl", "name": "clusterd"}}
     kube = RanktableKube(deployments=[ours])
-    assert defer_to_clusterd(kube, "llm", "qwen") == ["deployment mindx-dl/clusterd"]
+    assert find_clusterd(kube) == ["deployment mindx-dl/clusterd"]
     assert kube.asked == ["app.kubernetes.io/part-of=mindcluster,app.kubernetes.io/component=clusterd"]
-    upstream = RanktableKube(pods=[{"metadata": {"namespace": "mindx-dl", "name": "clusterd-5d9f-abc"}}])
-    assert defer_to_clusterd(upstream, "llm", "qwen") == ["pod mindx-dl/clusterd-5d9f-abc"]
-    assert defer_to_clusterd(RanktableKube(), "llm", "qwen") == []
+    path = "/apis/apps/v1/namespaces/mindx-dl/deployments/clusterd"
+    upstream = RanktableKube(objects={path: UPSTREAM_DEPLOYMENT})
+    assert find_clusterd(upstream) == ["deployment mindx-dl/clusterd"] and path in upstream.asked
+    by_pod = RanktableKube(pods=[{"metadata": {"namespace": "mindx-dl", "name": "clusterd-5d9f-abc"}},
+                                 {"metadata": {"namespace": "mindx-dl", "name": "clusterd-old",
+                                               "deletionTimestamp": "2026-11-30T00:00:00Z"}}])
+    assert find_clusterd(by_pod) == ["pod mindx-dl/clusterd-5d9f-abc"]
+    assert find_clusterd(RanktableKube()) == []
+
+
+def test_ranktable_source():
+    assert ranktable_source(RanktableKube(), "llm", "qwen") == CONFIGMAP
+    assert ranktable_source(RanktableKube(cms=[CD_INSTANCE_CM]), "llm", "qwen") == CLUSTERD
     with pytest.raises(errors.NotFound, match="release nope in namespace llm"):
-        defer_to_clusterd(RanktableKube(deployments=[ours], cms=()), "llm", "nope")
+        ranktable_source(RanktableKube(cms=()), "llm", "nope")
+    with pytest.raises(errors.NotFound):  # per-instance ConfigMaps without jobID and no global one
+        ranktable_source(RanktableKube(cms=[INSTANCE_CM]), "llm", "qwen")
+
+
+def test_clusterd_plan_defers_only_when_both_sides_agree():
+    ours = {"metadata": {"namespace": "mindx-dl", "name": "clusterd"}}
+    # rendered for ClusterD and ClusterD runs: defer
+    assert clusterd_plan(RanktableKube(deployments=[ours], cms=[CD_INSTANCE_CM]), "llm", "qwen", False) == \
+        ["deployment mindx-dl/clusterd"]
+    # rendered for ClusterD, none runs: nothing could give the controller a table
+    with pytest.raises(errors.AscendError, match="ClusterD is not installed.*ascend-clusterd.enabled=true"):
+        clusterd_plan(RanktableKube(cms=[CD_INSTANCE_CM]), "llm", "qwen", False)
+    with pytest.raises(errors.AscendError, match="not installed"):
+        clusterd_plan(RanktableKube(cms=[CD_INSTANCE_CM]), "llm", "qwen", True)
+    # ClusterD runs, release rendered without it: its pods wait for our ConfigMap; say how to fix
+    with pytest.raises(errors.AscendError) as e:
+        clusterd_plan(RanktableKube(deployments=[ours]), "llm", "qwen", False)
+    assert "qwen-global-ranktable" in str(e.value) and "--set clusterd.enabled=true" in str(e.value)
+    assert "--set mindie-service.clusterd.enabled=true" in str(e.value) and "--force" in str(e.value)
+    assert clusterd_plan(RanktableKube(deployments=[ours]), "llm", "qwen", True) == []  # --force: we write it
+    assert clusterd_plan(RanktableKube(), "llm", "qwen", False) == []  # no ClusterD: we write it
+
+
+class UcimKube(RanktableKube):
+    """Two nodes, Volcano's scheduler ConfigMap with useClusterInfoManager UCIM, ClusterD as given."""
+
+    def __init__(self, ucim: str, **kw) -> None:
+        super().__init__(**kw)
+        self.ucim = ucim
+
+    def list_nodes(self, label_selector=None):
+        return [{"metadata": {"name": "n1"}}, {"metadata": {"name": "n2"}}]
+
+    def get_configmap(self, namespace, name):
+        assert (namespace, name) == doctor.VOLCANO_CM[:2]
+        conf = {"configurations": [{"name": "init-params", "arguments": {"useClusterInfoManager": self.ucim}}]}
+        return {"data": {doctor.VOLCANO_CM[2]: json.dumps(conf)}}
+
+
+def test_use_cluster_info_manager_finds_hand_installed_clusterd():
+    path = "/apis/apps/v1/namespaces/mindx-dl/deployments/clusterd"
+
+    def check(kube):
+        [c] = doctor.check_use_cluster_info_manager(kube, doctor.Cluster(kube))
+        return c.status, c.message
+
+    # upstream's Deployment carries no labels: found by name, so "true" passes and "false" warns
+    assert check(UcimKube("true", objects={path: UPSTREAM_DEPLOYMENT}))[0] == "PASS"
+    assert check(UcimKube("false", objects={path: UPSTREAM_DEPLOYMENT})) == \
+        ("WARN", 'ClusterD runs but Volcano ignores it (useClusterInfoManager "false")')
+    # ... or by its pods (app=clusterd) elsewhere
+    assert check(UcimKube("true", pods=[{"metadata": {"namespace": "ops", "name": "clusterd-1"}}]))[0] == "PASS"
+    status, message = check(UcimKube("true"))
+    assert status == "FAIL" and "ClusterD is not installed" in message
 
 
 # --- CLI wiring -----------------------------------------------------------------------------------------

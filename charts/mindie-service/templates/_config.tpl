@@ -201,6 +201,7 @@ Call with (dict "ctx" $ "role" "prefill"). Returns JSON text.
 {{- $v := .Values -}}
 {{- $tls := $v.https.enabled -}}
 {{- $tlsConfig := dict -}}
+{{- /* cluster_tls_enable stays false: ClusterD serves gRPC without TLS (mind-cluster v26.1.0 component/clusterd/main.go, no credentials in its grpc.ServerOption list). */ -}}
 {{- range $name, $dir := dict "request_coordinator" "request_coordinator" "request_server" "request_server" "http_server" "http_server" "cluster" "cluster" "etcd_server" "etcd_server" "ccae" "ccae" "alarm" "alarm_server" "external_coordinator" "external_coordinator" -}}
 {{- $_ := set $tlsConfig (printf "%s_tls_enable" $name) (and $tls (ne $name "etcd_server") (ne $name "ccae") (ne $name "cluster")) -}}
 {{- $_ := set $tlsConfig (printf "%s_tls_items" $name) (include "mindie-service.tlsItems" $dir | fromJson) -}}
@@ -222,7 +223,7 @@ Call with (dict "ctx" $ "role" "prefill"). Returns JSON text.
   "allow_all_zero_ip_listening" false
   "deploy_mode" "pd_separate"
   "initial_dist_server_port" 10000
-  "cluster_port" 8899
+  "cluster_port" (int $v.clusterd.port)
   "process_manager" (dict "to_file" false "file_path" "./logs/controller_process_status.json")
   "cluster_status" (dict "to_file" false "file_path" "./logs/cluster_status_output.json")
   "controller_backup_cfg" (dict "function_sw" false "database_server_dns" "etcd.default.svc.cluster.local" "database_server_port" 2379)
@@ -265,6 +266,7 @@ Call with (dict "ctx" $ "role" "prefill"). Returns JSON text.
 {{- include "mindie-service.checkRawConfig" (dict "raw" $v.controller.rawConfig "where" "controller.rawConfig" "keys" (list
   "deploy_mode=nothing (pd mode always uses pd_separate)"
   "global_rank_table_file_path=nothing (the chart mounts the global ranktable)"
+  "cluster_port=clusterd.port"
   "mindie_server_port=ports.business"
   "mindie_server_control_port=ports.management"
   "mindie_server_metric_port=ports.metrics"

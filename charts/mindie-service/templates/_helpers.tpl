@@ -217,3 +217,27 @@ with .Values.nodeSelector.
 {{- with .Values.tolerations -}}{{- $_ := set $spec "tolerations" . -}}{{- end -}}
 {{- dict "spec" $spec | toJson -}}
 {{- end -}}
+
+{{/* "true" when the PD controller takes the global ranktable from ClusterD (values clusterd.*), else "". */}}
+{{- define "mindie-service.clusterd" -}}
+{{- if and (eq .Values.mode "pd") .Values.clusterd.enabled }}true{{ end -}}
+{{- end -}}
+
+{{/* The MindIE job ID ClusterD groups a PD service by (label jobID, env MINDX_TASK_ID). */}}
+{{- define "mindie-service.jobID" -}}
+{{- .Values.clusterd.jobID | default (include "mindie-service.fullname" .) -}}
+{{- end -}}
+
+{{/*
+Labels ClusterD reads (pd mode with clusterd.enabled), for (dict "ctx" $ "role" ...):
+jobID, and app = mindie-ms-controller | mindie-ms-coordinator | mindie-ms-server
+(mind-cluster v26.1.0 component/clusterd/pkg/common/constant/constants.go
+MindIeJobIdLabelKey, MindIeAppTypeLabelKey, *AppType; epranktable/ranktable_manager.go
+InformerHandler). Empty outside ClusterD mode.
+*/}}
+{{- define "mindie-service.clusterdLabels" -}}
+{{- if include "mindie-service.clusterd" .ctx -}}
+jobID: {{ include "mindie-service.jobID" .ctx | quote }}
+app: {{ ternary (printf "mindie-ms-%s" .role) "mindie-ms-server" (or (eq .role "controller") (eq .role "coordinator")) }}
+{{- end -}}
+{{- end -}}
