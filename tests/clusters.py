@@ -5,11 +5,13 @@ own (tests/e2e/test_stack.py) imports them from here, never from conftest.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import subprocess
 import sys
 from dataclasses import dataclass
+from typing import Iterator
 
 from tests.tooling import REPO_ROOT, need_tool, run
 
@@ -55,6 +57,16 @@ def start_cluster(name: str, *args: str) -> Cluster:
 def stop_cluster(c: Cluster) -> None:
     if c.started_here:
         run(["bash", str(REPO_ROOT / "hack" / "cluster.sh"), "down"], env={"ASCEND_CLUSTER": c.name}, check=False)
+
+
+@contextlib.contextmanager
+def own_cluster(prefix: str, *args: str) -> Iterator[Cluster]:
+    """A cluster named PREFIX-<random> (hack/cluster.sh up ARGS) for one fixture, taken down afterwards."""
+    c = start_cluster(f"{prefix}-{secrets.token_hex(3)}", *args)
+    try:
+        yield c
+    finally:
+        stop_cluster(c)
 
 
 VOLCANO_PROBE = """

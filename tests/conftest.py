@@ -6,7 +6,7 @@ import secrets
 
 import pytest
 
-from tests.clusters import Cluster, install_stack, start_cluster, stop_cluster, wait_for_volcano
+from tests.clusters import Cluster, install_stack, own_cluster, start_cluster, stop_cluster, wait_for_volcano
 
 
 @pytest.fixture(scope="session")
@@ -16,11 +16,8 @@ def cluster():
     if existing:
         yield Cluster("external", existing, False)
         return
-    c = start_cluster(f"e2e-{secrets.token_hex(3)}")
-    try:
+    with own_cluster("e2e") as c:
         yield c
-    finally:
-        stop_cluster(c)
 
 
 @pytest.fixture(scope="session")
@@ -47,21 +44,15 @@ def volcano_cluster():
 @pytest.fixture(scope="module")
 def bare_cluster():
     """A cluster without cluster-info and kubeadm bootstrap RBAC (what non-kubeadm clusters look like)."""
-    c = start_cluster(f"bare-{secrets.token_hex(3)}", "--bare", "--layout", "single")
-    try:
+    with own_cluster("bare", "--bare", "--layout", "single") as c:
         yield c
-    finally:
-        stop_cluster(c)
 
 
 @pytest.fixture(scope="module")
 def single_cluster():
     """A single-node cluster: one Atlas 800I A2 that is also the management node."""
-    c = start_cluster(f"single-{secrets.token_hex(3)}", "--layout", "single")
-    try:
+    with own_cluster("single", "--layout", "single") as c:
         yield c
-    finally:
-        stop_cluster(c)
 
 
 @pytest.fixture

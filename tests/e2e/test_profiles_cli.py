@@ -33,7 +33,7 @@ import pytest
 
 from tests.chart.helmutil import render
 from tests.chart.mindie_values import pd_values
-from tests.clusters import start_cluster, stop_cluster
+from tests.clusters import own_cluster
 
 pytestmark = pytest.mark.e2e
 
@@ -43,11 +43,8 @@ WORKERS = ["atlas-300i-duo-0", "atlas-800i-a2-0", "atlas-800i-a2-1", "atlas-800t
 
 @pytest.fixture(scope="module")
 def pcluster():
-    c = start_cluster(f"profilescli-{secrets.token_hex(3)}")
-    try:
+    with own_cluster("profilescli") as c:
         yield c
-    finally:
-        stop_cluster(c)
 
 
 def _json(proc) -> dict:

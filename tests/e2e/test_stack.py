@@ -20,13 +20,12 @@ so any one of them passes alone and in any order.
 from __future__ import annotations
 
 import json
-import secrets
 
 import pytest
 import yaml
 
 from kubectl_ascend.labels import OWNED_KEYS
-from tests.clusters import Cluster, start_cluster, stop_cluster
+from tests.clusters import Cluster, own_cluster
 from tests.chart.helmutil import template
 from tests.tooling import CHARTS, need_tool, run, build_chart_deps
 
@@ -38,11 +37,8 @@ FAMILY_DS = {"huawei-Ascend910": "ascend-device-plugin-daemonset-910",
 
 @pytest.fixture(scope="module")
 def stack_cluster():
-    c = start_cluster(f"stack-{secrets.token_hex(3)}")
-    try:
+    with own_cluster("stack") as c:
         yield c
-    finally:
-        stop_cluster(c)
 
 
 def _no_release(c: Cluster) -> None:
