@@ -10,11 +10,24 @@ The lookups go through the one Kubernetes door (kube.Kube) and the one Helm door
 """
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any, Callable
 
-#: Longest a completion waits for the cluster (seconds).
-DEADLINE = 2.5
+#: Longest a completion waits for the cluster (seconds), unless $KUBECTL_ASCEND_COMPLETION_TIMEOUT
+#: (seconds, > 0) says otherwise: a slow link or a loaded machine may need more.
+DEFAULT_DEADLINE = 2.5
+
+
+def _deadline() -> float:
+    try:
+        seconds = float(os.environ.get("KUBECTL_ASCEND_COMPLETION_TIMEOUT", ""))
+    except ValueError:
+        return DEFAULT_DEADLINE
+    return seconds if 0 < seconds <= 60 else DEFAULT_DEADLINE
+
+
+DEADLINE = _deadline()
 
 
 def within_deadline(fn: Callable[[], list[str]], seconds: float = DEADLINE) -> list[str]:

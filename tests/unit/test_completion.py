@@ -204,3 +204,13 @@ def test_a_server_that_never_answers_is_cut_at_the_deadline(tmp_path):
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, ":4\n", "")
     assert held, "the client never connected"
     assert complete.DEADLINE - 0.5 < took < complete.DEADLINE + 1.5, took
+
+
+@pytest.mark.parametrize("env, want", [(None, 2.5), ("10", 10.0), ("0.5", 0.5), ("0", 2.5), ("-3", 2.5),
+                                       ("61", 2.5), ("ten", 2.5), ("", 2.5)])
+def test_completion_deadline_from_the_environment(monkeypatch, env, want):
+    if env is None:
+        monkeypatch.delenv("KUBECTL_ASCEND_COMPLETION_TIMEOUT", raising=False)
+    else:
+        monkeypatch.setenv("KUBECTL_ASCEND_COMPLETION_TIMEOUT", env)
+    assert complete._deadline() == want
