@@ -287,3 +287,9 @@ def test_notes_say_clusterd_builds_the_table() -> None:
     assert "The global ranktable comes from ClusterD (clusterd-grpc-svc.mindx-dl.svc.cluster.local:8899" in notes
     assert "Every PD pod waits for the global ranktable" not in notes
     assert "Every PD pod waits for the global ranktable" in _notes(pd_values())
+    # no Deployment to wait for: the roles are Volcano Jobs
+    assert "rollout status deployment/" not in notes
+    assert "get jobs.batch.volcano.sh -l app.kubernetes.io/instance=rel" in notes
+    assert "wait pod --for=condition=Ready -l app.kubernetes.io/instance=rel,app.kubernetes.io/component=coordinator" \
+        in notes
+    assert "rollout status deployment/rel-mindie-service-coordinator" in _notes(pd_values())
