@@ -31,6 +31,7 @@ import pytest
 
 from tests.chart.helmutil import find, one, render, render_error
 from tests.chart.mindie_values import CHART, FULL, pd_values, values
+from tests.chart.mindie_values import notes as _notes
 from tests.contract.mindie_reader import VCJOB, _as_workload, check_release
 
 pytestmark = pytest.mark.chart
@@ -281,8 +282,6 @@ def test_refusals(vals: dict[str, Any], needle: str) -> None:
 
 
 def test_notes_say_clusterd_builds_the_table() -> None:
-    from tests.chart.test_mindie_release import _notes
-
     notes = _notes(pd_values(**CD))
     assert "The global ranktable comes from ClusterD (clusterd-grpc-svc.mindx-dl.svc.cluster.local:8899" in notes
     assert "Every PD pod waits for the global ranktable" not in notes

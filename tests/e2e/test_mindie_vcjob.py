@@ -37,8 +37,7 @@ import yaml
 
 from tests.clusters import install_stack, start_cluster, stop_cluster, wait_for_volcano
 from tests.contract.mindie_reader import check_release
-from tests.e2e.mindie_helpers import Releases, helm, pd_values, pods, running, until
-from tests.e2e.test_mindie import AscendOperator, configmap
+from tests.e2e.mindie_helpers import AscendOperator, Releases, configmap, helm, pd_values, pods, running, until
 
 pytestmark = pytest.mark.e2e
 
