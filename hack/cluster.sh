@@ -6,11 +6,19 @@
 # installed, with the chart's ServiceAccounts).
 #
 #   hack/cluster.sh up [--bare] [--layout default|single|all-models | --nodes N] [--merge-kubeconfig] [--no-volcano]
+#                      [--long-running-jobs]
 #   hack/cluster.sh down          # stops every process, removes every file (also after a crash)
 #   hack/cluster.sh kubeconfig    # prints the kubeconfig path
 #
 # --no-volcano: do not start the Volcano addon (pods with schedulerName
 # volcano then stay Pending, as on a cluster without Volcano).
+# --long-running-jobs: KWOK's default pod-complete stage finishes every pod
+# owned by an object of kind "Job" as soon as it runs (kwok v0.8.0
+# kustomize/stage/pod/fast/pod-complete.yaml) - a Volcano Job's too, whose
+# restartPolicy Always pods a real kubelet never completes. With the flag a
+# new cluster's stage skips pods with restartPolicy Always (a batch/v1 Job's
+# pods are Never/OnFailure and still complete): the saved kwok config is
+# edited and the cluster restarted once (kwokctl stop/start, ~3 s).
 # --merge-kubeconfig (what `make cluster-up` passes) also adds the context
 # kwok-<name> to your kubeconfig and switches to it, as kind does; `down`
 # removes it again. Without it your kubeconfig is never touched.
@@ -170,8 +178,27 @@ wait_ready() {
   done
 }
 
+# --long-running-jobs: restrict KWOK's pod-complete stage to pods whose restartPolicy is not Always.
+keep_always_pods_running() {
+  local conf="${CLUSTER_DIR}/kwok.yaml"
+  "$(python_bin)" - "${conf}" <<'PY' || die "cannot restrict KWOK's pod-complete stage in ${conf}"
+import sys
+path = sys.argv[1]
+text = open(path).read()
+head, sep, rest = text.partition("  name: pod-complete\n")
+job = "    - jq:\n        key: .metadata.ownerReferences.[].kind\n        operator: In\n        values:\n        - Job\n"
+if not sep or job not in rest.split("\n---", 1)[0]:
+    sys.exit(f"{path}: no pod-complete stage selecting owner kind Job (another KWOK version?)")
+always = "    - jq:\n        key: .spec.restartPolicy\n        operator: NotIn\n        values:\n        - Always\n"
+open(path, "w").write(head + sep + rest.replace(job, job + always, 1))
+PY
+  log "KWOK pod-complete stage: pods with restartPolicy Always keep running; restarting cluster ${CLUSTER}"
+  kwokctl stop cluster --name "${CLUSTER}" >&2
+  kwokctl start cluster --name "${CLUSTER}" >&2
+}
+
 cluster_up() {
-  local bare=false layout=default nodes="" merge=false volcano=true
+  local bare=false layout=default nodes="" merge=false volcano=true long_jobs=false
   while [[ $# -gt 0 ]]; do
     case "$1" in
       --bare) bare=true ;;
@@ -179,6 +206,7 @@ cluster_up() {
       --nodes) nodes="$2"; shift ;;
       --merge-kubeconfig) merge=true ;;
       --no-volcano) volcano=false ;;
+      --long-running-jobs) long_jobs=true ;;
       *) die "unknown option '$1' (see hack/cluster.sh header)" ;;
     esac
     shift
@@ -204,6 +232,7 @@ cluster_up() {
       --kwok-controller-binary "${ASCEND_TOOLS_BIN}/kwok" \
       --etcd-binary "${ASCEND_TOOLS_BIN}/etcd" \
       --timeout 5m --wait 5m >&2
+    if [[ "${long_jobs}" == true ]]; then keep_always_pods_running; fi
   fi
   wait_ready 120
   kctl wait --for=create serviceaccount/default -n default --timeout=300s >/dev/null

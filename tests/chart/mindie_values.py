@@ -1,8 +1,14 @@
-"""mindie-service values the chart tests share (tests/chart/test_mindie_service.py, test_mindie_release.py)."""
+"""mindie-service values (and NOTES rendering) the chart tests share (test_mindie_service.py, test_mindie_release.py, test_mindie_clusterd.py)."""
 from __future__ import annotations
 
 import copy
+import os
+from pathlib import Path
 from typing import Any
+
+import yaml
+
+from tests.tooling import CHARTS, need_tool, run
 
 CHART = "mindie-service"
 FULL = "rel-mindie-service"
@@ -32,3 +38,16 @@ def values(**overrides: Any) -> dict[str, Any]:
 
 def pd_values(**overrides: Any) -> dict[str, Any]:
     return values(mode="pd", **overrides)
+
+
+def notes(vals: dict[str, Any], release: str = "rel", namespace: str = "llm") -> str:
+    """The chart's NOTES as `helm install --dry-run=client` prints them for VALS."""
+    helm = need_tool("helm")
+    tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"mindie-notes-{os.getpid()}.yaml"
+    tmp.write_text(yaml.safe_dump(vals))
+    try:
+        proc = run([helm, "install", release, str(CHARTS / CHART), "-f", str(tmp), "-n", namespace,
+                    "--dry-run=client"], env={"KUBECONFIG": os.devnull})
+    finally:
+        tmp.unlink(missing_ok=True)
+    return proc.stdout.split("NOTES:", 1)[1]

@@ -8,9 +8,14 @@ Scenarios:
   and rings-config ConfigMap carries the labels ClusterD reads; a multi-pod
   server still waits for its own hccl.json; the render passes the MindIE
   contract reader (tests/contract/mindie_reader.py, run by helmutil.render);
+- every PD role is a Volcano Job (batch.volcano.sh/v1alpha1): one task, replicas and
+  minAvailable = pods of the role, queue, maxRetry, RestartJob on PodEvicted/PodFailed,
+  the Job labelled jobID/app (Volcano copies them onto its PodGroup), the same pod
+  templates, no chart PodGroup, no group-name annotation;
 - the contract reader catches each ClusterD-mode breakage (missing job id,
   unresolved address, cluster_tls_enable on, wrong labels, a pod mounting a
-  ConfigMap nobody writes);
+  ConfigMap nobody writes, a role whose PodGroup lacks jobID/app or does not share
+  its pods' controlling owner);
 - refusals: clusterd with mode single, with a scheduler other than volcano,
   a jobID that is no label value, an empty address, cluster_port in
   controller.rawConfig, unknown keys;
@@ -26,11 +31,17 @@ import pytest
 
 from tests.chart.helmutil import find, one, render, render_error
 from tests.chart.mindie_values import CHART, FULL, pd_values, values
-from tests.contract.mindie_reader import check_release
+from tests.chart.mindie_values import notes as _notes
+from tests.contract.mindie_reader import VCJOB, _as_workload, check_release
 
 pytestmark = pytest.mark.chart
 
 CD = {"clusterd": {"enabled": True}}
+
+
+def cd_render(vals: dict[str, Any]) -> list[dict[str, Any]]:
+    """The render, each Volcano Job seen as a workload (kind VCJOB, its task's template and replicas)."""
+    return [_as_workload(o) for o in render(CHART, vals)]
 
 
 def pod_labels(obj: dict[str, Any]) -> dict[str, str]:
@@ -47,12 +58,13 @@ def env(c: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def cd_objs() -> list[dict[str, Any]]:
-    return render(CHART, pd_values(**CD, prefill={"podsPerInstance": 2}))
+    return cd_render(pd_values(**CD, prefill={"podsPerInstance": 2}))
 
 
 def test_no_global_ranktable_configmap_mount_or_wait(cd_objs) -> None:
     assert not [o for o in find(cd_objs, "ConfigMap") if "global-ranktable" in o["metadata"]["name"]]
-    workloads = find(cd_objs, "Deployment") + find(cd_objs, "StatefulSet")
+    assert not find(cd_objs, "Deployment") and not find(cd_objs, "StatefulSet")
+    workloads = find(cd_objs, VCJOB)
     assert len(workloads) == 4
     for w in workloads:
         vols = [v["name"] for v in w["spec"]["template"]["spec"]["volumes"]]
@@ -66,14 +78,14 @@ def test_no_global_ranktable_configmap_mount_or_wait(cd_objs) -> None:
 
 
 def test_multi_pod_server_still_waits_for_its_hccl_json(cd_objs) -> None:
-    script = ctr(one(cd_objs, "StatefulSet", f"{FULL}-prefill-0"))["command"][-1]
+    script = ctr(one(cd_objs, VCJOB, f"{FULL}-prefill-0"))["command"][-1]
     assert "/user/serverid/devindex/config/hccl.json" in script and 'cp "$hccl" "$RANKTABLEFILE"' in script
-    vols = {v["name"]: v for v in one(cd_objs, "StatefulSet", f"{FULL}-prefill-0")["spec"]["template"]["spec"]["volumes"]}
+    vols = {v["name"]: v for v in one(cd_objs, VCJOB, f"{FULL}-prefill-0")["spec"]["template"]["spec"]["volumes"]}
     assert vols["ranktable"]["configMap"]["name"] == f"rings-config-{FULL}-prefill-0"
 
 
 def test_controller_env_and_config(cd_objs) -> None:
-    c = ctr(one(cd_objs, "Deployment", f"{FULL}-controller"))
+    c = ctr(one(cd_objs, VCJOB, f"{FULL}-controller"))
     e = env(c)
     assert e["MINDX_TASK_ID"] == FULL
     assert e["MINDX_SERVER_DOMAIN"] == "clusterd-grpc-svc.mindx-dl.svc.cluster.local"
@@ -86,36 +98,72 @@ def test_controller_env_and_config(cd_objs) -> None:
     assert ctrl["cluster_port"] == 8899
     assert ctrl["tls_config"]["cluster_tls_enable"] is False and "cluster_tls_items" in ctrl["tls_config"]
     for name in (f"{FULL}-coordinator", f"{FULL}-decode-0", f"{FULL}-prefill-0"):
-        w = [o for o in cd_objs if o["metadata"]["name"] == name and o["kind"] in ("Deployment", "StatefulSet")][0]
+        w = [o for o in cd_objs if o["metadata"]["name"] == name and o["kind"] == VCJOB][0]
         assert "MINDX_TASK_ID" not in env(ctr(w)), name  # only the controller subscribes
 
 
 def test_ip_address_job_id_and_port() -> None:
-    objs = render(CHART, pd_values(clusterd={"enabled": True, "address": "10.96.0.42", "jobID": "qwen-pd",
+    objs = cd_render(pd_values(clusterd={"enabled": True, "address": "10.96.0.42", "jobID": "qwen-pd",
                                              "port": 18899}))
-    e = env(ctr(one(objs, "Deployment", f"{FULL}-controller")))
+    e = env(ctr(one(objs, VCJOB, f"{FULL}-controller")))
     assert e["MINDX_SERVER_IP"] == "10.96.0.42" and e["MINDX_TASK_ID"] == "qwen-pd"
     ctrl = json.loads(one(objs, "ConfigMap", f"{FULL}-config")["data"]["ms_controller.json"])
     assert ctrl["cluster_port"] == 18899
-    assert pod_labels(one(objs, "StatefulSet", f"{FULL}-decode-0"))["jobID"] == "qwen-pd"
+    assert pod_labels(one(objs, VCJOB, f"{FULL}-decode-0"))["jobID"] == "qwen-pd"
 
 
 def test_labels_clusterd_reads(cd_objs) -> None:
     expect = {f"{FULL}-controller": "mindie-ms-controller", f"{FULL}-coordinator": "mindie-ms-coordinator",
               f"{FULL}-prefill-0": "mindie-ms-server", f"{FULL}-decode-0": "mindie-ms-server"}
-    for w in find(cd_objs, "Deployment") + find(cd_objs, "StatefulSet"):
-        labels = pod_labels(w)
-        assert (labels["jobID"], labels["app"]) == (FULL, expect[w["metadata"]["name"]])
-        # selectors stay as they were (immutable on upgrade)
-        assert "jobID" not in w["spec"]["selector"]["matchLabels"] and "app" not in w["spec"]["selector"]["matchLabels"]
+    for w in find(cd_objs, VCJOB):
+        # on the pods and on the Job, whose labels Volcano copies onto its PodGroup
+        for labels in (pod_labels(w), w["metadata"]["labels"]):
+            assert (labels["jobID"], labels["app"]) == (FULL, expect[w["metadata"]["name"]])
     cms = [o for o in find(cd_objs, "ConfigMap") if o["metadata"]["name"].startswith("rings-config-")]
     assert len(cms) == 2
     for cm in cms:
         labels = cm["metadata"]["labels"]
         assert labels["jobID"] == FULL and labels["mx-consumer-cim"] == "true"
         assert labels["grt-group/deploy-server"] in ("1", "2")
-    pg = one(cd_objs, "PodGroup", f"{FULL}-prefill-0")
-    assert (pg["metadata"]["labels"]["jobID"], pg["metadata"]["labels"]["app"]) == (FULL, "mindie-ms-server")
+    # Volcano creates each Job's PodGroup (owned by the Job); the chart creates none
+    assert not find(cd_objs, "PodGroup")
+
+
+def test_roles_are_volcano_jobs(cd_objs) -> None:
+    raw = {o["metadata"]["name"]: o for o in render(CHART, pd_values(**CD, prefill={"podsPerInstance": 2}))
+           if o["kind"] == "Job"}
+    assert sorted(raw) == sorted(f"{FULL}-{r}" for r in ("controller", "coordinator", "prefill-0", "decode-0"))
+    for name, job in raw.items():
+        spec = job["spec"]
+        assert job["apiVersion"] == "batch.volcano.sh/v1alpha1"
+        assert (spec["schedulerName"], spec["queue"], spec["maxRetry"]) == ("volcano", "default", 100)
+        assert spec["policies"] == [{"events": ["PodEvicted", "PodFailed"], "action": "RestartJob"}]
+        [task] = spec["tasks"]
+        pods = 2 if name.endswith("prefill-0") else 1
+        assert (task["replicas"], spec["minAvailable"]) == (pods, pods)
+        assert task["name"] == ("server" if "-prefill-" in name or "-decode-" in name else name.rsplit("-", 1)[1])
+        tpl = task["template"]
+        assert tpl["spec"]["schedulerName"] == "volcano"
+        assert tpl["spec"].get("restartPolicy", "Always") == "Always"  # a service restarts in place
+        # Volcano names the pods' PodGroup itself (<job>-<uid>); a chart annotation would point elsewhere
+        assert "scheduling.k8s.io/group-name" not in (tpl["metadata"].get("annotations") or {})
+        if "-prefill-" in name or "-decode-" in name:
+            assert job["metadata"]["labels"]["ring-controller.atlas"] == "ascend-910b"
+            assert spec["priorityClassName"] == tpl["spec"]["priorityClassName"]
+    # the same pod templates as the Deployments / StatefulSets outside ClusterD mode, plus the labels
+    plain = {o["metadata"]["name"]: o for o in render(CHART, pd_values(prefill={"podsPerInstance": 2}))
+             if o["kind"] in ("Deployment", "StatefulSet")}
+    for name, job in raw.items():
+        tpl, before = job["spec"]["tasks"][0]["template"], copy.deepcopy(plain[name]["spec"]["template"])
+        (before["metadata"].get("annotations") or {}).pop("scheduling.k8s.io/group-name", None)
+        assert {k: v for k, v in tpl["metadata"]["labels"].items() if k not in ("jobID", "app")} == \
+            before["metadata"]["labels"]
+        assert tpl["spec"]["volumes"] == [v for v in before["spec"]["volumes"] if v["name"] != "global-ranktable"]
+        assert [c["image"] for c in tpl["spec"]["containers"]] == [c["image"] for c in before["spec"]["containers"]]
+    maxed = render(CHART, pd_values(clusterd={"enabled": True, "maxRetry": 7}, gang={"enabled": False},
+                                    prefill={"podsPerInstance": 2}))
+    job = one(maxed, "Job", f"{FULL}-prefill-0")
+    assert (job["spec"]["maxRetry"], job["spec"]["minAvailable"], job["spec"]["tasks"][0]["replicas"]) == (7, 1, 2)
 
 
 def test_default_pd_has_no_clusterd_labels() -> None:
@@ -128,7 +176,7 @@ def test_default_pd_has_no_clusterd_labels() -> None:
 # --- the contract reader in ClusterD mode -----------------------------------------------------------
 
 def _controller(objs):
-    return one(objs, "Deployment", f"{FULL}-controller")
+    return one(objs, VCJOB, f"{FULL}-controller")
 
 
 def _set_env(objs, name, value):
@@ -160,7 +208,7 @@ def no_cluster_port(objs):
 
 
 def server_app_label_wrong(objs):
-    pod_labels(one(objs, "StatefulSet", f"{FULL}-decode-0"))["app"] = "mindie-server"
+    pod_labels(one(objs, VCJOB, f"{FULL}-decode-0"))["app"] = "mindie-server"
 
 
 def rings_config_without_job(objs):
@@ -168,9 +216,27 @@ def rings_config_without_job(objs):
 
 
 def mounts_missing_global_ranktable(objs):
-    w = one(objs, "StatefulSet", f"{FULL}-decode-0")
+    w = one(objs, VCJOB, f"{FULL}-decode-0")
     w["spec"]["template"]["spec"]["volumes"].append(
         {"name": "global-ranktable", "configMap": {"name": f"{FULL}-global-ranktable"}})
+
+
+def job_without_job_id(objs):
+    del one(objs, VCJOB, f"{FULL}-decode-0")["metadata"]["labels"]["jobID"]
+
+
+def decode_as_statefulset_with_chart_podgroup(objs):
+    # what the chart rendered before: a StatefulSet and a PodGroup of its own (no owner)
+    w = one(objs, VCJOB, f"{FULL}-decode-0")
+    w["kind"] = "StatefulSet"
+    w["spec"]["template"]["metadata"].setdefault("annotations", {})["scheduling.k8s.io/group-name"] = w["metadata"]["name"]
+    objs.append({"apiVersion": "scheduling.volcano.sh/v1beta1", "kind": "PodGroup",
+                 "metadata": {"name": w["metadata"]["name"], "labels": dict(w["metadata"]["labels"])}})
+
+
+def controller_as_deployment(objs):
+    # Volcano's own PodGroup for it shares the ReplicaSet owner but carries no labels
+    one(objs, VCJOB, f"{FULL}-controller")["kind"] = "Deployment"
 
 
 def ranktable_path_in_configmap(objs):
@@ -186,9 +252,12 @@ def ranktable_path_in_configmap(objs):
     (rings_config_without_job, f"rings-config-{FULL}-decode-0: ClusterD reads it only with label jobID"),
     (mounts_missing_global_ranktable, f"mounts ConfigMap {FULL}-global-ranktable, which the release does not"),
     (ranktable_path_in_configmap, "is inside ConfigMap mount /etc/mindie/config"),
+    (job_without_job_id, f"{FULL}-decode-0: its PodGroup needs labels jobID={FULL} app=mindie-ms-server"),
+    (decode_as_statefulset_with_chart_podgroup, f"{FULL}-decode-0: its PodGroup and its pods do not share"),
+    (controller_as_deployment, f"{FULL}-controller: its PodGroup needs labels jobID={FULL} app=mindie-ms-controller"),
 ], ids=lambda x: getattr(x, "__name__", None))
 def test_reader_catches_clusterd_breakage(breakage: Callable, needle: str) -> None:
-    objs = render(CHART, pd_values(**CD))
+    objs = cd_render(pd_values(**CD))
     assert check_release(objs) == []
     broken = copy.deepcopy(objs)
     breakage(broken)
@@ -206,15 +275,20 @@ def test_reader_catches_clusterd_breakage(breakage: Callable, needle: str) -> No
     (pd_values(**CD, controller={"rawConfig": {"cluster_port": 1}}), "clusterd.port"),
     (pd_values(clusterd={"enabled": True, "adress": "x"}), "adress"),
     (pd_values(clusterd={"enabled": True, "port": 0}), "port"),
+    (pd_values(clusterd={"enabled": True, "maxRetry": 0}), "maxRetry"),
 ])
 def test_refusals(vals: dict[str, Any], needle: str) -> None:
     assert needle in render_error(CHART, vals)
 
 
 def test_notes_say_clusterd_builds_the_table() -> None:
-    from tests.chart.test_mindie_release import _notes
-
     notes = _notes(pd_values(**CD))
     assert "The global ranktable comes from ClusterD (clusterd-grpc-svc.mindx-dl.svc.cluster.local:8899" in notes
     assert "Every PD pod waits for the global ranktable" not in notes
     assert "Every PD pod waits for the global ranktable" in _notes(pd_values())
+    # no Deployment to wait for: the roles are Volcano Jobs
+    assert "rollout status deployment/" not in notes
+    assert "get jobs.batch.volcano.sh -l app.kubernetes.io/instance=rel" in notes
+    assert "wait pod --for=condition=Ready -l app.kubernetes.io/instance=rel,app.kubernetes.io/component=coordinator" \
+        in notes
+    assert "rollout status deployment/rel-mindie-service-coordinator" in _notes(pd_values())

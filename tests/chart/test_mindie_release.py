@@ -26,6 +26,7 @@ import yaml
 
 from tests.chart.helmutil import find, lint, render, render_error
 from tests.chart.mindie_values import BASE, CHART, FULL, pd_values, values
+from tests.chart.mindie_values import notes as _notes
 from tests.tooling import CHARTS, need_tool, run
 
 pytestmark = pytest.mark.chart
@@ -166,18 +167,6 @@ def test_renders_as_subchart(umbrella):
 
 def test_disabled_subchart_renders_nothing(umbrella):
     assert render(umbrella, None, release="stack") == []
-
-
-def _notes(vals: dict[str, Any], release: str = "rel", namespace: str = "llm") -> str:
-    helm = need_tool("helm")
-    tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"mindie-notes-{os.getpid()}.yaml"
-    tmp.write_text(yaml.safe_dump(vals))
-    try:
-        proc = run([helm, "install", release, str(CHARTS / CHART), "-f", str(tmp), "-n", namespace,
-                    "--dry-run=client"], env={"KUBECONFIG": os.devnull})
-    finally:
-        tmp.unlink(missing_ok=True)
-    return proc.stdout.split("NOTES:", 1)[1]
 
 
 def test_notes_single_warnings_first_then_request():

@@ -76,9 +76,15 @@ Rules
       MINDX_TASK_ID and ``app`` mindie-ms-controller / -coordinator / -server;
       every rings-config-* ConfigMap carries that ``jobID`` and exactly one of
       ``grt-server/deploy-server`` / ``grt-group/deploy-server``.
-    Not read here: how ClusterD assembles the table (its job cache keys
-    PodGroups and pods by their controlling owner, ``podgroup/pg_util.go``,
-    ``pod/pod_util.go``) and the gRPC stream itself.
+    * ClusterD keys a job by the controlling owner of its Volcano PodGroup and
+      files pods under theirs (``podgroup/pg_util.go`` ``GetJobKeyAndNameByPG``,
+      ``pod/pod_util.go`` ``GetJobKeyByPod``) and reads ``jobID``/``app`` from
+      the PodGroup's labels (``job/job_util.go`` ``getJobBasicInfoByPG``): for
+      every PD role the PodGroup Volcano v1.7.0 would use (a Volcano Job's own,
+      ``job_controller_actions.go`` ``createOrUpdatePodGroup``; the chart's;
+      else vc-controller-manager's, ``pg_controller_handler.go``) shares its
+      pods' controlling owner and carries those labels.
+    Not read here: how ClusterD assembles the table and the gRPC stream itself.
 """
 from __future__ import annotations
 
@@ -94,6 +100,18 @@ FILE_ENV = ("GLOBAL_RANK_TABLE_FILE_PATH", "RANKTABLEFILE", "RANK_TABLE_FILE", "
             "MIES_CONFIG_JSON_PATH", "MINDIE_MS_CONTROLLER_CONFIG_FILE_PATH",
             "MINDIE_MS_COORDINATOR_CONFIG_FILE_PATH", "MINDIE_UTILS_HTTP_CLIENT_CTL_CONFIG_FILE_PATH")
 ROLE = "mindie.huawei.com/role"
+VCJOB = "Job.batch.volcano.sh"
+WORKLOADS = ("Deployment", "StatefulSet", VCJOB)
+GROUP_ANNOTATION = "scheduling.k8s.io/group-name"
+
+
+def _as_workload(obj: dict[str, Any]) -> dict[str, Any]:
+    """A Volcano Job seen as a workload: kind Job.batch.volcano.sh, its one task's template and replicas."""
+    if obj.get("kind") != "Job" or not str(obj.get("apiVersion", "")).startswith("batch.volcano.sh/"):
+        return obj
+    tasks = obj["spec"].get("tasks") or [{}]
+    return dict(obj, kind=VCJOB, spec=dict(obj["spec"], template=tasks[0].get("template") or {},
+                                           replicas=sum(int(t.get("replicas", 1)) for t in tasks)))
 
 
 def _is_ip(value: Any) -> bool:
@@ -191,13 +209,24 @@ def _check_server_config(name: str, cfg: dict[str, Any], npus: int, problems: li
 def _fake_pods(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     pods, n = [], 10
     for w in objs:
-        if w.get("kind") not in ("Deployment", "StatefulSet"):
+        if w.get("kind") not in WORKLOADS:
             continue
         for ordinal in range(int(w["spec"].get("replicas", 1))):
             meta = w["spec"]["template"]["metadata"]
+            labels, annotations = dict(meta.get("labels") or {}), dict(meta.get("annotations") or {})
+            # the controlling owner each controller gives its pods: the Job itself (Volcano v1.7.0
+            # job_controller_util.go createJobPod, which also labels and annotates them), else the
+            # ReplicaSet / StatefulSet
+            owner = {"kind": w["kind"].split(".")[0], "name": w["metadata"]["name"], "controller": True,
+                     "uid": f"uid-{w['kind']}-{w['metadata']['name']}"}
+            if w["kind"] == VCJOB:
+                labels["volcano.sh/job-name"] = w["metadata"]["name"]
+                annotations[GROUP_ANNOTATION] = f"{w['metadata']['name']}-{owner['uid']}"
+            elif w["kind"] == "Deployment":
+                owner = dict(owner, kind="ReplicaSet", uid=f"uid-rs-{w['metadata']['name']}")
             pods.append({"metadata": {"name": f"{w['metadata']['name']}-{ordinal}", "uid": f"uid-{n}",
-                                      "labels": dict(meta.get("labels") or {}),
-                                      "annotations": dict(meta.get("annotations") or {})},
+                                      "labels": labels, "annotations": annotations,
+                                      "ownerReferences": [owner]},
                          "spec": w["spec"]["template"]["spec"],
                          "status": {"phase": "Running", "podIP": f"10.1.0.{n}", "hostIP": f"192.168.0.{n}"},
                          "_owner": w})
@@ -210,7 +239,7 @@ def _operator_fill(objs: list[dict[str, Any]], pods: list[dict[str, Any]], probl
     cms = [dict(o, data=dict(o.get("data") or {})) for o in objs if o.get("kind") == "ConfigMap"]
     by_name = {c["metadata"]["name"]: c for c in cms}
     for w in objs:
-        if w.get("kind") not in ("Deployment", "StatefulSet"):
+        if w.get("kind") not in WORKLOADS:
             continue
         name = w["metadata"]["name"]
         npus = sum(_npus(c) for c in _containers(w))
@@ -226,10 +255,12 @@ def _operator_fill(objs: list[dict[str, Any]], pods: list[dict[str, Any]], probl
         if cm_name != f"rings-config-{name}" or cm_name not in by_name:
             problems.append(f"{name}: ranktable volume is {cm_name!r}, the operator writes rings-config-{name}")
             continue
-        mine = [p for p in pods if _labels(p).get("deploy-name") == name]
+        key = "volcano.sh/job-name" if w["kind"] == VCJOB else "deploy-name"
+        mine = [p for p in pods if _labels(p).get(key) == name]
         if len(mine) != int(w["spec"].get("replicas", 1)):
-            problems.append(f"{name}: {len(mine)} pods labelled deploy-name={name}; the Ascend Operator finds "
-                            "a Deployment's/StatefulSet's pods by that label only")
+            problems.append(f"{name}: {len(mine)} pods labelled {key}={name}; the Ascend Operator finds "
+                            "a Deployment's/StatefulSet's pods by deploy-name, a Volcano Job's by "
+                            "volcano.sh/job-name only")
             continue
         servers = []
         for rank, p in enumerate(mine):
@@ -276,7 +307,7 @@ def _check_ranktable(table: dict[str, Any], multi: bool, problems: list[str]) ->
 def _check_mounted_configmaps(objs: list[dict[str, Any]], problems: list[str]) -> None:
     rendered = {o["metadata"]["name"] for o in objs if o.get("kind") == "ConfigMap"}
     for w in objs:
-        if w.get("kind") not in ("Deployment", "StatefulSet") or not _labels(w).get(ROLE):
+        if w.get("kind") not in WORKLOADS or not _labels(w).get(ROLE):
             continue
         for v in w["spec"]["template"]["spec"].get("volumes") or []:
             cm = (v.get("configMap") or {}).get("name")
@@ -285,8 +316,31 @@ def _check_mounted_configmaps(objs: list[dict[str, Any]], problems: list[str]) -
                                 "create: the pod waits for a ConfigMap nobody writes")
 
 
+def _controller_uid(obj: dict[str, Any]) -> str:
+    """ClusterD's job key: the UID of the controlling owner (clusterd pkg/domain/podgroup/pg_util.go
+    GetJobKeyAndNameByPG, pkg/domain/pod/pod_util.go GetJobKeyByPod); "" without one."""
+    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
+        if ref.get("controller"):
+            return str(ref.get("uid", ""))
+    return ""
+
+
+def _podgroup(objs: list[dict[str, Any]], w: dict[str, Any], pod: dict[str, Any]) -> dict[str, Any]:
+    """The PodGroup Volcano v1.7.0 schedules `pod` in: a Volcano Job's own (job_controller_actions.go
+    createOrUpdatePodGroup: the Job's labels and annotations, the Job as controller), the chart's named
+    by the pod's group-name annotation, else the one vc-controller-manager makes for a bare pod
+    (podgroup/pg_controller_handler.go createNormalPodPGIfNotExist: no labels, the pod's owners)."""
+    if w["kind"] == VCJOB:
+        return {"metadata": {"labels": _labels(w), "ownerReferences": pod["metadata"]["ownerReferences"]}}
+    group = (pod["metadata"].get("annotations") or {}).get(GROUP_ANNOTATION)
+    for o in objs:
+        if o.get("kind") == "PodGroup" and o["metadata"]["name"] == group:
+            return o
+    return {"metadata": {"labels": {}, "ownerReferences": pod["metadata"]["ownerReferences"]}}
+
+
 def _check_clusterd(objs: list[dict[str, Any]], ctrl_w: dict[str, Any], ctrl: dict[str, Any],
-                    problems: list[str]) -> None:
+                    problems: list[str], pods: list[dict[str, Any]]) -> None:
     c = _containers(ctrl_w)[0]
     env, script = _env(c), _script(c)
     job = env.get("MINDX_TASK_ID")
@@ -309,13 +363,28 @@ def _check_clusterd(objs: list[dict[str, Any]], ctrl_w: dict[str, Any], ctrl: di
     apps = {"controller": "mindie-ms-controller", "coordinator": "mindie-ms-coordinator",
             "prefill": "mindie-ms-server", "decode": "mindie-ms-server"}
     for w in objs:
-        role = _labels(w).get(ROLE) if w.get("kind") in ("Deployment", "StatefulSet") else None
+        role = _labels(w).get(ROLE) if w.get("kind") in WORKLOADS else None
         if role not in apps:
             continue
         labels = _labels(w["spec"]["template"])
         if labels.get("jobID") != job or labels.get("app") != apps[role]:
             problems.append(f"{w['metadata']['name']}: pods need labels jobID={job} app={apps[role]} for ClusterD, "
                             f"have jobID={labels.get('jobID')} app={labels.get('app')}")
+        # ClusterD caches a job under its PodGroup's controlling owner and files pods under theirs, and
+        # takes jobID/app from the PodGroup's labels (clusterd pkg/domain/job/job_util.go
+        # getJobBasicInfoByPG): both owners must be one object and the PodGroup must carry the labels.
+        for pod in [p for p in pods if p["_owner"] is w]:
+            pg = _podgroup(objs, w, pod)
+            pg_key, pod_key, pg_labels = _controller_uid(pg), _controller_uid(pod), _labels(pg)
+            if not pg_key or pg_key != pod_key:
+                problems.append(f"{w['metadata']['name']}: its PodGroup and its pods do not share a controlling "
+                                "owner, so ClusterD never joins them to a job (GetJobKeyAndNameByPG, "
+                                "GetJobKeyByPod); make the role a Volcano Job or an AscendJob")
+            elif pg_labels.get("jobID") != job or pg_labels.get("app") != apps[role]:
+                problems.append(f"{w['metadata']['name']}: its PodGroup needs labels jobID={job} app={apps[role]} "
+                                f"for ClusterD (getJobBasicInfoByPG), has jobID={pg_labels.get('jobID')} "
+                                f"app={pg_labels.get('app')}")
+            break
     for cm in objs:
         if cm.get("kind") != "ConfigMap" or not cm["metadata"]["name"].startswith("rings-config-"):
             continue
@@ -333,7 +402,8 @@ def check_release(objs: list[dict[str, Any]]) -> list[str]:
         return []
     data = cm["data"]
     problems: list[str] = []
-    workloads = [o for o in objs if o.get("kind") in ("Deployment", "StatefulSet")
+    objs = [_as_workload(o) for o in objs]
+    workloads = [o for o in objs if o.get("kind") in WORKLOADS
                  and _labels(o).get(ROLE)]
     pd = "ms_controller.json" in data
     ctrl = json.loads(data["ms_controller.json"]) if pd else {}
@@ -397,7 +467,7 @@ def check_release(objs: list[dict[str, Any]]) -> list[str]:
     pods = _fake_pods(objs)
     cms = _operator_fill(objs, pods, problems)
     if clusterd and ctrl_w is not None:
-        _check_clusterd(objs, ctrl_w, ctrl, problems)
+        _check_clusterd(objs, ctrl_w, ctrl, problems, pods)
         return problems
     release = _labels(cm).get("app.kubernetes.io/instance", "")
     result = build_global_ranktable(release, cms, pods)

@@ -113,3 +113,38 @@ class Releases:
         mine = [n for n in names if n.split("/", 1)[1].startswith(f"{self.ns}-")]
         if mine:
             self.cluster.kubectl("delete", *mine, "--ignore-not-found", check=False)
+
+
+def configmap(cluster, ns: str, name: str) -> dict:
+    return cluster.get_json("configmap", "-n", ns, name)
+
+
+class AscendOperator:
+    """The ascend-operator chart: its ServiceAccount and RBAC bring the cluster's emulator addon to life.
+
+    hack/cluster.sh starts hack/ascend_operator_emulator.py with every cluster; it waits for
+    ServiceAccount mindx-dl/ascend-operator-manager and then acts with exactly the chart's RBAC.
+    """
+
+    RELEASE, NS = "e2e-ascend-operator", "mindx-dl"
+
+    def __init__(self, cluster):
+        self.cluster = cluster
+        self.installed = False
+
+    def install(self) -> None:
+        ensure_chart_deps(CHARTS / "ascend-operator")
+        helm(self.cluster, "upgrade", "--install", self.RELEASE, str(CHARTS / "ascend-operator"), "-n", self.NS,
+             "--create-namespace", "--set", "crds.keep=false")
+        self.installed = True
+
+    def uninstall(self) -> None:
+        if self.installed:
+            helm(self.cluster, "uninstall", self.RELEASE, "-n", self.NS, "--wait", "--timeout", "60s", check=False)
+            self.installed = False
+
+    def log(self) -> str:
+        """The emulator addon's log (clusters started by hack/cluster.sh only)."""
+        path = (Path(self.cluster.kubeconfig).parent / "clusters" / self.cluster.name / "logs"
+                / "addon-ascend-operator-emulator.log")
+        return path.read_text() if path.exists() else ""

@@ -44,13 +44,12 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.e2e.mindie_helpers import INDEX, INSTANCE, MODEL_PATH, NPU, ROLE, Releases, helm, \
-    npu_request, pd_values, pods, running, single_values, until
-from tests.tooling import CHARTS, ensure_chart_deps, need_tool
+from tests.e2e.mindie_helpers import INDEX, INSTANCE, MODEL_PATH, NPU, ROLE, AscendOperator, Releases, \
+    configmap, helm, npu_request, pd_values, pods, running, single_values, until
+from tests.tooling import need_tool
 
 pytestmark = pytest.mark.e2e
 
@@ -90,41 +89,6 @@ def by_role(items: list[dict]) -> dict[str, list[dict]]:
 
 def node_labels(cluster) -> dict[str, dict[str, str]]:
     return {n["metadata"]["name"]: n["metadata"].get("labels") or {} for n in cluster.get_json("nodes")["items"]}
-
-
-def configmap(cluster, ns: str, name: str) -> dict:
-    return cluster.get_json("configmap", "-n", ns, name)
-
-
-class AscendOperator:
-    """The ascend-operator chart: its ServiceAccount and RBAC bring the cluster's emulator addon to life.
-
-    hack/cluster.sh starts hack/ascend_operator_emulator.py with every cluster; it waits for
-    ServiceAccount mindx-dl/ascend-operator-manager and then acts with exactly the chart's RBAC.
-    """
-
-    RELEASE, NS = "e2e-ascend-operator", "mindx-dl"
-
-    def __init__(self, cluster):
-        self.cluster = cluster
-        self.installed = False
-
-    def install(self) -> None:
-        ensure_chart_deps(CHARTS / "ascend-operator")
-        helm(self.cluster, "upgrade", "--install", self.RELEASE, str(CHARTS / "ascend-operator"), "-n", self.NS,
-             "--create-namespace", "--set", "crds.keep=false")
-        self.installed = True
-
-    def uninstall(self) -> None:
-        if self.installed:
-            helm(self.cluster, "uninstall", self.RELEASE, "-n", self.NS, "--wait", "--timeout", "60s", check=False)
-            self.installed = False
-
-    def log(self) -> str:
-        """The emulator addon's log (clusters started by hack/cluster.sh only)."""
-        path = (Path(self.cluster.kubeconfig).parent / "clusters" / self.cluster.name / "logs"
-                / "addon-ascend-operator-emulator.log")
-        return path.read_text() if path.exists() else ""
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ Scenario (own cluster "cdmindie-*", default layout, real Volcano):
 - the stack installed with `ascend-clusterd.enabled=true` (the plan hints at
   mindie-service's clusterd.enabled); a PD release (1P1D, 2 NPUs per pod) installed
   with clusterd.enabled=true: all four pods Running, placed by Volcano, carrying the
-  jobID/app labels ClusterD reads; no global-ranktable ConfigMap exists in the
+  jobID/app labels ClusterD reads (the PodGroup side: tests/e2e/test_mindie_vcjob.py); no global-ranktable ConfigMap exists in the
   namespace and no pod mounts a ConfigMap that does not exist; the controller has
   MINDX_TASK_ID and MINDX_SERVER_DOMAIN naming the Service that exists
   (clusterd-grpc-svc.mindx-dl, port 8899 = ms_controller.json cluster_port);
@@ -50,7 +50,8 @@ UPSTREAM_CLUSTERD = {
 
 @pytest.fixture(scope="module")
 def ccluster():
-    c = start_cluster(f"cdmindie-{secrets.token_hex(3)}")
+    # the PD roles are Volcano Jobs: keep their restartPolicy Always pods running (hack/cluster.sh)
+    c = start_cluster(f"cdmindie-vcjob-{secrets.token_hex(3)}", "--long-running-jobs")
     try:
         for args in (("label-node", "--all"), ("label-node", "mgmt-0", "--role", "master")):
             assert c.plugin(*args).returncode == 0

@@ -252,7 +252,7 @@ metadata:
     {{- end }}
   annotations:
     checksum/config: {{ include (print $ctx.Template.BasePath "/configmap.yaml") $ctx | sha256sum }}
-    {{- if and $pd (gt $pods 1) $v.gang.enabled }}
+    {{- if and $pd (gt $pods 1) $v.gang.enabled (not (include "mindie-service.clusterd" $ctx)) }}
     scheduling.k8s.io/group-name: {{ include "mindie-service.instanceName" $labelArgs }}
     {{- end }}
     {{- with $v.podAnnotations }}
