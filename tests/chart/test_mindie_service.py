@@ -310,6 +310,36 @@ def test_config_change_rolls_pods():
         b["spec"]["template"]["metadata"]["annotations"][key]
 
 
+def pd_checksums(**overrides: Any) -> dict[str, str]:
+    """Workload name -> its pod template's checksum/config, for a pd render."""
+    objs = render(CHART, pd_values(**overrides))
+    return {o["metadata"]["name"]: o["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+            for o in objs if o["kind"] in ("StatefulSet", "Deployment")}
+
+
+def test_scaling_prefill_rolls_the_controller_not_the_servers():
+    # prefill 2 -> 1 changes default_p_rate in ms_controller.json only; the
+    # servers that stay must keep running (restarting a gang frees its NPUs).
+    a = pd_checksums(prefill={"instances": 2})
+    b = pd_checksums(prefill={"instances": 1})
+    assert set(b) < set(a)
+    changed = {n for n in b if a[n] != b[n]}
+    assert changed == {f"{FULL}-controller"}, changed
+
+
+def test_checksum_covers_the_files_each_pod_mounts():
+    base = pd_checksums()
+    # a role's own config rolls that role only
+    p = pd_checksums(prefill={"rawConfig": {"ServerConfig": {"maxLinkNum": 500}}})
+    assert {n for n in base if base[n] != p[n]} == {f"{FULL}-prefill-0"}
+    # shared server tuning rolls every server, not the controller or coordinator
+    s = pd_checksums(serverConfig={"maxSeqLen": 4096})
+    assert {n for n in base if base[n] != s[n]} == {f"{FULL}-prefill-0", f"{FULL}-decode-0"}
+    # http_client_ctl.json is mounted by every pod, so a change to it rolls them all
+    t = pd_checksums(https={"enabled": True})
+    assert {n for n in base if base[n] != t[n]} == set(base)
+
+
 # --------------------------------------------------------------------------
 # pd mode
 # --------------------------------------------------------------------------

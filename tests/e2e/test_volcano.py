@@ -12,7 +12,8 @@ Scenarios:
 - over-subscription: a release takes every module-910b-8 NPU, a second one
   waits whole (no pod of it bound, PodGroups Unschedulable with Volcano's
   reason, shown by status); removing one instance of the first (helm upgrade)
-  frees 8 NPUs and exactly one waiting instance binds, whole;
+  frees 8 NPUs and exactly one waiting instance binds, whole, while the first
+  release's remaining instances keep their pods;
 - queues: a release in a Queue whose capability is below the gang's
   minResources stays in PodGroup phase Pending ("queue resource quota
   insufficient", shown by status); raising the capability lets it bind;
@@ -171,7 +172,13 @@ def test_oversubscribed_instance_waits_whole_then_binds(cluster, namespace, rele
     assert f"{namespace}/late prefill-0: " in text and "Unschedulable, 2/2 pods pending: " in text, text
 
     # make room: hog loses one prefill instance (its StatefulSet and PodGroup go)
+    kept = {g: sorted(p["metadata"]["uid"] for p in v) for g, v in gangs(cluster, namespace, "hog").items()
+            if g != "hog-mindie-service-prefill-1"}
     releases.upgrade("hog", gang_values(prefill=1, decode=1))
+    # the instances that stay keep running: their pods' checksum covers only the
+    # files they mount, and the changed P/D ratio is the controller's
+    assert {g: sorted(p["metadata"]["uid"] for p in v)
+            for g, v in gangs(cluster, namespace, "hog").items() if g in kept} == kept
 
     def one_placed():
         g = gangs(cluster, namespace, "late")

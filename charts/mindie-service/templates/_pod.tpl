@@ -146,6 +146,34 @@ tolerations:
 {{- end }}
 {{- end -}}
 
+{{/*
+The ConfigMap keys a MindIE Server pod mounts, as {key: file name in the
+config directory}, JSON: its role's server config as config.json, plus
+http_client_ctl.json in pd mode. Call with (dict "ctx" $ "role" ...).
+*/}}
+{{- define "mindie-service.serverConfigItems" -}}
+{{- if eq .role "single" -}}
+{{- dict "config.json" "config.json" | toJson -}}
+{{- else -}}
+{{- dict (printf "config-%s.json" .role) "config.json" "http_client_ctl.json" "http_client_ctl.json" | toJson -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+checksum/config of a pod: sha256 of the ConfigMap entries it mounts (.items,
+as passed to commonVolumes), not of the whole ConfigMap. A change to one
+role's file rolls that role only: scaling prefill changes default_p_rate in
+ms_controller.json and restarts the controller, not the servers that keep
+running (a rolling restart of their gangs would hand their NPUs to whoever
+waits). Call with (dict "ctx" $ "items" $items).
+*/}}
+{{- define "mindie-service.configChecksum" -}}
+{{- $data := (include (print .ctx.Template.BasePath "/configmap.yaml") .ctx | fromYaml).data -}}
+{{- $mounted := dict -}}
+{{- range $key, $_ := .items }}{{ $_ := set $mounted $key (get $data $key) }}{{ end -}}
+{{- toJson $mounted | sha256sum -}}
+{{- end -}}
+
 {{/* Volumes shared by every MindIE pod (config files, private copies, ranktable). */}}
 {{- define "mindie-service.commonVolumes" -}}
 - name: config
@@ -251,7 +279,7 @@ metadata:
     {{- toYaml . | nindent 4 }}
     {{- end }}
   annotations:
-    checksum/config: {{ include (print $ctx.Template.BasePath "/configmap.yaml") $ctx | sha256sum }}
+    checksum/config: {{ include "mindie-service.configChecksum" (dict "ctx" $ctx "items" (include "mindie-service.serverConfigItems" (dict "ctx" $ctx "role" $role) | fromJson)) }}
     {{- if and $pd (gt $pods 1) $v.gang.enabled (not (include "mindie-service.clusterd" $ctx)) }}
     scheduling.k8s.io/group-name: {{ include "mindie-service.instanceName" $labelArgs }}
     {{- end }}
@@ -375,8 +403,7 @@ spec:
         {{- toYaml . | nindent 8 }}
         {{- end }}
   volumes:
-    {{- $items := dict (ternary (printf "config-%s.json" $role) "config.json" $pd) "config.json" }}
-    {{- if $pd }}{{ $_ := set $items "http_client_ctl.json" "http_client_ctl.json" }}{{ end }}
+    {{- $items := include "mindie-service.serverConfigItems" (dict "ctx" $ctx "role" $role) | fromJson }}
     {{- include "mindie-service.commonVolumes" (dict "ctx" $ctx "items" $items) | nindent 4 }}
     - name: model
       {{- if eq $v.model.source "pvc" }}
@@ -431,7 +458,7 @@ metadata:
     {{- toYaml . | nindent 4 }}
     {{- end }}
   annotations:
-    checksum/config: {{ include (print $ctx.Template.BasePath "/configmap.yaml") $ctx | sha256sum }}
+    checksum/config: {{ include "mindie-service.configChecksum" (dict "ctx" $ctx "items" (dict $file $file "http_client_ctl.json" "http_client_ctl.json")) }}
     {{- with $v.podAnnotations }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
