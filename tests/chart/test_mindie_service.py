@@ -317,6 +317,9 @@ def pd_checksums(**overrides: Any) -> dict[str, str]:
             for o in objs if o["kind"] in ("StatefulSet", "Deployment")}
 
 
+MS = {f"{FULL}-controller", f"{FULL}-coordinator"}
+
+
 def test_scaling_prefill_rolls_the_controller_not_the_servers():
     # prefill 2 -> 1 changes default_p_rate in ms_controller.json only; the
     # servers that stay must keep running (restarting a gang frees its NPUs).
@@ -324,20 +327,20 @@ def test_scaling_prefill_rolls_the_controller_not_the_servers():
     b = pd_checksums(prefill={"instances": 1})
     assert set(b) < set(a)
     changed = {n for n in b if a[n] != b[n]}
-    assert changed == {f"{FULL}-controller"}, changed
+    assert changed == MS, changed
 
 
 def test_checksum_covers_the_files_each_pod_mounts():
     base = pd_checksums()
-    # a role's own config rolls that role only
+    # a role's own config rolls that role's servers (and the controller and coordinator, as any change)
     p = pd_checksums(prefill={"rawConfig": {"ServerConfig": {"maxLinkNum": 500}}})
-    assert {n for n in base if base[n] != p[n]} == {f"{FULL}-prefill-0"}
-    # shared server tuning rolls every server, not the controller or coordinator
+    assert {n for n in base if base[n] != p[n]} == {f"{FULL}-prefill-0"} | MS
+    # shared server tuning rolls every server
     s = pd_checksums(serverConfig={"maxSeqLen": 4096})
-    assert {n for n in base if base[n] != s[n]} == {f"{FULL}-prefill-0", f"{FULL}-decode-0"}
-    # http_client_ctl.json is mounted by every pod, so a change to it rolls them all
-    t = pd_checksums(https={"enabled": True})
-    assert {n for n in base if base[n] != t[n]} == set(base)
+    assert {n for n in base if base[n] != s[n]} == {f"{FULL}-prefill-0", f"{FULL}-decode-0"} | MS
+    # a controller-only setting leaves the servers alone
+    c = pd_checksums(controller={"rawConfig": {"default_d_rate": 3}})
+    assert {n for n in base if base[n] != c[n]} == MS
 
 
 # --------------------------------------------------------------------------

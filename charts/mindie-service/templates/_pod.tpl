@@ -160,12 +160,12 @@ http_client_ctl.json in pd mode. Call with (dict "ctx" $ "role" ...).
 {{- end -}}
 
 {{/*
-checksum/config of a pod: sha256 of the ConfigMap entries it mounts (.items,
-as passed to commonVolumes), not of the whole ConfigMap. A change to one
-role's file rolls that role only: scaling prefill changes default_p_rate in
-ms_controller.json and restarts the controller, not the servers that keep
-running (a rolling restart of their gangs would hand their NPUs to whoever
-waits). Call with (dict "ctx" $ "items" $items).
+checksum/config of a MindIE Server pod: sha256 of the ConfigMap entries it
+mounts (.items, as passed to commonVolumes), not of the whole ConfigMap.
+Scaling prefill or decode changes default_p_rate in ms_controller.json: the
+controller and coordinator (checksum of the whole ConfigMap) restart, the
+servers that stay keep running - a rolling restart of their gangs would hand
+their NPUs to whatever waits for them. Call with (dict "ctx" $ "items" $items).
 */}}
 {{- define "mindie-service.configChecksum" -}}
 {{- $data := (include (print .ctx.Template.BasePath "/configmap.yaml") .ctx | fromYaml).data -}}
@@ -458,7 +458,8 @@ metadata:
     {{- toYaml . | nindent 4 }}
     {{- end }}
   annotations:
-    checksum/config: {{ include "mindie-service.configChecksum" (dict "ctx" $ctx "items" (dict $file $file "http_client_ctl.json" "http_client_ctl.json")) }}
+    {{- /* the whole ConfigMap: they hold no NPUs, so restarting them with any change costs no placement */}}
+    checksum/config: {{ include (print $ctx.Template.BasePath "/configmap.yaml") $ctx | sha256sum }}
     {{- with $v.podAnnotations }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
