@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""Emulate the Ascend Operator's ranktable path (and the device plugin's pod annotation) on a cluster without NPUs.
+"""Emulate the Ascend Operator's ranktable path, or the device plugin's pod annotation, on a cluster without NPUs.
 
-A long-lived process for the local KWOK cluster (started by `hack/cluster.sh up`
-through hack/ascend-operator-emulator.sh). It runs with the credentials of the
-ascend-operator chart's ServiceAccount, so the chart's RBAC is what it has: a
-missing rule fails here as it fails the real operator. Checked against
-Ascend/mind-cluster tag v26.0.0; what it emulates, and where it comes from:
+Long-lived processes for the local KWOK cluster (started by `hack/cluster.sh up`
+through hack/ascend-operator-emulator.sh), one per emulated component:
+`--step operator` runs with the credentials of the ascend-operator chart's
+ServiceAccount (mindx-dl/ascend-operator-manager), `--step device-plugin` with
+those of the ascend-device-plugin chart's (kube-system/ascend-device-plugin).
+So each chart's RBAC is what its stand-in has: a missing rule fails here as it
+fails the real component. Checked against Ascend/mind-cluster tag v26.0.0; what
+it emulates, and where it comes from (1-6: operator step):
 
 1. Watched kinds (component/ascend-operator/pkg/controllers/v1/ascendjob_controller.go
    `SetupWithManager`, `watchRelatedResource`): Deployments, StatefulSets,
@@ -41,18 +44,19 @@ Ascend/mind-cluster tag v26.0.0; what it emulates, and where it comes from:
    the verbs upstream's ClusterRole grants on configmaps (no patch).
 
 The device plugin (component/ascend-device-plugin/pkg/device/ascendcommon.go
-`AddPodAnnotation`, `getConfigAnno`; pkg/common/common.go `GetPodConfiguration`)
+`AddPodAnnotation`, `getConfigAnno`; pkg/common/common.go `GetPodConfiguration`;
+pkg/kubeclient/client_server.go `TryUpdatePodAnnotation`, a pod patch)
 annotates each scheduled pod that requests `huawei.com/Ascend910` with
 `huawei.com/AscendReal` (the devices it got) and
 `ascend.kubectl.kubernetes.io/ascend-910-configuration` (JSON: pod_name,
 server_id = pod UID, server_ip and host_ip = node IP, devices [{device_id,
-device_ip}]). No device plugin runs here, so this process plays that step too,
-with the credentials given by --device-plugin-kubeconfig (the admin
-kubeconfig by default in hack/ascend-operator-emulator.sh), allocating the
-lowest free device ids of the node and made-up device IPs.
+device_ip}]) with a merge patch. No device plugin runs here, so `--step
+device-plugin` plays that step, allocating the lowest free device ids of the
+node and made-up device IPs. Simplification: one process serves every node
+(the real plugin is a DaemonSet and lists only the pods of its own node).
 
-Usage: ascend_operator_emulator.py --kubeconfig SA_KUBECONFIG
-           [--device-plugin-kubeconfig FILE] [--interval SECONDS] [--once]
+Usage: ascend_operator_emulator.py --step operator|device-plugin --kubeconfig SA_KUBECONFIG
+           [--interval SECONDS] [--once]
 Exit codes: 3 forbidden (missing RBAC rule), 4 credentials rejected (token
 expired or ServiceAccount recreated), 1 other failure at start.
 """
@@ -120,16 +124,16 @@ def should_generate(kind: str, obj: dict[str, Any]) -> bool:
 
 
 class Emulator:
-    def __init__(self, operator: Kube, device_plugin: Kube) -> None:
-        self.op, self.dp = operator, device_plugin
+    def __init__(self, kube: Kube) -> None:
+        self.kube = kube
         self.kinds: dict[str, tuple[str, str | None]] = {}
 
     # -- 1. informers -------------------------------------------------------
     def sync_informers(self) -> None:
         for kind, (path, how) in WATCHED.items():
             try:
-                self.op.request(f"list {kind}", "GET", path, query={"limit": 1})
-                self.op.request(f"watch {kind}", "GET", path, query={"watch": "true", "timeoutSeconds": 1},
+                self.kube.request(f"list {kind}", "GET", path, query={"limit": 1})
+                self.kube.request(f"watch {kind}", "GET", path, query={"watch": "true", "timeoutSeconds": 1},
                                 discard=True)
             except errors.NotFound:
                 log(f"{kind}: not served by this cluster (CRD missing); not watching it")
@@ -139,7 +143,7 @@ class Emulator:
 
     # -- device plugin ------------------------------------------------------
     def annotate_devices(self) -> None:
-        pods = self.dp.paginate("list pods", "/api/v1/pods", fieldSelector="spec.nodeName!=")
+        pods = self.kube.paginate("list pods", "/api/v1/pods", fieldSelector="spec.nodeName!=")
         used: dict[str, set[int]] = {}
         for p in pods:
             anno = (p["metadata"].get("annotations") or {}).get(DEVICE_ANNO)
@@ -164,7 +168,7 @@ class Emulator:
                                     for i in chosen]}
             body = {"metadata": {"annotations": {
                 REAL_ANNO: ",".join(f"Ascend910-{i}" for i in chosen), DEVICE_ANNO: json.dumps(instance)}}}
-            self.dp.request(f"annotate pod {meta['namespace']}/{meta['name']}", "PATCH",
+            self.kube.request(f"annotate pod {meta['namespace']}/{meta['name']}", "PATCH",
                             f"/api/v1/namespaces/{meta['namespace']}/pods/{quote(meta['name'])}",
                             body=body, content_type="application/merge-patch+json", discard=True)
             log(f"device plugin: pod {meta['namespace']}/{meta['name']} got devices {chosen} on {p['spec']['nodeName']}")
@@ -172,7 +176,7 @@ class Emulator:
     # -- 2-6. ranktables ----------------------------------------------------
     def reconcile(self) -> None:
         for kind, (path, how) in self.kinds.items():
-            objs = self.op.paginate(f"list {kind}", path)
+            objs = self.kube.paginate(f"list {kind}", path)
             if how is None:
                 continue
             for obj in objs:
@@ -181,7 +185,7 @@ class Emulator:
 
     def ranktable(self, kind: str, obj: dict[str, Any], label: str) -> None:
         ns, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
-        pods = [p for p in self.op.paginate(f"list pods of {kind} {ns}/{name}", f"/api/v1/namespaces/{ns}/pods",
+        pods = [p for p in self.kube.paginate(f"list pods of {kind} {ns}/{name}", f"/api/v1/namespaces/{ns}/pods",
                                             labelSelector=f"{label}={name}")
                 if not p["metadata"].get("deletionTimestamp")
                 and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
@@ -197,7 +201,7 @@ class Emulator:
                     "server_list": servers}
         cm_name = CONFIGMAP_PREFIX + name
         cm_path = f"/api/v1/namespaces/{ns}/configmaps/{quote(cm_name)}"
-        cm = self.op.get_optional(f"get configmap {ns}/{cm_name}", cm_path)
+        cm = self.kube.get_optional(f"get configmap {ns}/{cm_name}", cm_path)
         if cm is None:
             log(f"{kind} {ns}/{name}: ConfigMap {cm_name} does not exist; no ranktable written")
             return
@@ -209,7 +213,7 @@ class Emulator:
         if same:
             return
         cm.setdefault("data", {})[HCCL_KEY] = json.dumps(hccl, indent=4)
-        self.op.request(f"update configmap {ns}/{cm_name}", "PUT", cm_path, body=cm, discard=True)
+        self.kube.request(f"update configmap {ns}/{cm_name}", "PUT", cm_path, body=cm, discard=True)
         log(f"{kind} {ns}/{name}: {cm_name} {hccl['status']} ({len(allocated)} of {want} pods allocated)")
 
     def rank_indices(self, pods: list[dict[str, Any]]) -> None:
@@ -220,7 +224,7 @@ class Emulator:
             if RANK_ANNO in (meta.get("annotations") or {}):
                 continue
             meta.setdefault("annotations", {})[RANK_ANNO] = next(free)
-            updated = self.op.request(f"update pod {meta['namespace']}/{meta['name']}", "PUT",
+            updated = self.kube.request(f"update pod {meta['namespace']}/{meta['name']}", "PUT",
                                       f"/api/v1/namespaces/{meta['namespace']}/pods/{quote(meta['name'])}",
                                       body=p)
             p["metadata"] = updated["metadata"]
@@ -240,20 +244,23 @@ class Emulator:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--kubeconfig", required=True, help="kubeconfig of the ascend-operator ServiceAccount")
-    ap.add_argument("--device-plugin-kubeconfig", help="credentials for the device plugin step (default: --kubeconfig)")
+    ap.add_argument("--step", choices=("operator", "device-plugin"), required=True,
+                    help="which component to play: the Ascend Operator's ranktables or the device plugin's annotation")
+    ap.add_argument("--kubeconfig", required=True, help="kubeconfig of that component's ServiceAccount")
     ap.add_argument("--interval", type=float, default=1.0)
     ap.add_argument("--once", action="store_true", help="one reconcile pass, then exit")
     args = ap.parse_args()
     try:
-        op = Kube(args.kubeconfig)
-        dp = Kube(args.device_plugin_kubeconfig) if args.device_plugin_kubeconfig else op
-        emu = Emulator(op, dp)
-        emu.sync_informers()
+        emu = Emulator(Kube(args.kubeconfig))
+        operator = args.step == "operator"
+        if operator:
+            emu.sync_informers()
         while True:
             try:
-                emu.annotate_devices()
-                emu.reconcile()
+                if operator:
+                    emu.reconcile()
+                else:
+                    emu.annotate_devices()
             except (errors.Forbidden, errors.Unauthorized):
                 raise
             except errors.AscendError as e:
@@ -262,7 +269,9 @@ def main() -> None:
                 return
             time.sleep(args.interval)
     except errors.Forbidden as e:
-        log(f"error: {e} (the real operator's caches never sync and it exits)")
+        what = ("the real operator's caches never sync and it exits" if args.step == "operator"
+                else "pods get no device annotation, as from a real device plugin without the rule")
+        log(f"error: {e} ({what})")
         sys.exit(3)
     except errors.Unauthorized as e:
         log(f"error: {e}")

@@ -248,10 +248,12 @@ cluster_up() {
     "${py}" "${ASCEND_REPO_ROOT}/hack/nodes.py" --kubeconfig "${KUBECONFIG_OUT}" --layout "${layout}"
   fi
   kctl wait --for=condition=Ready nodes --all --timeout=600s >/dev/null
-  # The Ascend Operator (ranktables) and device plugin (pod device annotation) stand-in; it waits
-  # for the ascend-operator chart's ServiceAccount and runs with its RBAC.
+  # Stand-ins for the Ascend Operator (ranktables) and the device plugin (pod device
+  # annotation); each waits for its chart's ServiceAccount and runs with that chart's RBAC.
   start_addon ascend-operator-emulator "${ASCEND_REPO_ROOT}/hack/ascend-operator-emulator.sh" \
-    --kubeconfig "${KUBECONFIG_OUT}" --workdir "${ADDON_DIR}"
+    --step operator --kubeconfig "${KUBECONFIG_OUT}" --workdir "${ADDON_DIR}"
+  start_addon device-plugin-emulator "${ASCEND_REPO_ROOT}/hack/ascend-operator-emulator.sh" \
+    --step device-plugin --kubeconfig "${KUBECONFIG_OUT}" --workdir "${ADDON_DIR}"
   if [[ "${volcano}" == true ]]; then
     start_addon volcano "${ASCEND_REPO_ROOT}/hack/volcano.sh" run --kubeconfig "${KUBECONFIG_OUT}" \
       --dir "${CLUSTER_DIR}/volcano"

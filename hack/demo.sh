@@ -79,7 +79,7 @@ main() {
   run hack/chart-deps.sh  # a chart directory needs its dependencies (the ascend-common library) packaged
   run helm upgrade --install demo-llm charts/mindie-service -n mindie --create-namespace -f hack/demo/mindie-pd.yaml \
     --wait --timeout 3m
-  step "The Ascend Operator fills each instance's ranktable (here: hack/ascend_operator_emulator.py, a cluster addon running with the chart's ServiceAccount); the global ranktable follows"
+  step "The Ascend Operator fills each instance's ranktable (here: hack/ascend_operator_emulator.py, cluster addons running with the operator's and the device plugin's ServiceAccounts); the global ranktable follows"
   run kubectl get configmaps -n mindie -l mindie.huawei.com/ranktable=instance
   run kubectl ascend -n mindie mindie ranktable demo-llm --wait --timeout 2m
   run kubectl ascend status

@@ -120,19 +120,28 @@ def configmap(cluster, ns: str, name: str) -> dict:
 
 
 class AscendOperator:
-    """The ascend-operator chart: its ServiceAccount and RBAC bring the cluster's emulator addon to life.
+    """The ascend-operator chart: its ServiceAccount and RBAC bring the cluster's operator emulator to life.
 
-    hack/cluster.sh starts hack/ascend_operator_emulator.py with every cluster; it waits for
-    ServiceAccount mindx-dl/ascend-operator-manager and then acts with exactly the chart's RBAC.
+    hack/cluster.sh starts two stand-ins with every cluster (hack/ascend_operator_emulator.py):
+    the operator step waits for ServiceAccount mindx-dl/ascend-operator-manager, the device-plugin
+    step (the pod device annotation the operator needs) for kube-system/ascend-device-plugin, and
+    each acts with exactly its chart's RBAC. The clusters these tests install the operator on
+    have the stack (and so the device plugin chart) installed already.
     """
 
     RELEASE, NS = "e2e-ascend-operator", "mindx-dl"
+    DP_NS, DP_SA = "kube-system", "ascend-device-plugin"
 
     def __init__(self, cluster):
         self.cluster = cluster
         self.installed = False
 
     def install(self) -> None:
+        # the operator waits for the device plugin's pod annotation: its stand-in needs the
+        # ascend-device-plugin chart's ServiceAccount (installed with the stack)
+        assert self.cluster.kubectl("get", "serviceaccount", self.DP_SA, "-n", self.DP_NS,
+                                    check=False).returncode == 0, \
+            f"no ServiceAccount {self.DP_NS}/{self.DP_SA}: install the stack (with the device plugin) first"
         ensure_chart_deps(CHARTS / "ascend-operator")
         helm(self.cluster, "upgrade", "--install", self.RELEASE, str(CHARTS / "ascend-operator"), "-n", self.NS,
              "--create-namespace", "--set", "crds.keep=false")
@@ -143,8 +152,8 @@ class AscendOperator:
             helm(self.cluster, "uninstall", self.RELEASE, "-n", self.NS, "--wait", "--timeout", "60s", check=False)
             self.installed = False
 
-    def log(self) -> str:
-        """The emulator addon's log (clusters started by hack/cluster.sh only)."""
+    def log(self, step: str = "ascend-operator") -> str:
+        """An emulator addon's log, `ascend-operator` or `device-plugin` (clusters started by hack/cluster.sh only)."""
         path = (Path(self.cluster.kubeconfig).parent / "clusters" / self.cluster.name / "logs"
-                / "addon-ascend-operator-emulator.log")
+                / f"addon-{step}-emulator.log")
         return path.read_text() if path.exists() else ""

@@ -21,7 +21,9 @@ Scenarios:
 - the operator finds pods only the way the real one does: a StatefulSet whose
   pods lack deploy-name, or an operator ClusterRole without the apps rule,
   leaves rings-config-* "initializing" and the global ranktable never
-  completes;
+  completes; likewise a device-plugin ClusterRole without `patch` on pods
+  (the device plugin's stand-in, a second addon, runs with that chart's
+  ServiceAccount): no pod gets its device annotation until the rule is back;
 - helm upgrade changing model.name rolls the server pods (new UIDs) and the
   ConfigMap carries the new name; in pd mode the completed ranktables are
   kept and the command rewrites the table with the new pods' IPs;
@@ -564,3 +566,44 @@ def test_pd_operator_without_apps_rbac_never_completes(cluster, namespace, npu_l
     if cluster.started_here:
         until("the emulator to report the missing permission",
               lambda: "forbidden" in operator.log() and "caches never sync" in operator.log())
+
+
+def test_pd_device_plugin_without_pod_patch_rule_never_completes(cluster, namespace, npu_labels, releases,
+                                                                  operator):
+    """The device plugin's stand-in annotates pods with the ascend-device-plugin chart's own RBAC.
+
+    Upstream's device plugin writes the device annotation with a pod patch
+    (component/ascend-device-plugin/pkg/kubeclient/client_server.go
+    `TryUpdatePodAnnotation`); without `patch` on pods in the chart's ClusterRole
+    no pod gets it, so the operator never counts a pod as allocated.
+    """
+    device = "ascend.kubectl.kubernetes.io/ascend-910-configuration"
+    saved = cluster.get_json("clusterrole", "ascend-device-plugin")["rules"]
+    [index] = [i for i, r in enumerate(saved) if r.get("resources") == ["pods"]]
+    assert "patch" in saved[index]["verbs"]
+    rules = json.loads(json.dumps(saved))
+    rules[index]["verbs"] = [v for v in rules[index]["verbs"] if v != "patch"]
+    cluster.kubectl("patch", "clusterrole", "ascend-device-plugin", "--type", "merge",
+                    "-p", json.dumps({"rules": rules}))
+    try:
+        operator.install()
+        releases.install("nodev", pd_values())
+        settled_pods(cluster, namespace, "nodev", 4)
+        proc = ranktable_cmd(cluster, namespace, "nodev", "--wait", "--timeout", "15s")
+        assert proc.returncode != 0
+        for p in pods(cluster, namespace, "nodev"):
+            assert device not in (p["metadata"].get("annotations") or {}), p["metadata"]["name"]
+        for inst in ("prefill-0", "decode-0"):
+            assert hccl_status(cluster, namespace, f"rings-config-nodev-mindie-service-{inst}") == "initializing"
+        if cluster.started_here:
+            until("the device-plugin emulator to report the missing permission",
+                  lambda: "forbidden" in operator.log("device-plugin") and "no device annotation"
+                  in operator.log("device-plugin"))
+    finally:
+        cluster.kubectl("patch", "clusterrole", "ascend-device-plugin", "--type", "merge",
+                        "-p", json.dumps({"rules": saved}))
+    # the rule back: the pods get their devices and the operator completes both tables
+    for inst in ("prefill-0", "decode-0"):
+        until(f"{inst}'s ranktable to complete",
+              lambda: hccl_status(cluster, namespace, f"rings-config-nodev-mindie-service-{inst}") == "completed",
+              timeout=90)
