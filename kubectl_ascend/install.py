@@ -2,9 +2,10 @@
 the user values kept across upgrades, and what is applied beside the chart (namespaces, the default Queue)."""
 from __future__ import annotations
 
+import copy
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from kubectl_ascend import adopt, errors
@@ -90,6 +91,11 @@ class InstallPlan:
     namespace: str
     existing: dict[str, Any] | None
     objects: list[dict[str, Any]]
+    #: values of a first step without mindie-service, when the render has custom resources
+    #: whose CRDs this same release creates (see first_step); None: one step
+    first_values: dict[str, Any] | None = None
+    #: the CRDs the first step creates and the second needs
+    first_creates: list[str] = field(default_factory=list)
 
     def object_rows(self) -> list[dict[str, Any]]:
         """kind, namespace ("" for cluster-scoped kinds) and name of each rendered object, in order."""
@@ -108,7 +114,80 @@ def plan_install(kube: KubeAPI, helm: HelmAPI, *, chart: str | None, release: st
     ref = helm.prepare_chart(chart)
     # render first: a schema violation or a failed validation stops us before anything is applied
     objects = helm.template(ref, release, namespace, profile.values)
-    return InstallPlan(profile, ref, release, namespace, helm.release(release, namespace), objects)
+    plan = InstallPlan(profile, ref, release, namespace, helm.release(release, namespace), objects)
+    pending = unmappable(objects, established_crds(kube))
+    if pending:
+        plan.first_values, plan.first_creates = first_step(profile.values, pending)
+        profile.decisions.append(
+            f"two steps: mindie-service uses {first_few(sorted({p.kind for p in pending}))} whose CRDs "
+            f"({', '.join(plan.first_creates)}) this release creates, and Helm cannot map a kind before its "
+            "CRD exists: the stack first, then mindie-service")
+    return plan
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A rendered custom resource whose CRD the same render creates and the cluster does not serve yet."""
+    kind: str
+    name: str
+    crd: str
+    part_of: str
+
+
+def established_crds(kube: KubeAPI) -> set[str]:
+    """Names of the cluster's CRDs whose Established condition is True."""
+    return {c["metadata"]["name"] for c in kube.list_crds()
+            if any(x.get("type") == "Established" and x.get("status") == "True"
+                   for x in (c.get("status") or {}).get("conditions") or [])}
+
+
+def unmappable(objects: list[dict[str, Any]], established: set[str]) -> list[Pending]:
+    """Rendered objects Helm cannot map in this install: their kind's CRD is in the same render and not
+    established in the cluster. Hooks count too: Helm maps every kind of the release, hooks included,
+    before it creates anything (charts/ascend-volcano README, "default Queue")."""
+    rendered: dict[tuple[str, str], str] = {}
+    for o in objects:
+        if o.get("kind") == "CustomResourceDefinition":
+            spec = o.get("spec") or {}
+            rendered[(str(spec.get("group")), str((spec.get("names") or {}).get("kind")))] = o["metadata"]["name"]
+    out = []
+    for o in objects:
+        meta = o.get("metadata") or {}
+        crd = rendered.get((str(o.get("apiVersion", "")).rpartition("/")[0], str(o.get("kind"))))
+        if crd and crd not in established:
+            out.append(Pending(str(o["kind"]), str(meta.get("name")), crd,
+                               str((meta.get("labels") or {}).get("app.kubernetes.io/part-of", ""))))
+    return out
+
+
+def first_step(values: dict[str, Any], pending: list[Pending]) -> tuple[dict[str, Any], list[str]]:
+    """(values of the first step, the CRDs it creates): the stack without mindie-service, whose Volcano
+    PodGroups or Jobs are the only custom resources of the umbrella next to their CRDs. Anything else
+    that needs a CRD of the same render is refused before any change."""
+    other = [p for p in pending if p.part_of != "mindie-service"]
+    if other:
+        raise errors.InvalidInput(
+            "cannot install in one step: " + first_few([f"{p.kind} {p.name}" for p in other])
+            + f" need(s) CRDs this release creates ({', '.join(sorted({p.crd for p in other}))}) and Helm "
+            "cannot map them before the CRDs exist; install without them first (e.g. "
+            "ascend-volcano.defaultQueue.create=false: install creates the default Queue itself), "
+            "then add them with a second install")
+    first = copy.deepcopy(values)
+    first.setdefault("mindie-service", {})["enabled"] = False
+    return first, sorted({p.crd for p in pending})
+
+
+def wait_established(kube: KubeAPI, names: list[str], timeout: float = 60.0) -> None:
+    """Until every CRD in names is Established (the first step of a two-step install)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        missing = sorted(set(names) - established_crds(kube))
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            raise errors.AscendError(f"CRDs not established after {timeout:.0f}s: {', '.join(missing)}; "
+                                     "check `kubectl get crd`, then rerun install")
+        time.sleep(0.5)
 
 
 #: Where install keeps the user's own -f/--set values inside the release (a JSON string under
@@ -226,6 +305,14 @@ def apply_plan(kube: KubeAPI, helm: HelmAPI, plan: InstallPlan, *, timeout: str,
         for ns in create_missing_namespaces(kube, plan.profile.values, plan.namespace):
             created.append(ns)
             say(f"created namespace {ns}")
+        if plan.first_values is not None:
+            first = helm.install_or_upgrade(plan.chart_ref, plan.release, plan.namespace, plan.first_values,
+                                            timeout=timeout, reset_values=reset_values,
+                                            force_conflicts=force_conflicts)
+            say(f"step 1 of 2: release {plan.release} revision {first['revision']} without mindie-service; "
+                f"waiting for {', '.join(plan.first_creates)}")
+            wait_established(kube, plan.first_creates)
+            say("step 2 of 2: mindie-service")
         return helm.install_or_upgrade(plan.chart_ref, plan.release, plan.namespace, plan.profile.values,
                                        timeout=timeout, reset_values=reset_values,
                                        force_conflicts=force_conflicts)

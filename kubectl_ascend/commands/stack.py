@@ -157,6 +157,10 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
     -f/--set go on top of them) unless --reset-values is given; every run says which.
     Ctrl-C while waiting says what was applied and what is not ready yet (exit 130).
 
+    With mindie-service enabled on a cluster that does not serve Volcano's CRDs yet, the
+    release is applied in two steps (the stack, then mindie-service): Helm cannot map a
+    PodGroup or Volcano Job whose CRD the same release creates. The plan says so.
+
     Objects of the stack that already exist without this release's Helm ownership (e.g.
     MindCluster installed from Huawei's YAML) stop the install before any change, with
     their list; --adopt takes them over (see the plan with --adopt --dry-run).
@@ -213,7 +217,7 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
         emit({"release": release, "namespace": ns, "action": verb, "mindcluster": choice.as_dict(),
               "decisions": plan.profile.decisions,
               "userValues": user, "values": plan.profile.values, "objects": objects,
-              "adoption": adoption.as_dict()},
+              "adoption": adoption.as_dict(), "twoStepsFor": plan.first_creates},
              out_fmt, lambda d: (f"dry run: {len(adoption.rows)} existing object(s) would be taken over:\n"
                                  f"{takeover}\n" + "".join(f"  {r.ref}: {r.reason}\n" for r in adoption.rows
                                                             if r.action != "adopt") + "\n"
@@ -234,7 +238,8 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
 
     rows = finish(kube, plan, result["revision"], wait=wait, seconds=seconds, say=say, report=report)
     emit({**result, "action": verb, "mindcluster": choice.as_dict(), "decisions": plan.profile.decisions,
-          "components": rows, "adopted": [r.as_dict() for r in adoption.rows]}, out_fmt,
+          "components": rows, "adopted": [r.as_dict() for r in adoption.rows], "twoStepsFor": plan.first_creates},
+         out_fmt,
          lambda d: "next: kubectl ascend status; kubectl ascend doctor")
 
 

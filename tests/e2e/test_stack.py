@@ -306,6 +306,49 @@ def test_uninstall_leaves_crds_and_namespaces(installed):
     assert c.plugin("doctor").returncode == 1
 
 
+def test_install_with_mindie_service_on_a_fresh_cluster(tmp_path):
+    """One install with a multi-pod PD mindie-service where Volcano's CRDs do not exist yet: Helm
+    cannot map the PodGroups in the release that creates their CRD, so install applies the stack,
+    waits for the CRD and then adds mindie-service; the plan says so and a rerun is one step."""
+    crd = "podgroups.scheduling.volcano.sh"
+    values = tmp_path / "mindie.yaml"
+    values.write_text(yaml.safe_dump({"mindie-service": {
+        "enabled": True, "mode": "pd",
+        "image": {"repository": "registry.example/ascendhub/mindie", "tag": "2.1.RC1-800I-A2"},
+        "model": {"name": "qwen2.5-7b", "path": "/data/qwen2.5-7b"},
+        "accelerator": {"family": "910", "type": "module-910b-8"},
+        "prefill": {"podsPerInstance": 2, "npusPerPod": 4}, "decode": {"podsPerInstance": 2, "npusPerPod": 4}}}))
+    with own_cluster("twostep") as c:
+        _label(c)
+        assert f"customresourcedefinition.apiextensions.k8s.io/{crd}" not in c.kubectl(
+            "get", "crd", "-o", "name").stdout
+        dry = c.plugin("install", "-f", str(values), "--dry-run", "-o", "json")
+        assert dry.returncode == 0, dry.stderr
+        plan = json.loads(dry.stdout)
+        assert plan["twoStepsFor"] == [crd]
+        assert any(d.startswith("two steps: mindie-service uses PodGroup") for d in plan["decisions"])
+        assert json.loads(_helm(c, "list", "-A", "-o", "json").stdout) == []
+
+        proc = c.plugin("install", "-f", str(values))
+        assert proc.returncode == 0, proc.stderr
+        assert "two steps: mindie-service uses PodGroup" in proc.stdout
+        assert f"step 1 of 2: release ascend-stack revision 1 without mindie-service; waiting for {crd}" \
+            in proc.stdout
+        assert "step 2 of 2: mindie-service" in proc.stdout
+        assert "release ascend-stack installed: revision 2 (deployed)" in proc.stdout, proc.stdout
+        # the chart's PodGroups (Volcano adds podgroup-<uid> ones for the controller and coordinator pods)
+        groups = {g["metadata"]["name"] for g in c.get_json("podgroups.scheduling.volcano.sh", "-n",
+                                                                "mindx-dl")["items"]}
+        assert {g for g in groups if g.startswith("ascend-stack-")} == {
+            "ascend-stack-mindie-service-prefill-0", "ascend-stack-mindie-service-decode-0"}, groups
+
+        again = c.plugin("install", "-f", str(values), "-o", "json")
+        assert again.returncode == 0, again.stderr
+        assert "step 1 of 2" not in again.stdout + again.stderr
+        result = json.loads(again.stdout)
+        assert (result["revision"], result["twoStepsFor"]) == (3, [])
+
+
 def test_single_node_cluster(single_cluster):
     c = single_cluster
     assert c.plugin("label-node", "--all").returncode == 0

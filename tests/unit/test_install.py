@@ -4,7 +4,10 @@
   a record of them (helm, an older plugin), a release with one (kept, this run on top);
 - the record round-trips through the release's values;
 - the dry run's object rows: cluster-scoped kinds get no namespace, namespaced ones
-  default to the release namespace.
+  default to the release namespace;
+- a two-step apply: helm without mindie-service, the CRDs established, then helm with
+  it; one helm call when nothing waits for a CRD; a CRD that never establishes stops
+  before the second step.
 """
 from __future__ import annotations
 
@@ -54,3 +57,63 @@ def test_object_rows_give_cluster_scoped_kinds_no_namespace():
     assert plan.object_rows() == [{"kind": "ClusterRole", "namespace": "", "name": "cr"},
                                   {"kind": "Deployment", "namespace": "mindx-dl", "name": "d"},
                                   {"kind": "DaemonSet", "namespace": "kube-system", "name": "ds"}]
+
+
+class _Cluster:
+    """What apply_plan asks of the API and of Helm, recorded in order; a CRD is established once a
+    helm step whose values hold the stack has run."""
+
+    def __init__(self):
+        self.calls: list[str] = []
+        self.crds: list[dict] = []
+
+    def get_namespace(self, name):
+        return {"metadata": {"name": name}}
+
+    def list_crds(self):
+        self.calls.append("list_crds")
+        return self.crds
+
+    def install_or_upgrade(self, chart_ref, release, namespace, values, **kw):
+        self.calls.append(f"helm mindie-service.enabled={values['mindie-service']['enabled']}")
+        self.crds = [{"metadata": {"name": "podgroups.scheduling.volcano.sh"},
+                      "status": {"conditions": [{"type": "Established", "status": "True"}]}}]
+        return {"revision": self.calls.count("helm mindie-service.enabled=False")
+                + self.calls.count("helm mindie-service.enabled=True"), "status": "deployed"}
+
+
+def _plan(values):
+    return install.InstallPlan(Profile(facts_from_nodes([]), values), "chart", "rel", "mindx-dl", None, [])
+
+
+def test_two_step_apply_runs_the_stack_then_mindie_service():
+    values = {"mindie-service": {"enabled": True}}
+    plan = _plan(values)
+    pending = [install.Pending("PodGroup", "p", "podgroups.scheduling.volcano.sh", "mindie-service")]
+    plan.first_values, plan.first_creates = install.first_step(values, pending)
+    c, said = _Cluster(), []
+    result = install.apply_plan(c, c, plan, timeout="1m", reset_values=False, say=said.append)
+    assert c.calls == ["helm mindie-service.enabled=False", "list_crds", "helm mindie-service.enabled=True"]
+    assert result["revision"] == 2
+    assert said == ["step 1 of 2: release rel revision 1 without mindie-service; waiting for "
+                    "podgroups.scheduling.volcano.sh", "step 2 of 2: mindie-service"]
+
+
+def test_one_step_apply_when_the_crds_are_served():
+    c, said = _Cluster(), []
+    install.apply_plan(c, c, _plan({"mindie-service": {"enabled": True}}), timeout="1m", reset_values=False,
+                       say=said.append)
+    assert c.calls == ["helm mindie-service.enabled=True"] and said == []
+
+
+def test_a_crd_that_never_establishes_stops_before_step_two(monkeypatch):
+    c = _Cluster()
+    c.install_or_upgrade = lambda *a, **kw: c.calls.append("helm") or {"revision": 1}
+    monkeypatch.setattr(install.time, "sleep", lambda s: None)
+    clock = iter(range(0, 1000, 10))
+    monkeypatch.setattr(install.time, "monotonic", lambda: next(clock))
+    plan = _plan({"mindie-service": {"enabled": True}})
+    plan.first_values, plan.first_creates = {"mindie-service": {"enabled": False}}, ["jobs.batch.volcano.sh"]
+    with pytest.raises(install.errors.AscendError, match="CRDs not established after 60s: jobs.batch.volcano.sh"):
+        install.apply_plan(c, c, plan, timeout="1m", reset_values=False, say=lambda s: None)
+    assert c.calls.count("helm") == 1
