@@ -188,10 +188,14 @@ def _explain(e: Exception, what: str) -> errors.AscendError:
 class Helm:
     """Helm operations against one cluster."""
 
-    def __init__(self, kubeconfig: str | None = None, context: str | None = None) -> None:
+    def __init__(self, kubeconfig: str | None = None, context: str | None = None, *,
+                 as_user: str | None = None, as_groups: tuple[str, ...] = ()) -> None:
+        """as_user/as_groups: impersonation (--as/--as-group), passed to helm as --kube-as-user/-group."""
         self.exe = helm_executable()
         self.kubeconfig = kubeconfig
         self.context = context
+        self.impersonation = ([f"--kube-as-user={as_user}"] if as_user else []) + [
+            f"--kube-as-group={g}" for g in as_groups]
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
 
     def _command(self) -> Any:
@@ -201,8 +205,20 @@ class Helm:
 
         # pyhelm3 logs every failed helm call as a warning; we report the failure ourselves, once.
         logging.getLogger("pyhelm3").setLevel(logging.ERROR)
-        return Command(executable=self.exe, kubeconfig=Path(self.kubeconfig) if self.kubeconfig else None,
-                       kubecontext=self.context)
+        kw = {"executable": self.exe, "kubeconfig": Path(self.kubeconfig) if self.kubeconfig else None,
+              "kubecontext": self.context}
+        if not self.impersonation:
+            return Command(**kw)
+        flags = self.impersonation
+
+        class Impersonating(Command):  # type: ignore[misc]
+            """pyhelm3's Command has no impersonation option: helm's global flags go after each command."""
+
+            async def run(self, command: list[str], input: bytes | None = None) -> bytes:
+                out: bytes = await super().run([*command, *flags], input)
+                return out
+
+        return Impersonating(**kw)
 
     def _client(self) -> Any:
         from pyhelm3 import Client

@@ -14,6 +14,7 @@ from kubectl_ascend import errors
 from kubectl_ascend.output import FORMATS
 
 if TYPE_CHECKING:  # the kubernetes client is imported only when a command talks to the cluster
+    from kubectl_ascend.helm import Helm
     from kubectl_ascend.kube import Kube
 
 
@@ -31,6 +32,12 @@ class Settings:
 
         return Kube(self.kubeconfig, self.context, impersonate_user=self.as_user,
                     impersonate_groups=self.as_groups, **kw)
+
+    def helm(self) -> Helm:
+        """Helm against the same cluster, context and impersonation as kube()."""
+        from kubectl_ascend.helm import Helm
+
+        return Helm(self.kubeconfig, self.context, as_user=self.as_user, as_groups=self.as_groups)
 
     def effective_namespace(self) -> str:
         """-n if given, else the kubeconfig context's namespace, else `default` (as kubectl)."""

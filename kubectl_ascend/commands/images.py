@@ -43,13 +43,12 @@ def images(settings: Settings, mindcluster_version: str | None, values_files: tu
       kubectl ascend images --mindie-values mindie.yaml -o yaml
     """
     from kubectl_ascend.commands.stack import _load_values
-    from kubectl_ascend.helm import Helm
     from kubectl_ascend.images import list_images
 
     checked_mindcluster_version(mindcluster_version)
     user = _load_values(values_files, sets)
     mindie = _load_values((mindie_values,), ()) if mindie_values else None
-    helm = Helm(settings.kubeconfig, settings.context)
+    helm = settings.helm()
     data = list_images(helm, user_values=user, pull_secrets=checked_pull_secrets(pull_secrets), chart=chart, mindie=mindie,
                        mindcluster_version=mindcluster_version,
                        namespace=settings.namespace or "mindx-dl")

@@ -68,13 +68,11 @@ def checked_mindcluster_version(version: str | None) -> str | None:
 def installed_release_values(settings: Settings, release: str) -> tuple[dict[str, Any] | None, str | None]:
     """The values of the installed stack release (None: not installed) for commands that only read them,
     and a warning when helm cannot tell (no helm binary): they then go on as if nothing were installed."""
-    from kubectl_ascend.helm import Helm
-
     from kubectl_ascend import releases
 
     namespace = _namespace(settings)
     try:
-        return Helm(settings.kubeconfig, settings.context).user_values(release, namespace), None
+        return settings.helm().user_values(release, namespace), None
     except errors.HelmError as e:
         why = "not allowed to read Helm's release Secrets" if "forbidden" in str(e) else str(e)
         return None, (f"cannot read release {release} in {namespace} ({why}); going on as if it were not "
@@ -174,7 +172,6 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
       kubectl ascend install --set global.imageRegistry=registry.local:5000 --pull-secret regcred
       kubectl ascend install --adopt --dry-run
     """
-    from kubectl_ascend.helm import Helm
     from kubectl_ascend.images import with_pull_secrets
     from kubectl_ascend.install import apply_plan, check_adoption, finish, plan_install, survey, take_over, \
         user_values, with_user_record
@@ -185,7 +182,7 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
     given = with_pull_secrets(_load_values(values_files, sets), checked_pull_secrets(pull_secrets))
     ns = _namespace(settings)
     kube = settings.kube()
-    helm = Helm(settings.kubeconfig, settings.context)
+    helm = settings.helm()
     installed = helm.user_values(release, ns)
     choice = choose(mindcluster_version, given, installed, release)
     user, values_note = user_values(installed, given, reset_values)
@@ -251,12 +248,11 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
 @pass_settings
 def uninstall(settings: Settings, release: str, wait: bool, dry_run: str, output: str | None) -> None:
     """Remove the stack's release. Lists everything it leaves: CRDs, namespaces, the default Queue, node labels."""
-    from kubectl_ascend.helm import Helm
     from kubectl_ascend.labels import OWNED_KEYS
     from kubectl_ascend.install import CRDS
 
     ns = _namespace(settings)
-    helm = Helm(settings.kubeconfig, settings.context)
+    helm = settings.helm()
     if helm.release(release, ns) is None:
         raise errors.NotFound(f"release {release} is not installed in namespace {ns} "
                               "(pass -n NAMESPACE / --release NAME)")

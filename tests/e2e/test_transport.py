@@ -33,6 +33,16 @@ def test_impersonated_user_without_permission_gets_a_clear_403(cluster):
     assert ok.returncode == 0, ok.stderr
 
 
+def test_helm_calls_are_impersonated_too(cluster):
+    """--as/--as-group reach helm (--kube-as-user/--kube-as-group): its release lookup runs as that user."""
+    proc = cluster.plugin("--as", "someone", "uninstall", "--dry-run")
+    assert proc.returncode != 0
+    assert "forbidden" in proc.stderr and 'User "someone"' in proc.stderr, proc.stderr
+    ok = cluster.plugin("--as", "system:admin", "--as-group", "system:masters", "uninstall", "--dry-run")
+    assert "forbidden" not in ok.stderr, ok.stderr
+    assert ok.returncode == 0 or "is not installed" in ok.stderr, ok.stderr
+
+
 def test_as_group_headers_reach_the_server_separately(cluster):
     kube = Kube(cluster.kubeconfig, impersonate_user="jane", impersonate_groups=("team-a", "team-b"))
     review = kube.request("who am i", "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
