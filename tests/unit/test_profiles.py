@@ -486,7 +486,7 @@ class WiringHelm:
 
     recorded: dict[str, Any] | None = rel_values("26.0.0")
 
-    def __init__(self, *a: Any) -> None:
+    def __init__(self, *a: Any, **kw: Any) -> None:
         pass
 
     def user_values(self, release: str, namespace: str) -> dict[str, Any] | None:
