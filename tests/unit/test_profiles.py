@@ -587,3 +587,20 @@ def test_images_option_help_and_check_follow_the_facts():
     assert "MindCluster release profile: 26.0.0 or 26.1.0 or 27.0.0" in flat, flat
     assert "else 27.0.0 (the cluster is not read)" in flat, flat
     assert "error: --mindcluster-version '9.9.9': this plugin installs 26.0.0 or 26.1.0 or 27.0.0" in proc.stderr
+
+
+@pytest.mark.parametrize("command", ["install", "label-node", "doctor", "images"])
+def test_help_names_only_the_known_releases(capsys, command):
+    """The command docstrings name releases in prose; they must stay the ones mindcluster.json knows,
+    with its default where they name one ("else 26.0.0")."""
+    import re
+
+    code, out, _ = _run(capsys, [command, "--help"])
+    assert code == 0
+    text = " ".join(out.split())
+    named = set(re.findall(r"\b\d+\.\d+\.\d+\b", text))
+    assert named and named <= set(releases.versions()), named
+    for default in re.findall(r"\belse (\d+\.\d+\.\d+)", text):
+        assert default == releases.default_version(), text
+    if command == "install":
+        assert set(releases.versions()) <= named
