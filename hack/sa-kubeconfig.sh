@@ -38,11 +38,12 @@ main() {
   export PATH="${ASCEND_TOOLS_BIN}:${PATH}"
   local k=(kubectl --kubeconfig "${admin}")
 
-  local deadline=$((SECONDS + wait))
-  until "${k[@]}" get serviceaccount "${sa}" -n "${ns}" >/dev/null 2>&1; do
-    (( SECONDS < deadline )) || die "ServiceAccount ${ns}/${sa} does not exist (is the chart installed?)"
-    sleep 1
-  done
+  # One waiting kubectl rather than a `get` a second: the addons wait in every cluster for as
+  # long as it lives (often for a chart that is never installed), two to three per cluster.
+  if ! "${k[@]}" get serviceaccount "${sa}" -n "${ns}" >/dev/null 2>&1 &&
+     ! "${k[@]}" wait --for=create "serviceaccount/${sa}" -n "${ns}" --timeout="${wait}s" >/dev/null 2>&1; then
+    die "ServiceAccount ${ns}/${sa} does not exist (is the chart installed?)"
+  fi
 
   local server ca token
   server="$("${k[@]}" config view --raw --minify -o jsonpath='{.clusters[0].cluster.server}')"
