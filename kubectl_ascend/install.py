@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -290,6 +291,36 @@ def expected_components(values: dict[str, Any]) -> list[str]:
     return out
 
 
+#: helm's server-side apply conflict, one per field: `conflict with "MANAGER" using v1: .data.hccl.json`
+_CONFLICT_FIELD = re.compile(r'conflict with \\?"[^"\\]*\\?" using [\w./-]+: (\.[\w.-]+)')
+#: applies tried when only the operator's ranktable field conflicts (see only_ranktable_conflicts)
+RANKTABLE_RACE_ATTEMPTS = 5
+
+
+def only_ranktable_conflicts(e: errors.HelmError) -> bool:
+    """helm failed only because the Ascend Operator rewrote a rings-config-* ranktable between helm's
+    render and its apply. mindie-service keeps the live hccl.json through `lookup` (its value is the
+    operator's), so the render is right a moment later; any other conflicting field is a real one."""
+    fields = _CONFLICT_FIELD.findall(str(e))
+    return bool(fields) and "rings-config-" in str(e) and all(f == ".data.hccl.json" for f in fields)
+
+
+def _install_or_upgrade(helm: HelmAPI, plan: InstallPlan, values: dict[str, Any], *, timeout: str,
+                        reset_values: bool, force_conflicts: bool, say: Callable[[str], None]) -> dict[str, Any]:
+    for attempt in range(1, RANKTABLE_RACE_ATTEMPTS + 1):
+        try:
+            return helm.install_or_upgrade(plan.chart_ref, plan.release, plan.namespace, values,
+                                           timeout=timeout, reset_values=reset_values,
+                                           force_conflicts=force_conflicts)
+        except errors.HelmError as e:
+            if attempt == RANKTABLE_RACE_ATTEMPTS or not only_ranktable_conflicts(e):
+                raise
+            say(f"the Ascend Operator rewrote a ranktable ConfigMap while helm applied; applying again "
+                f"(attempt {attempt + 1} of {RANKTABLE_RACE_ATTEMPTS})")
+            time.sleep(1)
+    raise AssertionError("unreachable")
+
+
 def apply_plan(kube: KubeAPI, helm: HelmAPI, plan: InstallPlan, *, timeout: str, reset_values: bool,
                say: Callable[[str], None], force_conflicts: bool = False) -> dict[str, Any]:
     """Create the missing namespaces, then install or upgrade the release; helm's result.
@@ -306,16 +337,14 @@ def apply_plan(kube: KubeAPI, helm: HelmAPI, plan: InstallPlan, *, timeout: str,
             created.append(ns)
             say(f"created namespace {ns}")
         if plan.first_values is not None:
-            first = helm.install_or_upgrade(plan.chart_ref, plan.release, plan.namespace, plan.first_values,
-                                            timeout=timeout, reset_values=reset_values,
-                                            force_conflicts=force_conflicts)
+            first = _install_or_upgrade(helm, plan, plan.first_values, timeout=timeout,
+                                        reset_values=reset_values, force_conflicts=force_conflicts, say=say)
             say(f"step 1 of 2: release {plan.release} revision {first['revision']} without mindie-service; "
                 f"waiting for {', '.join(plan.first_creates)}")
             wait_established(kube, plan.first_creates)
             say("step 2 of 2: mindie-service")
-        return helm.install_or_upgrade(plan.chart_ref, plan.release, plan.namespace, plan.profile.values,
-                                       timeout=timeout, reset_values=reset_values,
-                                       force_conflicts=force_conflicts)
+        return _install_or_upgrade(helm, plan, plan.profile.values, timeout=timeout, reset_values=reset_values,
+                                   force_conflicts=force_conflicts, say=say)
     except KeyboardInterrupt:
         raise errors.Interrupted(
             f"interrupted while helm was applying release {plan.release}: its state is unknown (see `helm status "

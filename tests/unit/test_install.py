@@ -7,7 +7,10 @@
   default to the release namespace;
 - a two-step apply: helm without mindie-service, the CRDs established, then helm with
   it; one helm call when nothing waits for a CRD; a CRD that never establishes stops
-  before the second step.
+  before the second step;
+- helm's server-side apply conflicting only on a rings-config-* hccl.json (the operator
+  rewrote it between render and apply) is applied again, up to 5 times; other failures
+  are not retried.
 """
 from __future__ import annotations
 
@@ -117,3 +120,56 @@ def test_a_crd_that_never_establishes_stops_before_step_two(monkeypatch):
     with pytest.raises(install.errors.AscendError, match="CRDs not established after 60s: jobs.batch.volcano.sh"):
         install.apply_plan(c, c, plan, timeout="1m", reset_values=False, say=lambda s: None)
     assert c.calls.count("helm") == 1
+
+
+#: helm 4's answer when the operator rewrote hccl.json between the render and the apply (CI, 2026-11-30)
+RACE = ('helm upgrade --install ascend-stack: level=WARN msg="upgrade failed" name=ascend-stack error="conflict '
+        'occurred while applying object mindx-dl/rings-config-ascend-stack-mindie-service-prefill-0 /v1, '
+        'Kind=ConfigMap: Apply failed with 1 conflict: conflict with \\"kubectl-ascend\\" using v1: .data.hccl.json"; '
+        'UPGRADE FAILED: conflict occurred while applying object mindx-dl/rings-config-ascend-stack-mindie-service-'
+        'prefill-0 /v1, Kind=ConfigMap: Apply failed with 1 conflict: conflict with "kubectl-ascend" using v1: '
+        '.data.hccl.json')
+
+
+class _RacingHelm:
+    def __init__(self, errors_first):
+        self.errors, self.calls = list(errors_first), 0
+
+    def install_or_upgrade(self, *a, **kw):
+        self.calls += 1
+        if self.errors:
+            raise install.errors.HelmError(self.errors.pop(0))
+        return {"revision": 7, "status": "deployed"}
+
+
+def test_a_ranktable_rewritten_during_the_apply_is_applied_again(monkeypatch):
+    monkeypatch.setattr(install.time, "sleep", lambda s: None)
+    helm, said = _RacingHelm([RACE, RACE]), []
+    result = install.apply_plan(_Cluster(), helm, _plan({"mindie-service": {"enabled": True}}), timeout="1m",
+                                reset_values=False, say=said.append)
+    assert (result["revision"], helm.calls) == (7, 3)
+    assert said[-1] == ("the Ascend Operator rewrote a ranktable ConfigMap while helm applied; applying again "
+                        "(attempt 3 of 5)")
+
+
+@pytest.mark.parametrize("message", [
+    RACE.replace(".data.hccl.json", ".data.other"),  # a field the operator does not write
+    RACE.replace("rings-config-", "my-config-"),  # not a ranktable ConfigMap
+    "UPGRADE FAILED: context deadline exceeded",
+])
+def test_other_helm_failures_are_not_retried(monkeypatch, message):
+    monkeypatch.setattr(install.time, "sleep", lambda s: None)
+    helm = _RacingHelm([message])
+    with pytest.raises(install.errors.HelmError):
+        install.apply_plan(_Cluster(), helm, _plan({"mindie-service": {"enabled": True}}), timeout="1m",
+                           reset_values=False, say=lambda s: None)
+    assert helm.calls == 1
+
+
+def test_a_race_that_never_ends_gives_up_after_five_applies(monkeypatch):
+    monkeypatch.setattr(install.time, "sleep", lambda s: None)
+    helm = _RacingHelm([RACE] * 9)
+    with pytest.raises(install.errors.HelmError, match="hccl.json"):
+        install.apply_plan(_Cluster(), helm, _plan({"mindie-service": {"enabled": True}}), timeout="1m",
+                           reset_values=False, say=lambda s: None)
+    assert helm.calls == install.RANKTABLE_RACE_ATTEMPTS == 5
