@@ -346,7 +346,11 @@ def test_install_with_mindie_service_on_a_fresh_cluster(tmp_path):
         assert again.returncode == 0, again.stderr
         assert "step 1 of 2" not in again.stdout + again.stderr
         result = json.loads(again.stdout)
-        assert (result["revision"], result["twoStepsFor"]) == (3, [])
+        assert (result["status"], result["twoStepsFor"]) == ("deployed", [])
+        # the PD pods are still being placed and the operator emulator rewrites their rings-config-*
+        # hccl.json: when that lands between helm's lookup and its apply, install applies again
+        retries = again.stderr.count("rewrote a ranktable ConfigMap while helm applied; applying again")
+        assert result["revision"] == 3 + retries, again.stderr
 
 
 def test_single_node_cluster(single_cluster):
