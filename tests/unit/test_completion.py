@@ -188,7 +188,14 @@ def test_a_server_that_never_answers_is_cut_at_the_deadline(tmp_path):
     srv.bind(("127.0.0.1", 0))
     srv.listen(8)
     held: list[socket.socket] = []
-    threading.Thread(target=lambda: [held.append(srv.accept()[0]) for _ in range(8)], daemon=True).start()
+
+    def hold() -> None:
+        try:
+            for _ in range(8):
+                held.append(srv.accept()[0])
+        except OSError:  # the test closed the listening socket
+            pass
+    threading.Thread(target=hold, daemon=True).start()
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text("apiVersion: v1\nkind: Config\ncurrent-context: c\n"
                           f"clusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:{srv.getsockname()[1]}', "
