@@ -307,7 +307,8 @@ def only_ranktable_conflicts(e: errors.HelmError) -> bool:
 
 def _install_or_upgrade(helm: HelmAPI, plan: InstallPlan, values: dict[str, Any], *, timeout: str,
                         reset_values: bool, force_conflicts: bool, say: Callable[[str], None]) -> dict[str, Any]:
-    for attempt in range(1, RANKTABLE_RACE_ATTEMPTS + 1):
+    attempt = 1
+    while True:
         try:
             return helm.install_or_upgrade(plan.chart_ref, plan.release, plan.namespace, values,
                                            timeout=timeout, reset_values=reset_values,
@@ -315,10 +316,10 @@ def _install_or_upgrade(helm: HelmAPI, plan: InstallPlan, values: dict[str, Any]
         except errors.HelmError as e:
             if attempt == RANKTABLE_RACE_ATTEMPTS or not only_ranktable_conflicts(e):
                 raise
-            say(f"the Ascend Operator rewrote a ranktable ConfigMap while helm applied; applying again "
-                f"(attempt {attempt + 1} of {RANKTABLE_RACE_ATTEMPTS})")
-            time.sleep(1)
-    raise AssertionError("unreachable")
+        attempt += 1
+        say(f"the Ascend Operator rewrote a ranktable ConfigMap while helm applied; applying again "
+            f"(attempt {attempt} of {RANKTABLE_RACE_ATTEMPTS})")
+        time.sleep(1)
 
 
 def apply_plan(kube: KubeAPI, helm: HelmAPI, plan: InstallPlan, *, timeout: str, reset_values: bool,
