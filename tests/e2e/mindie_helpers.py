@@ -1,13 +1,15 @@
 """What the MindIE and Volcano e2e tests share: chart values, helm through a test's namespace, polling, pod views.
 
-Imported by tests/e2e/test_mindie.py and tests/e2e/test_volcano.py (no test imports another test file).
+Imported by tests/e2e/test_mindie*.py and tests/e2e/test_volcano.py (no test imports another test file).
 """
 from __future__ import annotations
 
+import secrets
 import subprocess
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import yaml
 
@@ -157,3 +159,39 @@ class AscendOperator:
         path = (Path(self.cluster.kubeconfig).parent / "clusters" / self.cluster.name / "logs"
                 / f"addon-{step}-emulator.log")
         return path.read_text() if path.exists() else ""
+
+
+@contextmanager
+def scratch_namespace(cluster, prefix: str, tmp_path: Path) -> Iterator[tuple[str, Releases]]:
+    """A new namespace PREFIX-<hex> and a Releases for it; afterwards its releases are uninstalled
+    and the namespace deleted (without waiting)."""
+    ns = f"{prefix}-{secrets.token_hex(3)}"
+    cluster.kubectl("create", "namespace", ns)
+    releases = Releases(cluster, ns, tmp_path)
+    try:
+        yield ns, releases
+    finally:
+        releases.cleanup()
+        cluster.kubectl("delete", "namespace", ns, "--wait=false", check=False)
+
+
+@contextmanager
+def deleted_after(cluster, *what: str) -> Iterator[None]:
+    """`kubectl delete WHAT --ignore-not-found` when the block ends, however it ends."""
+    try:
+        yield
+    finally:
+        cluster.kubectl("delete", *what, "--ignore-not-found", check=False)
+
+
+def clusterd_pd_values() -> dict[str, Any]:
+    """pd_values() of a release in ClusterD mode (every PD role a Volcano Job)."""
+    return {**pd_values(), "clusterd": {"enabled": True}}
+
+
+def running_pods(cluster, ns: str, release: str, count: int, timeout: float) -> list[dict]:
+    """Wait until exactly COUNT pods of RELEASE run; return them."""
+    def check() -> list[dict] | None:
+        up = [p for p in pods(cluster, ns, release) if running(p)]
+        return up if len(up) == count else None
+    return until(f"{count} Running pods of {release}", check, timeout=timeout)

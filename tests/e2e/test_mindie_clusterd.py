@@ -32,7 +32,8 @@ import secrets
 import pytest
 
 from tests.clusters import start_cluster, stop_cluster, wait_for_volcano
-from tests.e2e.mindie_helpers import Releases, pd_values, pods, running, until
+from tests.e2e.mindie_helpers import clusterd_pd_values, deleted_after, pd_values, running, running_pods, \
+    scratch_namespace, until
 
 pytestmark = pytest.mark.e2e
 
@@ -72,18 +73,10 @@ def _ucim(c) -> dict:
 
 def test_clusterd_mode_release_runs_without_global_ranktable(ccluster, tmp_path):
     c = ccluster
-    ns = f"cd-{secrets.token_hex(3)}"
-    c.kubectl("create", "namespace", ns)
-    releases = Releases(c, ns, tmp_path)
-    try:
-        vals = pd_values()
-        vals["clusterd"] = {"enabled": True}
-        releases.install("qwen", vals, wait=False)
-        def four_running():
-            up = [p for p in pods(c, ns, "qwen") if running(p)]
-            return up if len(up) == 4 else None
-
-        items = until("four Running PD pods", four_running, timeout=120)
+    with scratch_namespace(c, "cd", tmp_path) as (ns, releases), \
+            deleted_after(c, "deployment", "-n", "mindx-dl", "clusterd"):
+        releases.install("qwen", clusterd_pd_values(), wait=False)
+        items = running_pods(c, ns, "qwen", 4, timeout=120)
         apps = sorted(p["metadata"]["labels"]["app"] for p in items)
         assert apps == ["mindie-ms-controller", "mindie-ms-coordinator", "mindie-ms-server", "mindie-ms-server"]
         assert {p["metadata"]["labels"]["jobID"] for p in items} == {"qwen-mindie-service"}
@@ -133,7 +126,3 @@ def test_clusterd_mode_release_runs_without_global_ranktable(ccluster, tmp_path)
         again = c.plugin("-n", ns, "mindie", "ranktable", "qwen", "-o", "json")
         assert again.returncode == 0, again.stderr
         assert json.loads(again.stdout)["clusterd"] == ["deployment mindx-dl/clusterd"]
-    finally:
-        c.kubectl("delete", "deployment", "-n", "mindx-dl", "clusterd", "--ignore-not-found", check=False)
-        releases.cleanup()
-        c.kubectl("delete", "namespace", ns, "--wait=false", check=False)

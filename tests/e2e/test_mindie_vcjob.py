@@ -37,7 +37,8 @@ import yaml
 
 from tests.clusters import install_stack, start_cluster, stop_cluster, wait_for_volcano
 from tests.contract.mindie_reader import check_release
-from tests.e2e.mindie_helpers import AscendOperator, Releases, configmap, helm, pd_values, pods, running, until
+from tests.e2e.mindie_helpers import AscendOperator, clusterd_pd_values, configmap, helm, pods, running, running_pods, \
+    scratch_namespace, until
 
 pytestmark = pytest.mark.e2e
 
@@ -71,20 +72,11 @@ def vcluster():
 
 def test_pd_roles_run_as_volcano_jobs_clusterd_can_key(vcluster, tmp_path):
     c = vcluster
-    ns = f"vj-{secrets.token_hex(3)}"
-    c.kubectl("create", "namespace", ns)
-    releases = Releases(c, ns, tmp_path)
-    try:
-        vals = pd_values()
-        vals["clusterd"] = {"enabled": True}
+    with scratch_namespace(c, "vj", tmp_path) as (ns, releases):
+        vals = clusterd_pd_values()
         vals["prefill"]["podsPerInstance"] = 2
         releases.install(RELEASE, vals, wait=False)
-
-        def five_running():
-            up = [p for p in pods(c, ns, RELEASE) if running(p)]
-            return up if len(up) == 5 else None
-
-        items = until("five Running PD pods", five_running, timeout=180)
+        items = running_pods(c, ns, RELEASE, 5, timeout=180)
         assert {p["spec"]["schedulerName"] for p in items} == {"volcano"}
         jobs = {j["metadata"]["name"]: j for j in c.get_json("jobs.batch.volcano.sh", "-n", ns)["items"]}
         assert sorted(jobs) == sorted(f"{FULL}-{r}" for r in ("controller", "coordinator", "prefill-0", "decode-0"))
@@ -153,6 +145,3 @@ def test_pd_roles_run_as_volcano_jobs_clusterd_can_key(vcluster, tmp_path):
                                           c.get_json("podgroups.scheduling.volcano.sh", "-n", ns)["items"]}
         until("hccl.json rewritten for the new pods",
               lambda: hccl_ips() == sorted(p["status"]["podIP"] for p in fresh), timeout=90)
-    finally:
-        releases.cleanup()
-        c.kubectl("delete", "namespace", ns, "--wait=false", check=False)
