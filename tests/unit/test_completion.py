@@ -187,15 +187,20 @@ def test_a_server_that_never_answers_is_cut_at_the_deadline(tmp_path):
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))
     srv.listen(8)
+    srv.settimeout(0.1)
     held: list[socket.socket] = []
+    done = threading.Event()
 
     def hold() -> None:
-        try:
-            for _ in range(8):
+        # accept and never answer, until the test is over; the socket is closed only after this
+        # thread has stopped, so its file descriptor cannot be reused under it by a later test
+        while not done.is_set():
+            try:
                 held.append(srv.accept()[0])
-        except OSError:  # the test closed the listening socket
-            pass
-    threading.Thread(target=hold, daemon=True).start()
+            except TimeoutError:
+                pass
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text("apiVersion: v1\nkind: Config\ncurrent-context: c\n"
                           f"clusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:{srv.getsockname()[1]}', "
@@ -207,6 +212,10 @@ def test_a_server_that_never_answers_is_cut_at_the_deadline(tmp_path):
                               capture_output=True, text=True, timeout=30)
         took = time.monotonic() - start
     finally:
+        done.set()
+        holder.join(timeout=5)
+        for conn in held:
+            conn.close()
         srv.close()
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, ":4\n", "")
     assert held, "the client never connected"
