@@ -132,7 +132,7 @@ def _run_entrypoint(objs: list[dict[str, Any]], workload: str, tmp: Path, layout
         f.write_text(data[item["key"]].replace("/var/run/mindie", str(run_dir)))
         f.chmod(vol["defaultMode"])
     install = tmp / "install"
-    checker = textwrap.dedent(f"""\
+    checker = textwrap.dedent("""\
         #!/usr/bin/env python3
         import json, os, stat, sys
         print("cwd=" + os.getcwd())
@@ -144,7 +144,7 @@ def _run_entrypoint(objs: list[dict[str, Any]], workload: str, tmp: Path, layout
             st = os.lstat(path)
             ok = (os.path.isabs(path) and stat.S_ISREG(st.st_mode) and not st.st_mode & ~0o100640 & 0o7777
                   and st.st_uid == os.getuid())
-            print(f"{{key}} ok={{ok}} mode={{oct(st.st_mode & 0o7777)}} uid={{st.st_uid}}")
+            print(f"{key} ok={ok} mode={oct(st.st_mode & 0o7777)} uid={st.st_uid}")
         """)
     if layout == "new":
         pkg = site / "mindie_motor"
