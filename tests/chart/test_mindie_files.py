@@ -61,8 +61,13 @@ def as_user(uid: int, gid: int) -> list[str]:
 
 @pytest.fixture
 def tmp_path() -> Iterator[Path]:
-    """A temporary directory the unprivileged runner can reach (pytest's own sits under a 0700 root dir)."""
-    d = Path(tempfile.mkdtemp(prefix="mindie-files-"))
+    """A temporary directory the unprivileged runner can reach (pytest's own sits under a 0700 root
+    dir): in the first of $TMPDIR, /var/tmp, /dev/shm whose every ancestor others may traverse."""
+    def reachable(path: Path) -> bool:
+        return all(p.stat().st_mode & stat.S_IXOTH for p in [path, *path.parents])
+
+    base = next(Path(b) for b in (tempfile.gettempdir(), "/var/tmp", "/dev/shm") if reachable(Path(b)))
+    d = Path(tempfile.mkdtemp(prefix="mindie-files-", dir=base))
     d.chmod(0o755)
     try:
         yield d
