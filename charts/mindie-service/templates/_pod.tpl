@@ -143,10 +143,11 @@ fi
 for p in "$dir" "$dir"/*; do
   [ -e "$p" ] || continue
   if [ "$p" != "$dir" ] && [ ! -f "$p" ]; then continue; fi
-  set -- $(stat -L -c '%u %g %a' "$p")
-  owner=$1 group=$2 mode=$3
+  st=$(stat -L -c '%u %g %a' "$p")
+  owner=${st%% *} mode=${st##* } group=${st#* }
+  group=${group%% *}
   if [ "$uid" != 0 ] && [ "$uid" != "$owner" ] && [ "$gid" != "$group" ]; then
-    fail "$p is owned by uid $owner gid $group, but MindIE runs as uid $uid gid $gid (neither root, the owner nor the owner's group)" \
+    fail "$p is owned by uid $owner gid $group, but MindIE runs as uid $uid gid $gid (not root, not the owner, and its primary group is not the file's group)" \
       "on the node, chown -R $uid:$gid the weight directory, or set podSecurityContext.runAsUser/runAsGroup to $owner/$group"
   fi
   if [ $(( 0$mode & 2 )) -ne 0 ]; then
