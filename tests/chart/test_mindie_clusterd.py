@@ -292,3 +292,36 @@ def test_notes_say_clusterd_builds_the_table() -> None:
     assert "wait pod --for=condition=Ready -l app.kubernetes.io/instance=rel,app.kubernetes.io/component=coordinator" \
         in notes
     assert "rollout status deployment/rel-mindie-service-coordinator" in _notes(pd_values())
+
+
+# --- ClusterD's grouping against the controller's limits ----------------------------------------------
+
+def test_default_1p1d_sets_multi_node_infer_and_clusterd_table_passes_the_controller() -> None:
+    """ClusterD v26.1.0 makes one group per rings-config (ranktable_util.go GenerateServerGroupList): a
+    default 1P+1D is four groups, which the controller accepts only with multi_node_infer_enable=true
+    (RankTableLoader.cpp MAX_GROUP_LIST_NUM = 3, ParseServerNodes reads group 2 only)."""
+    import tests.contract.mindie_reader as reader
+
+    objs = cd_render(pd_values(**CD))
+    cm = one(objs, "ConfigMap", f"{FULL}-config")
+    ctrl = json.loads(cm["data"]["ms_controller.json"])
+    assert ctrl["multi_node_infer_config"]["multi_node_infer_enable"] is True
+    # what ClusterD reads: each rings-config carries the deploy-server label (2 prefill, 1 decode)
+    for role, deploy in (("prefill", "2"), ("decode", "1")):
+        labels = one(objs, "ConfigMap", f"rings-config-{FULL}-{role}-0")["metadata"]["labels"]
+        assert labels["grt-group/deploy-server"] == deploy and labels["jobID"] == FULL
+    pods = reader._fake_pods(objs)
+    table = reader._clusterd_table(reader._operator_fill(objs, pods, []), pods, FULL)
+    groups = table["server_group_list"]
+    assert [g["group_id"] for g in groups] == ["0", "1", "2", "3"]
+    assert [g.get("deploy_server") for g in groups] == [None, None, "2", "1"]
+    assert check_release(objs) == []
+    # the old flag: the controller would refuse ClusterD's table and retry forever
+    ctrl["multi_node_infer_config"]["multi_node_infer_enable"] = False
+    cm["data"]["ms_controller.json"] = json.dumps(ctrl)
+    problems = check_release(objs)
+    assert any("accepts at most 3 groups" in p and "MAX_GROUP_LIST_NUM" in p and "'3'" in p for p in problems), \
+        problems
+    # outside ClusterD mode the flag still follows pods per instance (our table puts them in group 2)
+    plain = json.loads(one(render(CHART, pd_values()), "ConfigMap", f"{FULL}-config")["data"]["ms_controller.json"])
+    assert plain["multi_node_infer_config"]["multi_node_infer_enable"] is False

@@ -16,8 +16,9 @@ Rules
   ranktable layout (MindIE-Motor ``RankTableLoader.cpp``)
     * groups "0" coordinator and "1" controller, one server each, with
       ``server_id`` and ``server_ip`` both IPs;
-    * ``multi_node_infer_enable`` false: at most 3 groups, and the only server
-      group is "2" holding every P and D server (``ParseServerNodes``);
+    * ``multi_node_infer_enable`` false: at most 3 groups (``MAX_GROUP_LIST_NUM``),
+      and the only server group is "2" holding every P and D server
+      (``ParseServerNodes``);
     * ``multi_node_infer_enable`` true: one group per instance from "2", each
       with ``deploy_server`` "2" (P) or "1" (D) (``GetDeployConfig``,
       ``ControllerConfig::GetPDInitRole``), at most 98 groups;
@@ -25,8 +26,9 @@ Rules
       with ``device_id``, ``device_ip`` (an IP), ``device_logical_id`` and
       ``rank_id`` as strings (``IsValidServer``, ``IsValidDeviceInfo``);
   ms_controller.json (MindIE-Motor ``ControllerConfig.cpp``)
-    * ``multi_node_infer_config.multi_node_infer_enable`` true exactly when an
-      instance has more than one pod; ``p/d_node_config.node_machine_num``
+    * outside ClusterD mode (the table ``kubectl ascend mindie ranktable``
+      builds) ``multi_node_infer_config.multi_node_infer_enable`` true exactly
+      when an instance has more than one pod; ``p/d_node_config.node_machine_num``
       = pods per instance;
     * ports: ``mindie_server_port`` / ``_control_port`` / ``_metric_port`` equal
       config.json's ``port`` / ``managementPort`` / ``metricsPort``;
@@ -41,10 +43,16 @@ Rules
     * every file MindIE is pointed at (env ``GLOBAL_RANK_TABLE_FILE_PATH``,
       ``RANKTABLEFILE``, ``RANK_TABLE_FILE``, ``MIES_RANKTABLEFILE``,
       ``MIES_CONFIG_JSON_PATH``, ``MINDIE_MS_*_CONFIG_FILE_PATH``,
-      ``MINDIE_UTILS_HTTP_CLIENT_CTL_CONFIG_FILE_PATH``; ms_controller.json
-      ``global_rank_table_file_path``) lies outside every ConfigMap mount and
-      is written (``cp``) and ``chmod 0640``-ed by the entrypoint before it
-      execs MindIE;
+      ``MINDIE_UTILS_HTTP_CLIENT_CTL_CONFIG_FILE_PATH``; every top-level
+      ``*_path`` of ms_controller.json: ``global_rank_table_file_path``,
+      ``digs_model_config_path``, ``digs_machine_config_path``, which the
+      controller reads with ``FileToJsonObj(path, 0640)`` and the owner check on,
+      ``RoleManagerInitializer.cpp`` ``BuildInstanceRoleManagerConfig``) is an
+      absolute path outside every ConfigMap mount and is written (``cp``) and
+      ``chmod 0640``-ed by the entrypoint before it execs MindIE;
+    * every ConfigMap file is readable by the pod's user: the kubelet writes
+      them owned by root (group fsGroup if set), and without runAsUser the
+      user is whatever the image says (our own rule, from kubelet behaviour);
   NPUs (MindIE-LLM config.json reference)
     * ``npuDeviceIds`` is ``[[0..n-1]]`` and ``worldSize`` n, n = NPUs the pod
       requests;
@@ -53,6 +61,11 @@ Rules
     * an NPU workload of a PD release carries ``ring-controller.atlas`` (or a
       ``ranktable`` volume) and its pods ``deploy-name: <workload name>``; the
       ``ranktable`` volume is ConfigMap ``rings-config-<workload name>``;
+    * no pod makes the operator reconcile an NPU workload it made no ranktable
+      generator for (``ascendjob_controller.go`` ``watchDeploymentRelatedResource``
+      queues a ReplicaSet-owned pod under its ``deploy-name``; ``isJobDecorator``,
+      ``pod.go`` ``genRankTable`` then log "rank table generator not found"):
+      single-mode pods carry no ``deploy-name``;
   every ConfigMap a pod mounts is one the release renders (or the operator's
   rings-config-*): a pod never waits for a ConfigMap nobody writes;
   ClusterD mode (the controller has ``MINDX_TASK_ID``; MindIE-Motor
@@ -84,14 +97,20 @@ Rules
       ``job_controller_actions.go`` ``createOrUpdatePodGroup``; the chart's;
       else vc-controller-manager's, ``pg_controller_handler.go``) shares its
       pods' controlling owner and carries those labels.
-    Not read here: how ClusterD assembles the table and the gRPC stream itself.
+    * the table ClusterD v26.1.0 builds (``epranktable/ranktable_util.go``:
+      groups "0" coordinator, "1" controller, one group per completed
+      rings-config from "2" with ``deploy_server`` from its label) passes the
+      controller's ranktable rules above under the ``multi_node_infer_enable``
+      ms_controller.json sets: with single-pod 1P+1D that is four groups, so
+      the flag must be true.
+    Not read here: the gRPC stream itself.
 """
 from __future__ import annotations
 
 import ipaddress
 import json
 import re
-from typing import Any, Iterable
+from typing import Any
 
 from kubectl_ascend.ranktable import build_global_ranktable
 
@@ -164,24 +183,32 @@ def _emptydir_mounts(workload: dict[str, Any], container: dict[str, Any]) -> lis
             if "emptyDir" in vols.get(m["name"], {}) and not m.get("readOnly")]
 
 
-def _check_files(workload: dict[str, Any], extra_paths: Iterable[str], problems: list[str],
+def _check_files(workload: dict[str, Any], extra_paths: dict[str, str], problems: list[str],
                  written: tuple[str, ...] = ()) -> None:
-    """Files MindIE reads are private copies; those in `written` MindIE writes itself (ClusterD mode)."""
+    """Files MindIE reads are private copies; those in `written` MindIE writes itself (ClusterD mode).
+
+    `extra_paths`: {"ms_controller.json <key>": path} for the paths the controller's config names;
+    each must be absolute (the controller resolves a relative one against its working directory,
+    which the entrypoint moves to the install path, as boot.sh does)."""
     name = workload["metadata"]["name"]
     for c in _containers(workload):
         env, script = _env(c), _script(c)
         mounts = _configmap_mounts(workload, c)
         paths = {var: val for var, val in env.items() if var in FILE_ENV and isinstance(val, str)}
-        for p in extra_paths:
-            paths["ms_controller.json global_rank_table_file_path"] = p
+        paths.update(extra_paths)
         exec_at = script.find("exec ")
         for var, path in paths.items():
+            if not path.startswith("/"):
+                problems.append(f"{name}: {var}={path} is relative: it resolves against the controller's working "
+                                "directory, not to the copy the entrypoint made")
+                continue
             inside = [m for m in mounts if path == m or path.startswith(m + "/")]
             if inside:
                 problems.append(f"{name}: {var}={path} is inside ConfigMap mount {inside[0]} "
                                 "(a root-owned symlink MindIE refuses)")
                 continue
-            if var in written or (var.startswith("ms_controller.json") and "GLOBAL_RANK_TABLE_FILE_PATH" in written):
+            if var in written or (var == "ms_controller.json global_rank_table_file_path"
+                                  and "GLOBAL_RANK_TABLE_FILE_PATH" in written):
                 if not any(path.startswith(m + "/") for m in _emptydir_mounts(workload, c)):
                     problems.append(f"{name}: {var}={path} is not in a writable emptyDir: the controller writes "
                                     "the table ClusterD pushes there (RankTableLoader WriteRankTable)")
@@ -193,6 +220,28 @@ def _check_files(workload: dict[str, Any], extra_paths: Iterable[str], problems:
             if not cp or not chmod or (exec_at >= 0 and max(cp.start(), chmod.start()) > exec_at):
                 problems.append(f"{name}: {var}={path} is not copied and chmod 640 by the entrypoint "
                                 "before MindIE starts")
+
+
+def _check_configmaps_readable(workload: dict[str, Any], problems: list[str]) -> None:
+    """The entrypoint can read every ConfigMap file it copies. The kubelet writes ConfigMap volume
+    files owned by root, group fsGroup when the pod sets one, with the volume's defaultMode (0644
+    unless set); the pod runs as runAsUser, else as the image's user, which may be anyone. So a file
+    must be world-readable, or group-readable with an fsGroup, unless the pod runs as uid 0."""
+    spec = workload["spec"]["template"]["spec"]
+    sec = spec.get("securityContext") or {}
+    if sec.get("runAsUser") == 0:
+        return
+    need = 0o044 if sec.get("fsGroup") is not None else 0o004
+    for v in spec.get("volumes") or []:
+        cm = v.get("configMap")
+        if not cm:
+            continue
+        modes = [int(cm.get("defaultMode", 0o644))] + [int(i["mode"]) for i in cm.get("items") or [] if "mode" in i]
+        bad = [m for m in modes if not m & need]
+        if bad:
+            problems.append(f"{workload['metadata']['name']}: ConfigMap volume {v['name']} has mode {oct(bad[0])}: "
+                            "root-owned files the container user cannot read"
+                            + ("" if need == 0o044 else " (no fsGroup, no runAsUser: it must be world-readable)"))
 
 
 def _check_server_config(name: str, cfg: dict[str, Any], npus: int, problems: list[str]) -> None:
@@ -285,8 +334,10 @@ def _check_ranktable(table: dict[str, Any], multi: bool, problems: list[str]) ->
     servers = groups[2:]
     if not multi:
         if len(groups) > 3 or [g.get("group_id") for g in servers] != ["2"]:
-            problems.append(f"global ranktable: single-pod instances need every server in group 2 "
-                            f"(RankTableLoader ParseServerNodes reads only it); groups are {ids}")
+            problems.append(f"global ranktable: with multi_node_infer_enable=false the controller accepts at most "
+                            f"3 groups and reads only group 2 (RankTableLoader MAX_GROUP_LIST_NUM, "
+                            f"ParseServerNodes), so single-pod instances need every server in group 2; "
+                            f"groups are {ids}")
     else:
         if len(groups) > 98:
             problems.append(f"global ranktable: {len(groups)} groups, MindIE reads at most 98")
@@ -395,6 +446,63 @@ def _check_clusterd(objs: list[dict[str, Any]], ctrl_w: dict[str, Any], ctrl: di
                             f"one deploy-server label, has jobID={labels.get('jobID')} {deploy}")
 
 
+def _clusterd_table(cms: list[dict[str, Any]], pods: list[dict[str, Any]], job: str) -> dict[str, Any]:
+    """The global ranktable ClusterD v26.1.0 pushes for job `job` (mind-cluster
+    component/clusterd/pkg/domain/epranktable/ranktable_util.go): group "0" the coordinator pods,
+    "1" the controller pods (GenerateServerGroup0Or1: server_id host IP, server_ip pod IP), then one
+    group per rings-config-* ConfigMap labelled jobID=`job` whose hccl.json is completed
+    (GetAllEpRankTableCm, GetA2RankTableList), ids from "2" (GenerateServerGroupList), each with
+    deploy_server from label grt-server/deploy-server or grt-group/deploy-server
+    (parseMindIeRankTableCM), server_id the host IP (convertGrtServerId), device_logical_id the
+    device's index. ClusterD's order of those groups is its informer's, not stable."""
+    def pod_group(gid: str, app: str) -> dict[str, Any]:
+        mine = [p for p in pods if _labels(p).get("jobID") == job and _labels(p).get("app") == app]
+        return {"group_id": gid, "server_count": str(len(mine)),
+                "server_list": [{"server_id": p["status"]["hostIP"], "server_ip": p["status"]["podIP"]}
+                                for p in mine]}
+    groups = [pod_group("0", "mindie-ms-coordinator"), pod_group("1", "mindie-ms-controller")]
+    for cm in cms:
+        labels = _labels(cm)
+        if not cm["metadata"]["name"].startswith("rings-config-") or labels.get("jobID") != job:
+            continue
+        deploy = [labels[k] for k in ("grt-server/deploy-server", "grt-group/deploy-server") if k in labels]
+        table = json.loads((cm.get("data") or {}).get("hccl.json") or "{}")
+        if len(deploy) != 1 or table.get("status") != "completed":
+            continue
+        servers = [{"server_id": srv.get("host_ip"), "server_ip": srv.get("container_ip"),
+                    "device": [dict(d, device_logical_id=str(i)) for i, d in enumerate(srv.get("device") or [])]}
+                   for srv in table.get("server_list") or []]
+        groups.append({"group_id": str(len(groups)), "deploy_server": deploy[0],
+                       "server_count": table.get("server_count"), "server_list": servers})
+    return {"version": "1.0", "status": "completed", "server_group_list": groups}
+
+
+def _check_operator_events(objs: list[dict[str, Any]], pods: list[dict[str, Any]], problems: list[str]) -> None:
+    """Pods that make the v26.0.0 Ascend Operator look for a ranktable generator that does not exist.
+
+    Every event of a pod owned by a ReplicaSet is queued under the name in its deploy-name label,
+    of a StatefulSet's or Volcano Job's pod under its owner (ascendjob_controller.go
+    watchDeploymentRelatedResource, watchStatefulSetRelatedResource, watchVolcanoJobRelatedResource);
+    isJobDecorator fetches a Deployment, StatefulSet or Volcano Job of that name and, when it requests
+    NPUs, genRankTable looks up the generator onOwnerCreateFunc made only for objects with
+    ring-controller.atlas or a `ranktable` volume (pkg/ranktable/plugins.go ShouldGenerateRankTable):
+    without one it logs "rank table generator not found" on every event of every such pod."""
+    by_name = {w["metadata"]["name"]: w for w in objs if w.get("kind") in WORKLOADS}
+    for p in pods:
+        owner = (p["metadata"].get("ownerReferences") or [{}])[0]
+        target = _labels(p).get("deploy-name", "") if owner.get("kind") == "ReplicaSet" else owner.get("name", "")
+        w = by_name.get(target)
+        if w is None or not sum(_npus(c) for c in _containers(w)):
+            continue
+        vols = {v["name"] for v in w["spec"]["template"]["spec"].get("volumes") or []}
+        if "ring-controller.atlas" not in _labels(w) and "ranktable" not in vols:
+            problems.append(f"{p['_owner']['metadata']['name']}: its pods make the Ascend Operator reconcile {target}, "
+                            "an NPU workload without ring-controller.atlas or a ranktable volume: it logs \"rank "
+                            "table generator not found\" on every pod event (drop deploy-name, or give the "
+                            "workload a ranktable)")
+            return
+
+
 def check_release(objs: list[dict[str, Any]]) -> list[str]:
     """Apply the upstream rules to a rendered mindie-service release; return the violations."""
     cm = _release_config(objs)
@@ -417,6 +525,7 @@ def check_release(objs: list[dict[str, Any]]) -> list[str]:
     for w in workloads:
         role = _labels(w)[ROLE]
         c = _containers(w)[0]
+        _check_configmaps_readable(w, problems)
         if role in ("single", "prefill", "decode"):
             key = "config.json" if role == "single" else f"config-{role}.json"
             cfg = json.loads(data[key])
@@ -424,7 +533,7 @@ def check_release(objs: list[dict[str, Any]]) -> list[str]:
             env = _env(c)
             if env.get("MIES_CONTAINER_IP") != {"fieldRef": {"fieldPath": "status.podIP"}}:
                 problems.append(f"{w['metadata']['name']}: MIES_CONTAINER_IP is not the pod IP")
-            if _labels(w["spec"]["template"]).get("deploy-name") != w["metadata"]["name"]:
+            if role != "single" and _labels(w["spec"]["template"]).get("deploy-name") != w["metadata"]["name"]:
                 problems.append(f"{w['metadata']['name']}: pods lack deploy-name={w['metadata']['name']}")
             if role != "single":
                 pods_per[role] = int(w["spec"].get("replicas", 1))
@@ -433,11 +542,15 @@ def check_release(objs: list[dict[str, Any]]) -> list[str]:
                                ("mindie_server_metric_port", "metricsPort")):
                     if ctrl.get(ck) != sc.get(sk):
                         problems.append(f"ms_controller.json {ck}={ctrl.get(ck)} but {key} {sk}={sc.get(sk)}")
-            _check_files(w, [], problems, written)
+            _check_files(w, {}, problems, written)
         elif role == "controller":
             if _env(c).get("POD_IP") != {"fieldRef": {"fieldPath": "status.podIP"}}:
                 problems.append("controller: POD_IP is not the pod IP")
-            _check_files(w, [ctrl.get("global_rank_table_file_path", "")], problems, written)
+            # every path the controller's config names: global_rank_table_file_path and the DIGS
+            # digs_model_config_path / digs_machine_config_path, read with FileToJsonObj(path, 0640)
+            # and checkOwner on (RoleManagerInitializer.cpp BuildInstanceRoleManagerConfig)
+            _check_files(w, {f"ms_controller.json {k}": str(v) for k, v in ctrl.items()
+                             if k.endswith("_path")}, problems, written)
         elif role == "coordinator":
             http = coord.get("http_config") or {}
             by_args = '"$POD_IP" "$POD_IP"' in _script(c) and \
@@ -447,7 +560,8 @@ def check_release(objs: list[dict[str, Any]]) -> list[str]:
             if not (by_args or by_config):
                 problems.append("coordinator: listens on 127.0.0.1 (start it with the pod IP twice, as "
                                 "MindIE Motor's boot.sh does)")
-            _check_files(w, [], problems, written)
+            _check_files(w, {}, problems, written)
+    _check_operator_events(objs, _fake_pods(objs), problems)
     if not pd:
         return problems
 
@@ -457,7 +571,9 @@ def check_release(objs: list[dict[str, Any]]) -> list[str]:
             problems.append(f"ms_controller.json {ck}={ctrl.get(ck)} but ms_coordinator.json {key}={http.get(key)}")
     multi = any(n > 1 for n in pods_per.values())
     mcfg = ctrl.get("multi_node_infer_config") or {}
-    if mcfg.get("multi_node_infer_enable") is not multi:
+    # Our own ranktable builder groups by pods per instance, so the flag must follow them; in
+    # ClusterD mode ClusterD's grouping decides, checked below against the controller's limits.
+    if not clusterd and mcfg.get("multi_node_infer_enable") is not multi:
         problems.append(f"ms_controller.json multi_node_infer_enable={mcfg.get('multi_node_infer_enable')} "
                         f"but instances have {pods_per} pods")
     for role, key in (("prefill", "p_node_config"), ("decode", "d_node_config")):
@@ -468,6 +584,8 @@ def check_release(objs: list[dict[str, Any]]) -> list[str]:
     cms = _operator_fill(objs, pods, problems)
     if clusterd and ctrl_w is not None:
         _check_clusterd(objs, ctrl_w, ctrl, problems, pods)
+        job = str(_env(_containers(ctrl_w)[0]).get("MINDX_TASK_ID") or "")
+        _check_ranktable(_clusterd_table(cms, pods, job), mcfg.get("multi_node_infer_enable") is True, problems)
         return problems
     release = _labels(cm).get("app.kubernetes.io/instance", "")
     result = build_global_ranktable(release, cms, pods)

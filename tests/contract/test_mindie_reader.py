@@ -109,7 +109,38 @@ def coordinator_manage_port_disagrees(objs):
     data["ms_coordinator.json"] = json.dumps(coord)
 
 
+def digs_path_relative(objs):
+    data = config(objs)
+    ctrl = json.loads(data["ms_controller.json"])
+    ctrl["digs_model_config_path"] = "./conf/model_config/llama2-70B.json"
+    data["ms_controller.json"] = json.dumps(ctrl)
+
+
+def digs_path_in_configmap(objs):
+    data = config(objs)
+    ctrl = json.loads(data["ms_controller.json"])
+    ctrl["digs_machine_config_path"] = "/etc/mindie/config/digs_machine_config.json"
+    data["ms_controller.json"] = json.dumps(ctrl)
+
+
+def digs_file_not_copied(objs):
+    c = container(objs, f"{FULL}-controller")
+    c["command"][-1] = c["command"][-1].replace(
+        "chmod 0640 /var/run/mindie/digs_model_config.json\n", "")
+
+
+def config_volume_root_only(objs):
+    for v in workload(objs, f"{FULL}-decode-0")["spec"]["template"]["spec"]["volumes"]:
+        if v["name"] == "config":
+            v["configMap"]["defaultMode"] = 0o440
+
+
 @pytest.mark.parametrize("breakage, needle", [
+    (digs_path_relative, "digs_model_config_path=./conf/model_config/llama2-70B.json is relative"),
+    (digs_path_in_configmap, "digs_machine_config_path=/etc/mindie/config/digs_machine_config.json is inside "
+                             "ConfigMap mount /etc/mindie/config"),
+    (digs_file_not_copied, "digs_model_config_path=/var/run/mindie/digs_model_config.json is not copied and chmod"),
+    (config_volume_root_only, f"{FULL}-decode-0: ConfigMap volume config has mode 0o440"),
     (drop_deploy_name, f"0 pods labelled deploy-name={FULL}-prefill-0"),
     (drop_ring_controller, "never builds its ranktable"),
     (coordinator_on_loopback, "coordinator: listens on 127.0.0.1"),
@@ -175,3 +206,17 @@ def test_single_mode_is_checked_too() -> None:
     cfg["BackendConfig"]["npuDeviceIds"] = [[0, 1, 2]]
     data["config.json"] = json.dumps(cfg)
     assert any("npuDeviceIds [[0, 1, 2]] do not match the 2 NPUs" in p for p in check_release(objs))
+
+
+def test_single_mode_pods_must_not_point_the_operator_at_their_deployment() -> None:
+    """A ReplicaSet-owned pod's deploy-name makes the operator reconcile that Deployment; an NPU Deployment
+    without ring-controller.atlas / ranktable volume has no generator ("rank table generator not found")."""
+    objs = render("mindie-service", copy.deepcopy(BASE))
+    assert check_release(objs) == []
+    dep = workload(objs, FULL)
+    dep["spec"]["template"]["metadata"]["labels"]["deploy-name"] = FULL
+    assert any(f"its pods make the Ascend Operator reconcile {FULL}" in p and "rank table generator not found" in p
+               for p in check_release(objs)), check_release(objs)
+    # giving the Deployment a ranktable volume (a generator) would answer it too
+    dep["spec"]["template"]["spec"]["volumes"].append({"name": "ranktable", "configMap": {"name": "x"}})
+    assert not any("rank table generator not found" in p for p in check_release(objs))

@@ -196,6 +196,35 @@ Call with (dict "ctx" $ "role" "prefill"). Returns JSON text.
 /var/run/mindie/global_ranktable.json
 {{- end -}}
 
+{{/*
+The DIGS model / machine parameter files of the controller (pd mode), as JSON text:
+values controller.digs.modelConfig / machineConfig, every value a string as MindIE-Motor's
+own files under src/config/ carry them. The controller reads them with
+FileToJsonObj(path, 0640) and no owner exemption (MindIE-Motor controller
+node_scheduler/role_manager_initializer/RoleManagerInitializer.cpp
+BuildInstanceRoleManagerConfig, IsModelParamsValid, IsMachineParamsValid;
+json_file_loader/JsonFileLoader.h checkOwner defaults to true; http_client_ctl/common/
+Util.cpp CheckOwner): a regular file of its own uid, mode 640 at most. So the
+entrypoint copies them out of the ConfigMap like every other file.
+Call with (dict "ctx" $ "kind" "model|machine").
+*/}}
+{{- define "mindie-service.digsConfig" -}}
+{{- $src := ternary .ctx.Values.controller.digs.modelConfig .ctx.Values.controller.digs.machineConfig (eq .kind "model") -}}
+{{- $out := dict -}}
+{{- range $k, $val := $src }}{{ $_ := set $out $k (toString $val) }}{{ end -}}
+{{- toPrettyJson $out -}}
+{{- end -}}
+
+{{/* ConfigMap key (= file name) of a DIGS parameter file; call with (dict "ctx" $ "kind" "model|machine"). */}}
+{{- define "mindie-service.digsConfigFile" -}}
+digs_{{ .kind }}_config.json
+{{- end -}}
+
+{{/* Absolute path of the controller's private copy of a DIGS parameter file (ms_controller.json digs_*_config_path). */}}
+{{- define "mindie-service.digsConfigPath" -}}
+{{ include "mindie-service.runDir" .ctx }}/{{ include "mindie-service.digsConfigFile" . }}
+{{- end -}}
+
 {{/* ms_controller.json of MindIE MS Controller (pd mode). Returns JSON text. */}}
 {{- define "mindie-service.controllerConfig" -}}
 {{- $v := .Values -}}
@@ -206,7 +235,16 @@ Call with (dict "ctx" $ "role" "prefill"). Returns JSON text.
 {{- $_ := set $tlsConfig (printf "%s_tls_enable" $name) (and $tls (ne $name "etcd_server") (ne $name "ccae") (ne $name "cluster")) -}}
 {{- $_ := set $tlsConfig (printf "%s_tls_items" $name) (include "mindie-service.tlsItems" $dir | fromJson) -}}
 {{- end -}}
-{{- $multiNode := or (gt (int $v.prefill.podsPerInstance) 1) (gt (int $v.decode.podsPerInstance) 1) -}}
+{{- /*
+multi_node_infer_enable: true when an instance has more than one pod, and always in
+ClusterD mode. ClusterD v26.1.0 gives every rings-config its own server group (ids from
+"2", each with deploy_server: mind-cluster component/clusterd/pkg/domain/epranktable/
+ranktable_util.go GenerateServerGroupList), so 1P+1D is already four groups; with the
+flag false the controller accepts at most three and reads only group "2" (MindIE-Motor
+RankTableLoader.cpp MAX_GROUP_LIST_NUM, ParseServerNodes) and retries forever. Upstream's
+ClusterD flow sets it true (MindIE-Motor example/deploy_scripts/user_config.json).
+*/ -}}
+{{- $multiNode := or (gt (int $v.prefill.podsPerInstance) 1) (gt (int $v.decode.podsPerInstance) 1) (eq (include "mindie-service.clusterd" .) "true") -}}
 {{- $nodeConfig := dict -}}
 {{- range $role := list "prefill" "decode" -}}
 {{- $r := index $v $role -}}
@@ -252,8 +290,8 @@ Call with (dict "ctx" $ "role" "prefill"). Returns JSON text.
   "role_decision_methods" "digs"
   "digs_request_summary_input_length" 3000
   "digs_request_summary_output_length" 200
-  "digs_model_config_path" "./conf/model_config/llama2-70B.json"
-  "digs_machine_config_path" "./conf/machine_config/800IA2.json"
+  "digs_model_config_path" (include "mindie-service.digsConfigPath" (dict "ctx" . "kind" "model"))
+  "digs_machine_config_path" (include "mindie-service.digsConfigPath" (dict "ctx" . "kind" "machine"))
   "digs_prefill_slo" 1000
   "digs_decode_slo" 50
   "multi_node_infer_config" $nodeConfig
@@ -266,6 +304,8 @@ Call with (dict "ctx" $ "role" "prefill"). Returns JSON text.
 {{- include "mindie-service.checkRawConfig" (dict "raw" $v.controller.rawConfig "where" "controller.rawConfig" "keys" (list
   "deploy_mode=nothing (pd mode always uses pd_separate)"
   "global_rank_table_file_path=nothing (the chart mounts the global ranktable)"
+  "digs_model_config_path=controller.digs.modelConfig (the chart ships the file)"
+  "digs_machine_config_path=controller.digs.machineConfig (the chart ships the file)"
   "cluster_port=clusterd.port"
   "mindie_server_port=ports.business"
   "mindie_server_control_port=ports.management"

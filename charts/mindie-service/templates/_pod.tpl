@@ -30,7 +30,12 @@ env vars MindIE reads point at the copies (as upstream's boot.sh does).
 
 The binary is found in the container at start: older images ship
 bin/<old> under MIES_INSTALL_PATH (mindie-service layout), current MindIE
-Motor installs <new> on PATH (mindie_motor Python package).
+Motor installs <new> on PATH (mindie_motor Python package). Either way MindIE
+starts in its package directory, as upstream's boot.sh does (`cd
+"$MIES_INSTALL_PATH"`, MindIE-Motor example/deploy_scripts/boot_helper/boot.sh;
+conf/mindie_env.json sets MIES_INSTALL_PATH to the mindie_motor package under
+site-packages): relative paths left in the configs (./logs, ./security) resolve
+there. In the new layout the directory is where Python imports mindie_motor from.
 */}}
 {{- define "mindie-service.entrypoint" -}}
 {{- $ctx := .ctx -}}
@@ -96,10 +101,64 @@ if [ -x "$MIES_INSTALL_PATH/bin/{{ .old }}" ]; then
   cd "$MIES_INSTALL_PATH"
   exec "$MIES_INSTALL_PATH/bin/{{ .old }}"{{ with .args }} {{ . }}{{ end }}
 elif command -v {{ .new }} >/dev/null 2>&1; then
+  pkg=$(python3 -c 'import os, mindie_motor; print(os.path.dirname(mindie_motor.__file__))' 2>/dev/null || true)
+  if [ -n "$pkg" ] && [ -d "$pkg" ]; then
+    export MIES_INSTALL_PATH="$pkg"
+    cd "$pkg"
+  else
+    echo "warning: cannot locate the mindie_motor package directory; relative paths in the configs resolve against $(pwd)" >&2
+  fi
   exec {{ .new }}{{ with .args }} {{ . }}{{ end }}
 fi
 echo "error: neither $MIES_INSTALL_PATH/bin/{{ .old }} (mindie-service layout) nor {{ .new }} (mindie_motor) found in the image; set runtime.installPath" >&2
 exit 127
+{{- end -}}
+
+{{/*
+Script of the check-weights init container (model.checkPermissions), run by
+/bin/sh -c with WEIGHTS_DIR set: refuse, with the fix, the weight directory
+MindIE-LLM would refuse (atb_llm/utils/file_utils.py check_path_permission:
+check_owner passes only when the effective uid is 0, is the owner, or the
+process's primary gid is the directory's group; check_other_write_permission
+fails on a world-writable path) - the directory and every file directly in it.
+Also refuses what the process cannot read. MINDIE_CHECK_INPUTFILES_PERMISSION=0
+turns MindIE's check off, and this one with it.
+*/}}
+{{- define "mindie-service.checkWeightsScript" -}}
+dir="$WEIGHTS_DIR"
+uid=$(id -u)
+gid=$(id -g)
+fail() {
+  echo "error: MindIE would refuse the weights in $dir: $1" >&2
+  echo "fix: $2" >&2
+  exit 1
+}
+if [ ! -d "$dir" ]; then
+  fail "it is not a directory in the container" "set model.path to the weight directory under model.mountPath"
+fi
+if [ "${MINDIE_CHECK_INPUTFILES_PERMISSION:-1}" = "0" ]; then
+  echo "MINDIE_CHECK_INPUTFILES_PERMISSION=0: owner and mode not checked"
+  exit 0
+fi
+for p in "$dir" "$dir"/*; do
+  [ -e "$p" ] || continue
+  if [ "$p" != "$dir" ] && [ ! -f "$p" ]; then continue; fi
+  st=$(stat -L -c '%u %g %a' "$p")
+  owner=${st%% *} mode=${st##* } group=${st#* }
+  group=${group%% *}
+  if [ "$uid" != 0 ] && [ "$uid" != "$owner" ] && [ "$gid" != "$group" ]; then
+    fail "$p is owned by uid $owner gid $group, but MindIE runs as uid $uid gid $gid (not root, not the owner, and its primary group is not the file's group)" \
+      "on the node, chown -R $uid:$gid the weight directory, or set podSecurityContext.runAsUser/runAsGroup to $owner/$group"
+  fi
+  if [ $(( 0$mode & 2 )) -ne 0 ]; then
+    fail "$p is writable by others (mode $mode)" "on the node, chmod -R o-w the weight directory"
+  fi
+  if [ ! -r "$p" ] || { [ -d "$p" ] && [ ! -x "$p" ]; }; then
+    fail "$p is not readable by uid $uid gid $gid (mode $mode)" \
+      "on the node, chmod -R u+rX,g+rX the weight directory (owner $owner, group $group)"
+  fi
+done
+echo "weights in $dir: owner, group and mode acceptable to MindIE (uid $uid gid $gid)"
 {{- end -}}
 
 {{/* Environment common to every MindIE container. */}}
@@ -174,12 +233,17 @@ their NPUs to whatever waits for them. Call with (dict "ctx" $ "items" $items).
 {{- toJson $mounted | sha256sum -}}
 {{- end -}}
 
-{{/* Volumes shared by every MindIE pod (config files, private copies, ranktable). */}}
+{{/*
+Volumes shared by every MindIE pod (config files, private copies, ranktable).
+ConfigMap files are 0444: the kubelet writes them owned by root (group fsGroup
+only when one is set), and the pods run as the image's user, so only a
+world-readable file can be copied by the entrypoint. They hold no secrets.
+*/}}
 {{- define "mindie-service.commonVolumes" -}}
 - name: config
   configMap:
     name: {{ include "mindie-service.configName" .ctx }}
-    defaultMode: 0440
+    defaultMode: 0444
     items:
       {{- range $key, $path := .items }}
       - key: {{ $key }}
@@ -191,7 +255,7 @@ their NPUs to whatever waits for them. Call with (dict "ctx" $ "items" $items).
 - name: global-ranktable
   configMap:
     name: {{ include "mindie-service.globalRanktableName" .ctx }}
-    defaultMode: 0440
+    defaultMode: 0444
 {{- end }}
 {{- end -}}
 
@@ -263,13 +327,21 @@ metadata:
     {{- include "mindie-service.podLabels" $ctx | nindent 4 }}
     {{- include "mindie-service.roleLabels" $labelArgs | nindent 4 }}
     {{- /*
-    deploy-name: the Ascend Operator lists the pods of a Deployment or
+    deploy-name (PD only): the Ascend Operator lists the pods of a Deployment or
     StatefulSet by this label only (mind-cluster v26.0.0
     pkg/controllers/v1/jobinfo.go genLabels); ring-controller.atlas plus the
     `ranktable` volume make it build rings-config-<workload>.
+    Single-mode pods carry none: the operator maps every event of a pod owned
+    by a ReplicaSet to the Deployment its deploy-name names
+    (ascendjob_controller.go watchDeploymentRelatedResource), and for an NPU
+    Deployment without ring-controller.atlas or a ranktable volume - no
+    generator was made for it (onOwnerCreateFunc, plugins.go
+    ShouldGenerateRankTable) - logs "rank table generator not found" on each
+    (isJobDecorator, ranktablePipeline, pod.go genRankTable). Without the label
+    the request names no object and is dropped.
     */}}
-    deploy-name: {{ ternary (include "mindie-service.instanceName" $labelArgs) (include "mindie-service.fullname" $ctx) $pd }}
     {{- if $pd }}
+    deploy-name: {{ include "mindie-service.instanceName" $labelArgs }}
     ring-controller.atlas: {{ $v.accelerator.ringController }}
     {{- with include "mindie-service.clusterdLabels" $labelArgs }}
     {{- . | nindent 4 }}
@@ -319,6 +391,40 @@ spec:
               matchLabels:
                 {{- include "mindie-service.roleSelector" $labelArgs | nindent 16 }}
       {{- end }}
+  {{- end }}
+  {{- if $v.model.checkPermissions }}
+  initContainers:
+    - name: check-weights
+      image: {{ include "mindie-service.image" $ctx | quote }}
+      imagePullPolicy: {{ $v.image.pullPolicy }}
+      command:
+        - /bin/sh
+        - -c
+        - |
+          {{- include "mindie-service.checkWeightsScript" $ctx | nindent 10 }}
+      env:
+        - name: WEIGHTS_DIR
+          value: {{ $v.model.path | quote }}
+        {{- range $v.extraEnv }}
+        {{- if eq .name "MINDIE_CHECK_INPUTFILES_PERMISSION" }}
+        - {{ toJson . }}
+        {{- end }}
+        {{- end }}
+      resources:
+        requests:
+          cpu: 100m
+          memory: 64Mi
+        limits:
+          cpu: 500m
+          memory: 128Mi
+      {{- with $v.securityContext }}
+      securityContext:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      volumeMounts:
+        - name: model
+          mountPath: {{ $v.model.mountPath }}
+          readOnly: true
   {{- end }}
   containers:
     - name: mindie-server
@@ -423,7 +529,7 @@ spec:
     - name: ranktable
       configMap:
         name: {{ include "mindie-service.ringsConfigName" $labelArgs }}
-        defaultMode: 0440
+        defaultMode: 0444
     {{- /* As MindIE Motor's PD server example (deployment/mindie_server.yaml) mounts it. */}}
     - name: queue-schedule
       hostPath:
@@ -445,6 +551,12 @@ Call with (dict "ctx" $ "role" "controller|coordinator").
 {{- $role := .role -}}
 {{- $c := index $v $role -}}
 {{- $file := ternary "ms_controller.json" "ms_coordinator.json" (eq $role "controller") -}}
+{{- $files := list $file "http_client_ctl.json" -}}
+{{- if eq $role "controller" -}}
+{{- range $kind := list "model" "machine" }}{{ $files = append $files (include "mindie-service.digsConfigFile" (dict "ctx" $ctx "kind" $kind)) }}{{ end -}}
+{{- end -}}
+{{- $items := dict -}}
+{{- range $files }}{{ $_ := set $items . . }}{{ end -}}
 {{- $labelArgs := dict "ctx" $ctx "role" $role -}}
 metadata:
   labels:
@@ -480,7 +592,7 @@ spec:
         - /bin/sh
         - -c
         - |
-          {{- include "mindie-service.entrypoint" (dict "ctx" $ctx "files" (list $file "http_client_ctl.json") "old" (printf "ms_%s" $role) "new" (printf "mindie_motor_%s" $role) "args" (ternary "\"$POD_IP\" \"$POD_IP\"" "" (eq $role "coordinator")) "hccl" false "clusterdAddress" (eq $role "controller")) | nindent 10 }}
+          {{- include "mindie-service.entrypoint" (dict "ctx" $ctx "files" $files "old" (printf "ms_%s" $role) "new" (printf "mindie_motor_%s" $role) "args" (ternary "\"$POD_IP\" \"$POD_IP\"" "" (eq $role "coordinator")) "hccl" false "clusterdAddress" (eq $role "controller")) | nindent 10 }}
       ports:
         {{- if eq $role "controller" }}
         - name: http
@@ -551,7 +663,7 @@ spec:
         {{- toYaml . | nindent 8 }}
         {{- end }}
   volumes:
-    {{- include "mindie-service.commonVolumes" (dict "ctx" $ctx "items" (dict $file $file "http_client_ctl.json" "http_client_ctl.json")) | nindent 4 }}
+    {{- include "mindie-service.commonVolumes" (dict "ctx" $ctx "items" $items) | nindent 4 }}
     {{- with $v.extraVolumes }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
