@@ -102,6 +102,17 @@ def test_auto_keeps_the_type_the_device_plugin_wrote():
         assert plan_node(bare).desired.get("accelerator-type") != "card-910b-infer"
 
 
+def test_soc_node_gets_servertype_from_label_node():
+    """The emulated SoC node arrives unlabelled (no device plugin runs there before servertype=soc);
+    --server-model writes it, with 26.0.0 and with 26.1.0 (whose plugin sets other servertype values)."""
+    node = node_of("atlas-200i-soc-a1")
+    assert "servertype" not in node["metadata"]["labels"]
+    assert "servertype" not in plan_node(node).desired
+    for plugin_sets in ((), ("accelerator", "servertype")):
+        plan = plan_node(node, server_model="atlas-200i-soc-a1", plugin_sets=plugin_sets)
+        assert plan.changes["servertype"] == (None, "soc") and not plan.conflicts
+
+
 def test_server_model_family_mismatch():
     plan = plan_node(node_of("atlas-300i-duo"), server_model="atlas-800i-a2")
     assert plan.error and "910" in plan.error
