@@ -21,6 +21,15 @@ Facts this module works from:
   `ascend-device-plugin-daemonset` without Volcano, …: component/ascend-device-plugin/build/
   ascendplugin-*.yaml at v26.0.0 and v26.1.0; the list in helm_tool.sh). Left running next to
   the chart's, two device plugins would advertise the same NPUs on a node: they are deleted ("remove").
+- Huawei's RBAC objects have names our charts do not use either: Volcano's ClusterRoleBindings
+  `volcano-scheduler-role` and `volcano-controllers-role` (component/ascend-for-volcano/build/
+  volcano-v1.7.0.yaml, -v1.9.0.yaml, -v1.12.0.yaml), the device plugin's ServiceAccounts
+  `ascend-device-plugin-sa[-910|-310|-310p|-npu]` (kube-system), ClusterRoles
+  `pods-node-ascend-device-plugin-role[-…]` and ClusterRoleBindings
+  `pods-node-ascend-device-plugin-rolebinding[-…]` (component/ascend-device-plugin/build/ascendplugin*.yaml,
+  v26.0.0 and v26.1.0). Helm cannot adopt an object it does not render, and left behind they keep
+  granting what the chart's own RBAC now grants: when the chart renders the component they served,
+  they are deleted ("remove").
 - The running release is read from image tags: `ascend-k8sdeviceplugin:v26.0.0`,
   `ascend-operator:v26.1.0-openeuler24.03`, `vc-scheduler:v1.7.0-v26.0.0` (Volcano version,
   then MindCluster's). Versions with major 1 are Volcano's; MindCluster's are 5.x and later.
@@ -50,6 +59,44 @@ HUAWEI_DEVICE_PLUGINS = (
     "ascend-device-plugin2-daemonset-310",
 )
 DEVICE_PLUGIN_NAMESPACE = "kube-system"
+
+_RBAC_API = "rbac.authorization.k8s.io/v1"
+
+
+def _stub(api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
+    meta = {"name": name, **({"namespace": namespace} if namespace else {})}
+    return {"apiVersion": api_version, "kind": kind, "metadata": meta}
+
+
+#: Huawei's RBAC objects under names the charts do not use, by the component whose chart renders
+#: their replacement (module docstring: the upstream files at v26.0.0 and v26.1.0).
+HUAWEI_RBAC: dict[str, tuple[dict[str, Any], ...]] = {
+    "volcano": tuple(_stub(_RBAC_API, "ClusterRoleBinding", n)
+                     for n in ("volcano-scheduler-role", "volcano-controllers-role")),
+    "device-plugin": tuple(
+        obj for suffix in ("", "-910", "-310", "-310p", "-npu") for obj in (
+            _stub("v1", "ServiceAccount", f"ascend-device-plugin-sa{suffix}", DEVICE_PLUGIN_NAMESPACE),
+            _stub(_RBAC_API, "ClusterRole", f"pods-node-ascend-device-plugin-role{suffix}"),
+            _stub(_RBAC_API, "ClusterRoleBinding", f"pods-node-ascend-device-plugin-rolebinding{suffix}"))),
+}
+
+
+def _renders(rendered: Iterable[Mapping[str, Any]]) -> set[str]:
+    """The components of HUAWEI_RBAC whose workloads the render has."""
+    out = set()
+    for o in rendered:
+        name = str((o.get("metadata") or {}).get("name", ""))
+        if o.get("kind") == "DaemonSet" and name.startswith("ascend-device-plugin"):
+            out.add("device-plugin")
+        if o.get("kind") == "Deployment" and name in ("volcano-scheduler", "volcano-controllers"):
+            out.add("volcano")
+    return out
+
+
+def huawei_rbac(rendered: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Huawei's differently named RBAC objects to look up: those of the components the render replaces."""
+    comps = _renders(rendered)
+    return [obj for comp, objs in HUAWEI_RBAC.items() if comp in comps for obj in objs]
 
 #: kind -> (REST resource name, namespaced) for the kinds our charts render; other kinds
 #: get Kubernetes' regular plural (lower case + "s", "y" -> "ies") and count as namespaced.
@@ -179,10 +226,12 @@ def _replace_reason(kind: str, changes: list[str]) -> str:
 def plan(rendered: Iterable[Mapping[str, Any]], live: Mapping[str, Mapping[str, Any] | None], *,
          release: str, namespace: str, daemonsets: Iterable[Mapping[str, Any]] = ()) -> list[Row]:
     """A row per rendered object that exists without this release's ownership (in render order),
-    then one per Huawei device-plugin DaemonSet the chart does not render (REMOVE).
+    then one per Huawei device-plugin DaemonSet the chart does not render and one per Huawei RBAC
+    object under another name (`huawei_rbac`) of a component the chart renders (REMOVE).
 
-    live: the API object at each rendered object's `api_path` (None: it does not exist);
-    daemonsets: the DaemonSets of kube-system. Objects this release owns are left to Helm.
+    live: the API object at each rendered object's `api_path` and each `huawei_rbac` path (None or
+    absent: it does not exist); daemonsets: the DaemonSets of kube-system. Objects this release owns
+    are left to Helm.
     """
     rendered = list(rendered)
     rows = []
@@ -230,6 +279,20 @@ def plan(rendered: Iterable[Mapping[str, Any]], live: Mapping[str, Mapping[str, 
             action, reason = REMOVE, ("Huawei's device plugin under a name the chart does not use: deleted "
                                       "(foreground), so that no node runs two device plugins for its NPUs")
         rows.append(Row("DaemonSet", DEVICE_PLUGIN_NAMESPACE, name, action, reason, path, images(ds)))
+    for stub in huawei_rbac(rendered):
+        path = api_path(stub, namespace)
+        have = live.get(path)
+        if have is None or path in ours or owned_by(have, release, namespace):
+            continue
+        kind, name = str(stub["kind"]), str(stub["metadata"]["name"])
+        claimed = owner(have)
+        if claimed is not None and claimed != (release, namespace):
+            action, reason = REFUSE, (f"belongs to Helm release {claimed[0]} in namespace {claimed[1] or '?'}; "
+                                      "uninstall that release first")
+        else:
+            action, reason = REMOVE, ("Huawei's RBAC under a name the chart does not use; the chart's own "
+                                      "RBAC replaces it: deleted, so that no unused grant is left behind")
+        rows.append(Row(kind, namespace_of(stub, namespace), name, action, reason, path))
     return rows
 
 
@@ -252,15 +315,21 @@ def needs_adopt(rows: list[Row], release: str) -> str:
     """The message of an install without --adopt that would meet these objects."""
     replaced = sum(r.action == REPLACE for r in rows)
     taken = [r for r in rows if r.action != REMOVE]
-    removed = [r for r in rows if r.action == REMOVE]
+    removed = [r for r in rows if r.action == REMOVE and r.kind == "DaemonSet"]
+    grants = [r for r in rows if r.action == REMOVE and r.kind != "DaemonSet"]
     text = (f"{len(taken)} object(s) of release {release} already exist without Helm's ownership (installed "
             f"by hand, e.g. from Huawei's YAML): " + ", ".join(r.ref for r in taken) + "; " if taken else "")
     if removed:
         text += ("Huawei's device plugin runs as " + ", ".join(r.ref for r in removed)
                  + ", next to which this release would start a second one; ")
+    if grants:
+        text += ("Huawei's RBAC exists under names the chart does not use: " + ", ".join(r.ref for r in grants)
+                 + "; ")
     return (text + "nothing was changed. Rerun with --adopt to take them over"
             + (f" ({replaced} workload(s)/binding(s) are deleted and recreated: their pods restart)" if replaced else "")
             + (f" and delete {len(removed)} DaemonSet(s) the chart replaces" if removed else "")
+            + (f"{' and' if not removed else ','} delete {len(grants)} RBAC object(s) the chart's own RBAC "
+               "replaces" if grants else "")
             + "; see the plan first with --adopt --dry-run")
 
 

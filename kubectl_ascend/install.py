@@ -399,9 +399,10 @@ class Adoption:
 
 
 def survey(kube: KubeAPI, plan: InstallPlan) -> list[adopt.Row]:
-    """One GET per rendered object and one list of DaemonSets: the rows of install --adopt."""
+    """One GET per rendered object and per Huawei RBAC name (adopt.huawei_rbac), one list of DaemonSets:
+    the rows of install --adopt."""
     live = {}
-    for obj in plan.objects:
+    for obj in [*plan.objects, *adopt.huawei_rbac(plan.objects)]:
         path = adopt.api_path(obj, plan.namespace)
         live[path] = kube.get_object(path)
     daemonsets = [d for d in kube.list_daemonsets() if (d.get("metadata") or {}).get("namespace")

@@ -70,15 +70,19 @@ SERVER_MODELS: dict[str, ServerModel] = {
 def accelerator_table() -> dict[str, Any]:
     """NPU facts per accelerator-type (facts/accelerators.json, which mindie-service validates with).
 
-    ``types[<accelerator-type>]`` has ``family``, ``npusPerNode`` and ``allowedPerPod``.
+    ``types[<accelerator-type>]`` has ``family``, ``npusPerNode``, ``allowedPerPod`` (a pod that is
+    its whole Volcano job) and ``allowedPerPodMulti`` (each pod of a multi-pod job).
     """
     return facts.accelerators()
 
 
 def type_for_node_size(prefix: str, npus: int) -> str | None:
-    """The accelerator-type named PREFIX* whose nodes have NPUS NPUs, when exactly one has."""
+    """The accelerator-type named PREFIX* whose nodes have NPUS NPUs, when exactly one has.
+
+    Types the device plugin tells by board id (``writtenByDevicePlugin``) are never guessed from a size.
+    """
     found = [name for name, t in accelerator_table()["types"].items()
-             if name.startswith(prefix) and int(t["npusPerNode"]) == npus]
+             if name.startswith(prefix) and int(t["npusPerNode"]) == npus and not t.get("writtenByDevicePlugin")]
     return found[0] if len(found) == 1 else None
 
 
@@ -136,16 +140,23 @@ def auto_accelerator_type(node: dict[str, Any], family: str) -> str | None:
     910B with 8 chips is module-910b-8 (800T A2, 800I A2 and 900 A2 PoD agree),
     16 is module-910b-16, 2 is card-910b-2; first-generation 910 with 8 chips is
     `module`. A3 (910_93) and everything else is ambiguous: pass --server-model.
+    A type the device plugin writes itself from the board id (card-910b-infer for
+    Atlas 300I A2 cards, mind-cluster v26.1.0 component/ascend-device-plugin/pkg/server/
+    manager.go getNewNodeLabel) is kept when the node already carries it.
     """
     if family != "910":
         return None
+    table = accelerator_table()["types"]
+    have = ((node.get("metadata") or {}).get("labels") or {}).get(ACCELERATOR_TYPE)
+    if have in table and table[have].get("writtenByDevicePlugin") and table[have]["family"] == family:
+        return str(have)
     f910 = _FACTS["families"]["910"]
     chip = (chip_name(node) or "").upper().replace("ASCEND", "")
     count = npu_resources(node).get(f910["resource"])
     if chip.startswith(f910["bChipPrefix"]):
         # module-910b-8, module-910b-16, card-910b-2: told apart by NPUs per node (accelerators.json)
         return type_for_node_size("module-910b-", count or 0) or type_for_node_size("card-910b-", count or 0)
-    if chip in f910["moduleChips"] and count == accelerator_table()["types"]["module"]["npusPerNode"]:
+    if chip in f910["moduleChips"] and count == table["module"]["npusPerNode"]:
         return "module"
     return None
 

@@ -129,8 +129,8 @@ def _load_values(files: tuple[str, ...], sets: tuple[str, ...]) -> dict[str, Any
 @click.option("--adopt", is_flag=True,
               help="Take over objects of the stack that exist without Helm's ownership (a MindCluster installed "
                    "from Huawei's YAML): label/annotate them for this release, delete and recreate workloads whose "
-                   "selector differs and delete Huawei device plugins the chart names differently (their pods "
-                   "restart), then install. Refused if another Helm release owns one "
+                   "selector differs and delete Huawei device plugins and RBAC the chart names differently (their "
+                   "pods restart), then install. Refused if another Helm release owns one "
                    "or the running MindCluster release differs from the one installed.")
 @mindcluster_option("the version of the installed release, else {default}; with --adopt it must be the running one")
 @dry_run_option(("none", "client"), help="show the decided profile, the objects (helm template) and, with "

@@ -16,7 +16,7 @@ FULL = "rel-mindie-service"
 BASE: dict[str, Any] = {
     "image": {"repository": "registry.example/ascendhub/mindie", "tag": "2.1.RC1-800I-A2"},
     "model": {"name": "qwen2.5-7b", "path": "/data/qwen2.5-7b"},
-    # Required for Ascend 910 workloads (Atlas 800I A2: 8 NPUs, 1/2/4/8 per pod).
+    # Required for Ascend 910 workloads (Atlas 800I A2: 8 NPUs, 1 to 8 per pod).
     "accelerator": {"type": "module-910b-8"},
 }
 

@@ -10,7 +10,7 @@ Scenarios:
   node, Volcano, the Ascend Operator and ClusterD (masterselector) on the
   planned management node: their values.yaml defaults equal the facts;
 - mindie-service accepts exactly the NPU counts per pod accelerators.json allows
-  for every accelerator-type, and its pods' nodeSelector and resource match
+  for every accelerator-type (one-pod jobs and each pod of a multi-pod instance), and its pods' nodeSelector and resource match
   what label-node plans for the server models of that type;
 - profile.FAMILY_KEYS and the device plugin's families values and schema name
   the same keys; mindie-service's schema allows exactly the families
@@ -158,6 +158,19 @@ def test_mindie_accepts_exactly_the_allowed_npus_per_pod(acc_type):
         if template(MINDIE, vals, check=False).returncode == 0:
             accepted.append(n)
     assert accepted == sorted(t["allowedPerPod"])
+
+
+@pytest.mark.parametrize("acc_type", sorted(TYPES))
+def test_mindie_multi_pod_instances_accept_exactly_the_allowed_npus_per_pod(acc_type):
+    """Each pod of a PD instance of two pods (one Volcano PodGroup) asks for a count of allowedPerPodMulti."""
+    t = TYPES[acc_type]
+    accepted = []
+    for n in range(1, int(t["npusPerNode"]) + 2):
+        vals = mindie_values(mode="pd", accelerator={"family": t["family"], "type": acc_type},
+                             prefill={"podsPerInstance": 2, "npusPerPod": n}, decode={"npusPerPod": n})
+        if template(MINDIE, vals, check=False).returncode == 0:
+            accepted.append(n)
+    assert accepted == sorted(t["allowedPerPodMulti"])
 
 
 @pytest.mark.parametrize("model", sorted(k for k, m in LABELS["serverModels"].items() if m.get("acceleratorType")))

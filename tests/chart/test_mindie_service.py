@@ -754,14 +754,25 @@ def test_910_workload_without_accelerator_type_is_refused_naming_the_values():
 
 
 @pytest.mark.parametrize("vals, needle", [
-    (values(single={"npusPerInstance": 3}),
-     "single.npusPerInstance=3 is not an allocation Ascend 910 nodes of type module-910b-8 give one pod "
+    (values(accelerator={"type": "module"}, single={"npusPerInstance": 3}),
+     "single.npusPerInstance=3 is not an allocation Ascend 910 nodes of type module give one pod "
      "(Volcano's NPU plugin refuses it). Allowed per pod: 1, 2, 4, 8."),
     (pd_values(prefill={"npusPerPod": 16}, decode={"npusPerPod": 16}),
      "prefill.npusPerPod=16 is more than one module-910b-8 node has (8 NPUs): a pod never spans nodes. "
-     "Allowed per pod: 1, 2, 4, 8."),
-    (values(accelerator={"type": "module-a3-16"}, single={"npusPerInstance": 1}),
-     "single.npusPerInstance=1 is not an allocation Ascend 910 nodes of type module-a3-16 give one pod"),
+     "Allowed per pod: 1, 2, 3, 4, 5, 6, 7, 8."),
+    # module910a3x16/frame.go ValidNPUJob: one NPU only for a single-task job
+    (pd_values(accelerator={"type": "module-a3-16"}, prefill={"podsPerInstance": 2, "npusPerPod": 1},
+               decode={"npusPerPod": 1}),
+     "prefill.npusPerPod=1 is not an allocation Ascend 910 nodes of type module-a3-16 give each pod of a "
+     "multi-pod instance (Volcano's NPU plugin refuses it). Allowed per pod: 2, 4, 6, 8, 10, 12, 14, 16."),
+    # superpod/frame.go CheckTaskNPU: each task of a distributed job takes the whole node
+    (pd_values(accelerator={"type": "module-a3-16-super-pod"}, prefill={"podsPerInstance": 2, "npusPerPod": 8},
+               decode={"npusPerPod": 8}),
+     "prefill.npusPerPod=8 with prefill.podsPerInstance=2: on module-a3-16-super-pod nodes Volcano schedules "
+     "a multi-pod job only when every pod takes a whole node (16 NPUs"),
+    (pd_values(accelerator={"type": "module-a3-8-super-pod"}, prefill={"npusPerPod": 4},
+               decode={"podsPerInstance": 3, "npusPerPod": 4}),
+     "Set decode.npusPerPod=8, or decode.podsPerInstance=1 to run the instance in one pod."),
     (values(accelerator={"type": "module-910b-16"}, single={"npusPerInstance": 9}),
      "Allowed per pod: 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16."),
     (values(accelerator={"type": "card-910b-2"}, single={"npusPerInstance": 4}),
@@ -777,10 +788,30 @@ def test_npus_per_pod_refused_with_rule_and_allowed_values(vals, needle):
 
 
 @pytest.mark.parametrize("acc_type, npus", [("module-910b-8", 8), ("module-910b-16", 16), ("module-a3-16", 2),
-                                            ("module", 4), ("card", 1)])
+                                            ("module", 4), ("card", 1),
+                                            # Volcano's base ValidNPUJob takes any 1..8 on module-910b-8
+                                            ("module-910b-8", 3), ("module-910b-8", 7),
+                                            # single-task jobs may ask one NPU on A3 (module910a3x16, superpod)
+                                            ("module-a3-16", 1), ("module-a3-8-super-pod", 1),
+                                            ("module-a3-8-super-pod", 6), ("card-910b-infer", 8)])
 def test_npus_per_pod_the_type_allows_render(acc_type, npus):
     objs = render(CHART, values(accelerator={"type": acc_type}, single={"npusPerInstance": npus}))
     assert container(one(objs, "Deployment", FULL))["resources"]["limits"] == {"huawei.com/Ascend910": npus}
+
+
+@pytest.mark.parametrize("acc_type, pods, npus, gang", [
+    ("module-a3-16-super-pod", 2, 16, True),   # a whole node per pod: Volcano schedules it
+    ("module-a3-8-super-pod", 4, 8, True),
+    ("module-a3-16-super-pod", 1, 8, True),    # one pod per instance: a single-task job
+    ("module-a3-16-super-pod", 2, 8, False),   # no PodGroup: each pod is its own single-task job
+])
+def test_super_pod_instances_volcano_schedules_render(acc_type, pods, npus, gang):
+    objs = render(CHART, pd_values(accelerator={"type": acc_type}, gang={"enabled": gang},
+                                   prefill={"podsPerInstance": pods, "npusPerPod": npus},
+                                   decode={"podsPerInstance": pods, "npusPerPod": npus}))
+    sts = [o for o in find(objs, "StatefulSet") if "-prefill-" in o["metadata"]["name"]]
+    assert sts and all(o["spec"]["replicas"] == pods for o in sts)
+    assert container(sts[0])["resources"]["limits"] == {"huawei.com/Ascend910": npus}
 
 
 def test_plugin_and_chart_read_one_accelerator_table():

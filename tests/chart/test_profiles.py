@@ -494,6 +494,10 @@ def test_noded_rbac_follows_the_release(version: str) -> None:
         assert extra <= got
     else:
         assert not extra & got
+    # both releases: nodes get/list/patch (noded.yaml at v26.0.0 and v26.1.0) and host network
+    assert {("", "nodes", v) for v in ("get", "list", "patch")} <= got
+    objs = render("ascend-noded", profile_values(version, umbrella=False))
+    assert next(o for o in objs if o["kind"] == "DaemonSet")["spec"]["template"]["spec"]["hostNetwork"] is True
 
 
 # --- schemas and defaults agree with the facts --------------------------------------------------

@@ -9,7 +9,8 @@ Scenarios:
   container (root, CHOWN/FOWNER only, 750), priority class, update strategy;
 - each chip family alone (910, 310, 310p, npu) and npu added;
 - the single layout forced on 26.0.0 (one DaemonSet, accelerator In [...]
-  affinity, tolerations of every enabled family, selector name + instance
+  affinity, tolerations of every family and device-plugin=v2 as upstream's
+  ascendplugin-volcano.yaml, selector name + instance
   only); the 26.1.0 profile is tests/chart/test_profiles.py;
 - volcanoType false (arg, no vNPU mounts); per-family and global extraArgs;
   log.createDir false; custom namespace; global registry and pull secrets;
@@ -205,7 +206,7 @@ def test_single_layout_one_daemonset_with_affinity() -> None:
         "values": ["huawei-Ascend910", "huawei-Ascend310", "huawei-Ascend310P", "huawei-npu"]}]}]
     assert [t["key"] for t in spec["tolerations"]] == [
         "CriticalAddonsOnly", "huawei.com/Ascend910", "huawei.com/Ascend310", "huawei.com/Ascend310P",
-        "huawei.com/npu"]
+        "huawei.com/npu", "device-plugin"]
 
 
 def test_single_layout_only_enabled_families_and_extra_node_selector() -> None:
@@ -216,6 +217,13 @@ def test_single_layout_only_enabled_families_and_extra_node_selector() -> None:
         "nodeSelectorTerms"][0]["matchExpressions"][0]
     assert expr["values"] == ["huawei-Ascend910", "huawei-Ascend310P"]
     assert spec["nodeSelector"] == {"workerselector": "dls-worker-node"}
+    # upstream's single DaemonSet tolerates every family's resource and device-plugin=v2
+    # (mind-cluster v26.1.0 component/ascend-device-plugin/build/ascendplugin-volcano.yaml)
+    assert spec["tolerations"] == [
+        {"key": "CriticalAddonsOnly", "operator": "Exists"},
+        *({"key": f"huawei.com/{r}", "operator": "Exists", "effect": "NoSchedule"}
+          for r in ("Ascend910", "Ascend310", "Ascend310P", "npu")),
+        {"key": "device-plugin", "operator": "Equal", "value": "v2", "effect": "NoSchedule"}]
 
 
 def test_volcano_type_false() -> None:

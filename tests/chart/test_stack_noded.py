@@ -2,10 +2,10 @@
 
 Scenarios:
 - defaults: DaemonSet noded in mindx-dl on workerselector=dls-worker-node,
-  privileged with a read-only root filesystem, env NODE_NAME/XDL_IP, args
+  privileged with a read-only root filesystem (a kept difference), env NODE_NAME/XDL_IP, args
   (-logFile, -logLevel), log dir 750 root by an init container
   (CHOWN/FOWNER only), hostPaths as upstream (driver ro, /dev, pingmesh,
-  profiling, localtime), upstream resources;
+  profiling, localtime), host network and upstream's 500m / 300Mi;
 - RBAC rule by rule against the upstream table (noded.yaml), no wildcard;
 - values: registry/digest/pull secrets, no init container (log dir must then
   exist: type Directory), optional mounts off, namespace;
@@ -26,12 +26,14 @@ pytestmark = pytest.mark.chart
 
 CHART = "ascend-noded"
 
-# Upstream: Ascend/mind-cluster component/noded/build/noded.yaml, ClusterRole pods-noded-role.
+# Upstream: Ascend/mind-cluster component/noded/build/noded.yaml at v26.0.0 (v26.1.0 adds the
+# pods and daemonsets rules), ClusterRole pods-noded-role. Nodes get: the RoCE pingmesh reads
+# its Node (pkg/pingmesh/roceping/ping_manager.go NewPingManager -> kubeclient GetNodeWithCache).
 UPSTREAM_RULES = [
     ([""], ["configmaps"], ["get", "create", "update", "list", "watch", "delete"]),
-    ([""], ["nodes"], ["patch"]),
+    ([""], ["nodes"], ["get", "list", "patch"]),
 ]
-# Differences from upstream, documented in the chart README: none.
+# Differences from upstream in RBAC, documented in the chart README: none.
 
 
 def pod_spec(objs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -54,7 +56,11 @@ def test_daemonset_defaults() -> None:
     assert c["securityContext"] == {"privileged": True, "readOnlyRootFilesystem": True}
     env = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in c["env"]}
     assert env == {"NODE_NAME": "spec.nodeName", "XDL_IP": "status.hostIP"}
-    assert c["resources"]["requests"] == {"cpu": "5000m", "memory": "10Gi"}
+    # noded.yaml at v26.0.0 and v26.1.0: host network, 500m / 300Mi (5 CPU / 10Gi is the
+    # opt-in for slow-node diagnosis, not a default)
+    assert spec["hostNetwork"] is True
+    assert c["resources"] == {"requests": {"cpu": "500m", "memory": "300Mi"},
+                              "limits": {"cpu": "500m", "memory": "300Mi"}}
     (init,) = spec["initContainers"]
     assert init["securityContext"]["capabilities"] == {"drop": ["ALL"], "add": ["CHOWN", "FOWNER"]}
     assert "privileged" not in init["securityContext"]

@@ -13,7 +13,9 @@ Scenarios:
 - `install --adopt --dry-run -o json`: the plan (adopt/replace per object), nothing changed;
 - `install --adopt --wait`: the release owns every object; adopted ones keep their uid,
   replaced workloads are new with the chart's selectors, Huawei's 310P device plugin (a name the
-  chart does not use) is deleted; pods Running, exactly one device plugin pod per NPU node, all
+  chart does not use) is deleted, and so are Huawei's RBAC objects under other names
+  (volcano-scheduler-role, volcano-controllers-role, the per-family device-plugin ServiceAccounts,
+  ClusterRoles and bindings); pods Running, exactly one device plugin pod per NPU node, all
   the release's, none left with Huawei's labels; `status` lists the
   components, `doctor` has no FAIL; a rerun takes nothing over and recreates nothing;
 - a running release other than the one install would run (26.1.0 tags) is refused; with
@@ -47,6 +49,15 @@ WORKLOADS = {("DaemonSet", "kube-system", "ascend-device-plugin-daemonset-910"),
              ("Deployment", "volcano-system", "volcano-scheduler")}
 #: Huawei's 310P device plugin: a name the chart does not use (its own is ascend-device-plugin-daemonset-310p)
 HUAWEI_310P = ("DaemonSet", "kube-system", "ascend-device-plugin3-daemonset-310p")
+#: Huawei's RBAC under names the charts do not use, planted by the YAML above (volcano-v1.7.0.yaml,
+#: device-plugin-*-v26.0.0.yaml): Volcano's bindings and the per-family device-plugin ServiceAccounts,
+#: ClusterRoles and bindings. The chart's own RBAC replaces them.
+HUAWEI_RBAC = {("ClusterRoleBinding", "", "volcano-scheduler-role"),
+               ("ClusterRoleBinding", "", "volcano-controllers-role"),
+               *((k, ns, f"{n}-{fam}") for fam in ("910", "310p") for k, ns, n in (
+                   ("ServiceAccount", "kube-system", "ascend-device-plugin-sa"),
+                   ("ClusterRole", "", "pods-node-ascend-device-plugin-role"),
+                   ("ClusterRoleBinding", "", "pods-node-ascend-device-plugin-rolebinding")))}
 
 
 def _start(prefix: str, replace: dict[str, str] | None = None):
@@ -133,12 +144,14 @@ def test_adopt_a_huawei_260_stack(huawei_stack):
         assert f"{kind} {ns}/{name}" in err
     assert "CustomResourceDefinition queues.scheduling.volcano.sh" in err
     assert "Huawei's device plugin runs as DaemonSet kube-system/ascend-device-plugin3-daemonset-310p" in err
+    assert "Huawei's RBAC exists under names the chart does not use: ClusterRoleBinding volcano-scheduler-role" in err
 
     proc = c.plugin("install", "--adopt", "--dry-run", "-o", "json")
     assert proc.returncode == 0, proc.stderr
     plan = {(o["kind"], o["namespace"], o["name"]): o["action"] for o in json.loads(proc.stdout)["adoption"]["objects"]}
     assert {k for k, a in plan.items() if a == "replace"} == WORKLOADS
     assert plan.pop(HUAWEI_310P) == "remove"
+    assert {k: plan.pop(k) for k in HUAWEI_RBAC if k in plan} == dict.fromkeys(HUAWEI_RBAC, "remove")
     assert {a for k, a in plan.items() if k not in WORKLOADS} == {"adopt"}
     assert ("ClusterRoleBinding", "", "ascend-operator-manager-rolebinding") in plan
     assert json.loads(proc.stdout)["adoption"]["runningVersion"] == "26.0.0"
@@ -146,11 +159,13 @@ def test_adopt_a_huawei_260_stack(huawei_stack):
 
     proc = c.plugin("install", "--adopt", "--wait", "--timeout", "3m")
     assert proc.returncode == 0, proc.stderr
-    assert "Taking over 19 existing object(s)" in proc.stdout
+    assert "Taking over 27 existing object(s)" in proc.stdout
+    assert "deleted ClusterRoleBinding volcano-scheduler-role\n" in proc.stdout
     assert "deleted DaemonSet kube-system/ascend-device-plugin-daemonset-910 (Helm creates it again)" in proc.stdout
     assert "deleted DaemonSet kube-system/ascend-device-plugin3-daemonset-310p\n" in proc.stdout
     after = _objects(c)
     assert HUAWEI_310P not in after
+    assert not HUAWEI_RBAC & set(after), "Huawei's RBAC under other names is left"
     for key, action in plan.items():
         obj = after[key]
         assert obj["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "Helm", key

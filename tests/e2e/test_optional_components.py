@@ -87,6 +87,10 @@ def test_install_with_optional_components(optional_install):
         assert {p["spec"]["nodeName"] for p in pods} == want, comp
         assert {p["metadata"]["namespace"] for p in pods} == {ns}
         assert all(p["status"]["phase"] == "Running" for p in pods), comp
+    # NodeD on the host network with upstream's 500m / 300Mi (noded.yaml at v26.0.0 and v26.1.0)
+    for p in _pods(c, "noded"):
+        assert p["spec"]["hostNetwork"] is True
+        assert p["spec"]["containers"][0]["resources"]["requests"] == {"cpu": "500m", "memory": "300Mi"}
     # --pull-secret reached every pod of every component
     pods = c.get_json("pods", "-A", "-l", "app.kubernetes.io/part-of=mindcluster")["items"]
     assert len(pods) >= 12
@@ -139,9 +143,10 @@ def test_every_object_passes_server_side_dry_run(optional_install):
      [("patch", "nodes", ""), ("watch", "podgroups", "scheduling.volcano.sh"), ("update", "ascendjobs", "mindxdl.gitee.com"),
       ("patch", "configmaps", "")],
      [("delete", "pods", ""), ("create", "ascendjobs", "mindxdl.gitee.com"), ("get", "secrets", "")]),
+    # noded.yaml at v26.0.0: nodes get/list/patch (the RoCE pingmesh reads its Node)
     ("mindx-dl:noded",
-     [("create", "configmaps", ""), ("patch", "nodes", "")],
-     [("get", "nodes", ""), ("patch", "configmaps", ""), ("list", "pods", "")]),
+     [("create", "configmaps", ""), ("patch", "nodes", ""), ("get", "nodes", ""), ("list", "nodes", "")],
+     [("delete", "nodes", ""), ("patch", "configmaps", ""), ("list", "pods", "")]),
 ])
 def test_service_account_permissions(optional_install, sa, allowed, denied):
     c, _ = optional_install

@@ -6,6 +6,9 @@ Scenarios:
   same-named objects are adopted, the workloads (other selectors) replaced, Huawei's 310P device
   plugin (another name) removed, nothing else listed; a device plugin under Huawei's names is
   removed only when the render has a device plugin, is in kube-system and no other release owns it;
+- Huawei's RBAC under other names (volcano-scheduler-role, the per-family device-plugin
+  ServiceAccounts, ClusterRoles and bindings) removed only when the render has the component,
+  refused when another release owns it, named in the message without --adopt;
 - ownership: this release's objects are left to Helm, another release's refused by name, an
   object being deleted refused, a CRD whose scope differs refused, a binding's roleRef replaced,
   a label without the annotations adopted;
@@ -97,8 +100,22 @@ def test_huawei_260_stack_against_the_default_render():
         "Deployment volcano-system/volcano-controllers": "replace",
         "Deployment volcano-system/volcano-scheduler": "replace",
         "DaemonSet kube-system/ascend-device-plugin3-daemonset-310p": "remove",
+        # Huawei's RBAC under names the chart does not use (volcano-v1.7.0.yaml; ascendplugin-volcano.yaml,
+        # ascendplugin-310P-volcano.yaml at v26.0.0): left behind they would keep their grants
+        "ClusterRoleBinding volcano-scheduler-role": "remove",
+        "ClusterRoleBinding volcano-controllers-role": "remove",
+        "ServiceAccount kube-system/ascend-device-plugin-sa-910": "remove",
+        "ClusterRole pods-node-ascend-device-plugin-role-910": "remove",
+        "ClusterRoleBinding pods-node-ascend-device-plugin-rolebinding-910": "remove",
+        "ServiceAccount kube-system/ascend-device-plugin-sa-310p": "remove",
+        "ClusterRole pods-node-ascend-device-plugin-role-310p": "remove",
+        "ClusterRoleBinding pods-node-ascend-device-plugin-rolebinding-310p": "remove",
     }
-    assert rows[-1].reason.startswith("Huawei's device plugin under a name the chart does not use")
+    dp = next(r for r in rows if r.ref == "DaemonSet kube-system/ascend-device-plugin3-daemonset-310p")
+    assert dp.reason.startswith("Huawei's device plugin under a name the chart does not use")
+    assert rows[-1].reason.startswith("Huawei's RBAC under a name the chart does not use")
+    assert rows[-1].path == ("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/"
+                             "pods-node-ascend-device-plugin-rolebinding-310p")
     ds = next(r for r in rows if r.kind == "DaemonSet")
     assert ds.reason.startswith("spec.selector name=ascend-device-plugin-ds -> app.kubernetes.io/instance=mindcluster,")
     assert "its pods restart" in ds.reason and "foreground" in ds.reason
@@ -127,6 +144,33 @@ def test_huawei_device_plugins_under_other_names():
     assert msg.startswith("Huawei's device plugin runs as DaemonSet kube-system/ascend-device-plugin3-daemonset-310p, "
                           "next to which this release would start a second one; nothing was changed.")
     assert "and delete 1 DaemonSet(s) the chart replaces" in msg
+
+
+def test_huawei_rbac_under_other_names():
+    """Removed only with the component that replaces it, refused when another release owns it, named
+    in the message of an install without --adopt."""
+    objects, live = rendered(), huawei()
+    rbac = {p: o for p, o in live.items() if o["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding")}
+    no_volcano = [o for o in objects if o["metadata"]["name"] not in ("volcano-scheduler", "volcano-controllers")]
+    refs = rows_by_ref(adopt.plan(no_volcano, rbac, release=RELEASE, namespace=NS))
+    assert "ClusterRoleBinding volcano-scheduler-role" not in refs
+    assert refs["ServiceAccount kube-system/ascend-device-plugin-sa-910"] == "remove"
+    no_plugin = [o for o in objects if not o["metadata"]["name"].startswith("ascend-device-plugin")]
+    refs = rows_by_ref(adopt.plan(no_plugin, rbac, release=RELEASE, namespace=NS))
+    assert not [r for r in refs if "ascend-device-plugin" in r]
+    assert refs["ClusterRoleBinding volcano-controllers-role"] == "remove"
+    theirs = copy.deepcopy(rbac)
+    for o in theirs.values():
+        o["metadata"]["annotations"] = {adopt.RELEASE_NAME: "mindcluster", adopt.RELEASE_NAMESPACE: "default"}
+    rows = adopt.plan(objects, theirs, release=RELEASE, namespace=NS)
+    bad = [r for r in rows if r.name == "volcano-scheduler-role"]
+    assert bad and bad[0].action == "refuse" and "Helm release mindcluster in namespace default" in bad[0].reason
+    grants = [r for r in adopt.plan(objects, live, release=RELEASE, namespace=NS, daemonsets=huawei_daemonsets())
+              if r.action == "remove" and r.kind != "DaemonSet"]
+    msg = adopt.needs_adopt(grants, RELEASE)
+    assert msg.startswith("Huawei's RBAC exists under names the chart does not use: ClusterRoleBinding "
+                          "volcano-scheduler-role, ")
+    assert "Rerun with --adopt to take them over and delete 8 RBAC object(s) the chart's own RBAC replaces" in msg
 
 
 def test_nothing_exists_nothing_to_do():
@@ -310,10 +354,13 @@ def test_take_over_patches_deletes_waits_and_a_rerun_finds_nothing():
                                       default="26.0.0")
     said: list[str] = []
     install.take_over(kube, adoption, RELEASE, NS, say=said.append)  # type: ignore[arg-type]
-    assert [c[0] for c in kube.calls] == ["patch"] * 15 + ["delete"] * 5
+    assert [c[0] for c in kube.calls] == ["patch"] * 15 + ["delete"] * 13
     assert {c[2] for c in kube.calls if c[0] == "delete"} == {"Foreground"}
-    assert said[-2:] == ["deleted Deployment volcano-system/volcano-scheduler (Helm creates it again)",
-                         "deleted DaemonSet kube-system/ascend-device-plugin3-daemonset-310p"]
+    deleted = said[-13:]
+    assert deleted[3:6] == ["deleted Deployment volcano-system/volcano-scheduler (Helm creates it again)",
+                            "deleted DaemonSet kube-system/ascend-device-plugin3-daemonset-310p",
+                            "deleted ClusterRoleBinding volcano-scheduler-role"]
+    assert deleted[-1] == "deleted ClusterRoleBinding pods-node-ascend-device-plugin-rolebinding-310p"
     left = [d for d in kube.objects.values() if d["kind"] == "DaemonSet"]
     assert adopt.plan(objects, kube.objects, release=RELEASE, namespace=NS, daemonsets=left) == []
 

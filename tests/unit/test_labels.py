@@ -77,6 +77,42 @@ def test_server_model_table_facts():
     assert SERVER_MODELS["atlas-200i-soc-a1"].extra == (("servertype", "soc"),)
 
 
+def test_the_two_newer_910_node_types_have_server_models():
+    """Atlas 9000 A3 SuperPoD and Atlas 300I A2 (mind-cluster v26.1.0 ascend-for-volcano
+    common/util/constants.go Module910A3x8SuperPodAcceleratorType; ascend-common api/default_name.go A300IA2Label)."""
+    plan = plan_node(node_of("atlas-800i-a3"), server_model="atlas-9000-a3-superpod")
+    assert plan.error is None and plan.desired["accelerator-type"] == "module-a3-8-super-pod"
+    plan = plan_node(node_of("atlas-800t-a2"), server_model="atlas-300i-a2")
+    assert plan.error is None and plan.desired["accelerator-type"] == "card-910b-infer"
+
+
+def test_auto_keeps_the_type_the_device_plugin_wrote():
+    """The 26.1 device plugin labels Atlas 300I A2 nodes card-910b-infer from the board id
+    (component/ascend-device-plugin/pkg/server/manager.go getNewNodeLabel): a node of eight
+    such cards is not turned into module-910b-8, and no size guesses card-910b-infer."""
+    node = node_of("atlas-800t-a2")
+    node["metadata"]["labels"]["accelerator-type"] = "card-910b-infer"
+    plan = plan_node(node)
+    assert plan.error is None and plan.conflicts == {}
+    assert plan.desired["accelerator-type"] == "card-910b-infer"
+    bare = node_of("atlas-800t-a2")
+    assert plan_node(bare).desired["accelerator-type"] == "module-910b-8"
+    for n in range(1, 17):
+        bare["status"]["capacity"]["huawei.com/Ascend910"] = str(n)
+        assert plan_node(bare).desired.get("accelerator-type") != "card-910b-infer"
+
+
+def test_soc_node_gets_servertype_from_label_node():
+    """The emulated SoC node arrives unlabelled (no device plugin runs there before servertype=soc);
+    --server-model writes it, with 26.0.0 and with 26.1.0 (whose plugin sets other servertype values)."""
+    node = node_of("atlas-200i-soc-a1")
+    assert "servertype" not in node["metadata"]["labels"]
+    assert "servertype" not in plan_node(node).desired
+    for plugin_sets in ((), ("accelerator", "servertype")):
+        plan = plan_node(node, server_model="atlas-200i-soc-a1", plugin_sets=plugin_sets)
+        assert plan.changes["servertype"] == (None, "soc") and not plan.conflicts
+
+
 def test_server_model_family_mismatch():
     plan = plan_node(node_of("atlas-300i-duo"), server_model="atlas-800i-a2")
     assert plan.error and "910" in plan.error

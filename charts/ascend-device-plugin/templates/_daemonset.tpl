@@ -125,12 +125,24 @@ spec:
                     values: ["soc"]
                   {{- end }}
       {{- end }}
+      {{- /*
+      The single (26.1) DaemonSet tolerates every family's resource and the
+      device-plugin=v2 taint, as mind-cluster v26.1.0
+      component/ascend-device-plugin/build/ascendplugin-volcano.yaml does;
+      a per-family DaemonSet its own resource (ascendplugin-<family>.yaml).
+      */}}
       tolerations:
         - key: CriticalAddonsOnly
           operator: Exists
-        {{- range .families }}
+        {{- range (ternary .families (include "ascend-device-plugin.familyOrder" $ | fromYamlArray) (ne .family "")) }}
         - key: {{ (index $facts .).resource }}
           operator: Exists
+          effect: NoSchedule
+        {{- end }}
+        {{- if eq .family "" }}
+        - key: device-plugin
+          operator: Equal
+          value: v2
           effect: NoSchedule
         {{- end }}
         {{- with $v.extraTolerations }}
