@@ -33,7 +33,7 @@ import pytest
 from kubectl_ascend.ranktable import build_global_ranktable
 from tests.chart.helmutil import find, one, render, render_error
 
-from tests.chart.mindie_values import CHART, FULL, pd_values, values
+from tests.chart.mindie_values import CHART, FULL, notes, pd_values, values
 
 pytestmark = pytest.mark.chart
 
@@ -545,6 +545,19 @@ def test_pd_multi_pod_instances_without_volcano_are_statefulsets():
     assert sts["spec"]["replicas"] == 2
     assert "scheduling.k8s.io/group-name" not in sts["spec"]["template"]["metadata"]["annotations"]
     assert pod_spec(sts)["schedulerName"] == "default-scheduler"
+
+
+def test_pd_notes_say_how_a_multi_pod_instance_recovers():
+    """NOTES: the Volcano Job restarts the instance; without Volcano, the command that recreates it."""
+    stateful = notes(pd_values(prefill={"podsPerInstance": 2}, gang={"enabled": False},
+                               schedulerName="default-scheduler"))
+    assert ("kubectl delete pod -n llm -l app.kubernetes.io/instance=rel,mindie.huawei.com/role=prefill,"
+            "mindie.huawei.com/instance-index=0") in stateful
+    assert "wait for the operator" not in stateful.lower()
+    vcjob = notes(pd_values(prefill={"podsPerInstance": 2}))
+    assert "restarts all its pods (Volcano Job" in vcjob and "kubectl delete pod" not in vcjob
+    single = notes(pd_values())
+    assert "kubectl delete pod" not in single and "Volcano Job" not in single
 
 
 def test_pd_ports_agree_everywhere():
