@@ -81,8 +81,16 @@ def podgroup_events(kube: KubeAPI) -> Callable[[str], list[dict[str, Any]]]:
 
 
 def gang_instances(pods: list[dict[str, Any]], podgroups: dict[tuple[str, str], dict[str, Any]],
-                   events: Callable[[str], list[dict[str, Any]]] | None = None) -> list[dict[str, Any]]:
-    """Per MindIE instance with a PodGroup: phase, pods, pods pending, Volcano's reason when stuck."""
+                   events: Callable[[str], list[dict[str, Any]]] | None = None,
+                   release: tuple[str, str] | None = None) -> list[dict[str, Any]]:
+    """Per MindIE instance with a PodGroup: phase, pods, pods pending, Volcano's reason when stuck.
+
+    With ``release`` (namespace, release name), PodGroups labelled as that release's
+    prefill/decode instances that no pod points at count too: a Volcano Job creates
+    its pods only once Volcano lets its PodGroup out of Pending (v1.7.0
+    pkg/controllers/job/job_controller_actions.go syncJob), so all minMember pods of
+    such an instance are counted as pending.
+    """
     groups: dict[str, list[dict[str, Any]]] = {}
     for p in pods:
         name = (p["metadata"].get("annotations") or {}).get(GROUP_ANNOTATION)
@@ -105,6 +113,17 @@ def gang_instances(pods: list[dict[str, Any]], podgroups: dict[tuple[str, str], 
             row["unschedulable"] = bool(cond and cond.get("status") == "True")
             row["reason"] = volcano_reason(pg, members, events(ns) if events else None)
         out.append(row)
+    for (ns, name), pg in podgroups.items():
+        labels = pg["metadata"].get("labels") or {}
+        if release is None or (ns, labels.get("app.kubernetes.io/instance")) != release or name in groups \
+                or labels.get(MINDIE_ROLE) not in ("prefill", "decode"):
+            continue
+        want = int((pg.get("spec") or {}).get("minMember") or 0)
+        cond = _condition(pg, "Unschedulable")
+        out.append({"instance": f"{labels[MINDIE_ROLE]}-{labels.get(MINDIE_INDEX, '?')}", "podGroup": name,
+                    "phase": (pg.get("status") or {}).get("phase") or "Pending", "minMember": want,
+                    "pods": want, "pending": want, "unschedulable": bool(cond and cond.get("status") == "True"),
+                    "reason": volcano_reason(pg, [], events(ns) if events else None) if want else None})
     order = {r: i for i, r in enumerate(ROLE_ORDER)}
     return sorted(out, key=lambda r: (order.get(r["instance"].rsplit("-", 1)[0], 99),
                                       int(r["instance"].rsplit("-", 1)[1]) if r["instance"].rsplit("-", 1)[1].isdigit()

@@ -36,7 +36,7 @@ def mindie_services(kube: KubeAPI, pods: list[dict[str, Any]]) -> list[dict[str,
         podgroups = {(g["metadata"]["namespace"], g["metadata"]["name"]): g for g in kube.list_podgroups()}
         events = podgroup_events(kube)
         for key, ps in members.items():
-            services[key]["instances"] = gang_instances(ps, podgroups, events)
+            services[key]["instances"] = gang_instances(ps, podgroups, events, key)
     if services:
         for cm in kube.list_configmaps(None, "mindie.huawei.com/ranktable=global"):
             key = (cm["metadata"]["namespace"], (cm["metadata"].get("labels") or {}).get("app.kubernetes.io/instance"))

@@ -49,6 +49,14 @@ the servers, each ``{"server_id": <host IP>, "server_ip": <pod IP>,
   as MindIE Motor's ``deploy_ac_job.py`` labels them and
   ``ControllerConfig::GetPDInitRole`` reads them), taken from the
   per-instance ConfigMap's ``grt-group/deploy-server`` label when present.
+
+A per-instance table is used only when it describes the live pods: every
+server pod carries ``hccl/rankIndex`` and each listed server's devices are the
+ones in its pod's device-plugin annotation. Huawei's operator (mind-cluster
+v26.0.0 ``pkg/controllers/v1/pod.go`` ``updateRandIndex``, ``checkPodDelete``)
+never numbers a pod recreated while another pod of the instance keeps its index,
+and keeps a completed table it did not see shrink, so waiting does not fix
+either: the message gives the command that recreates every pod of the instance.
 """
 from __future__ import annotations
 
@@ -67,6 +75,18 @@ its IP in a stale table; each pod instead waits until its own UID is listed."""
 
 HCCL_KEY = "hccl.json"
 """Data key of a per-instance ranktable ConfigMap (written by the Ascend Operator)."""
+
+RANK_INDEX_ANNO = "hccl/rankIndex"
+"""Pod annotation the Ascend Operator numbers a pod with before listing it in ``hccl.json``."""
+
+DEVICE_ANNOS = ("ascend.kubectl.kubernetes.io/ascend-910-configuration",
+                "ascend.kubectl.kubernetes.io/ascend-npu-configuration")
+"""Pod annotations holding the devices the device plugin gave the pod (the operator reads the first, then the second)."""
+
+STUCK_WHY = ("the Ascend Operator never numbers a pod recreated while another pod of its instance keeps "
+             "an index, nor rebuilds a completed table it did not see shrink (mind-cluster v26.0.0 "
+             "ascend-operator pkg/controllers/v1/pod.go updateRandIndex, checkPodDelete)")
+"""Why waiting does not help once an instance's pods and its table disagree."""
 
 COMPLETED = "completed"
 ROLES_SERVER = ("prefill", "decode")
@@ -246,9 +266,41 @@ def _parse_hccl(cm: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str | Non
     return hccl, None
 
 
+def recreate_command(pods: list[Mapping[str, Any]], release: str, role: str, index: int,
+                     labels: ChartLabels = CHART_LABELS) -> str:
+    """The kubectl command that recreates every pod of one prefill/decode instance at once."""
+    namespaces = {str(_meta(p).get("namespace")) for p in pods if _meta(p).get("namespace")}
+    ns = f" -n {namespaces.pop()}" if len(namespaces) == 1 else ""
+    return (f"kubectl delete pod{ns} -l {labels.instance}={release},{labels.role}={role},"
+            f"{labels.index}={index}")
+
+
+def _pod_devices(pod: Mapping[str, Any]) -> list[tuple[str, str]] | None:
+    """(device_id, device_ip) of the devices in the pod's device-plugin annotation, None without one."""
+    anno = _annotations(pod)
+    raw = next((anno[k] for k in DEVICE_ANNOS if k in anno), None)
+    if raw is None:
+        return None
+    try:
+        devices = json.loads(raw).get("devices") or []
+        return [(str(d.get("device_id", "")), str(d.get("device_ip", ""))) for d in devices]
+    except (ValueError, AttributeError):
+        return None
+
+
+def _devices_match(server: Mapping[str, Any], pod: Mapping[str, Any]) -> bool:
+    """The server's devices are the pod's (ids, and IPs where the table has them), in order."""
+    mine = _pod_devices(pod)
+    listed = server.get("device") or []
+    if mine is None or len(mine) != len(listed):
+        return False
+    return all(str(d.get("device_id", "")) == dev_id and ("device_ip" not in d or str(d["device_ip"]) == dev_ip)
+               for d, (dev_id, dev_ip) in zip(listed, mine))
+
+
 def _server_entry(server: Mapping[str, Any], pods: list[Mapping[str, Any]],
-                  where: str, missing: list[str]) -> dict[str, Any] | None:
-    """One server of a group: its pod IP (checked against live pods) and devices."""
+                  where: str, missing: list[str], action: str) -> dict[str, Any] | None:
+    """One server of a group: its pod IP (checked against live pods) and devices (checked against the pod's)."""
     ips = {_pod_ip(p) for p in pods}
     ip = str(server.get("container_ip") or "")
     by_ip = {_pod_ip(p): p for p in pods}
@@ -261,9 +313,16 @@ def _server_entry(server: Mapping[str, Any], pods: list[Mapping[str, Any]],
                            f"({len(on_host)} pods of the instance on that node)")
             return None
         ip = _pod_ip(on_host[0])
+        by_ip[ip] = on_host[0]
     elif ip not in ips:
-        missing.append(f"{where}: lists pod IP {ip}, which no current pod of the instance has "
-                       "(a pod was recreated; wait for the Ascend Operator to rewrite it)")
+        missing.append(f"{where}: lists pod IP {ip}, which no current pod of the instance has: "
+                       f"a pod was recreated and {STUCK_WHY}; {action}")
+        return None
+    if not _devices_match(server, by_ip[ip]):
+        missing.append(f"{where}: server {ip} lists devices {[str(d.get('device_id')) for d in server.get('device') or []]}"
+                       f" but pod {_name(by_ip[ip])} has {[d for d, _ in _pod_devices(by_ip[ip]) or []]} "
+                       f"(its device-plugin annotation): the table describes an earlier pod with that IP and "
+                       f"{STUCK_WHY}; {action}")
         return None
     devices = []
     for logical_id, device in enumerate(server.get("device") or []):
@@ -286,7 +345,7 @@ def _server_entry(server: Mapping[str, Any], pods: list[Mapping[str, Any]],
     return out
 
 
-def _instance_group(role: str, index: int, group_id: int, expected_pods: int,
+def _instance_group(release: str, role: str, index: int, group_id: int, expected_pods: int,
                     cms: list[Mapping[str, Any]], pods: list[Mapping[str, Any]],
                     labels: ChartLabels, missing: list[str]) -> tuple[dict[str, Any] | None, str]:
     """The group of one prefill/decode instance, and its ranktable version."""
@@ -309,7 +368,16 @@ def _instance_group(role: str, index: int, group_id: int, expected_pods: int,
         missing.append(f"{what}: {len(my_pods)} pods exist, expected {expected_pods} "
                        "(wait for the rollout to finish)")
         return None, ""
+    action = ("recreate all pods of the instance (a Volcano Job instance does so by itself): "
+              + recreate_command(my_pods, release, role, index, labels))
     hccl, why = _parse_hccl(cm)
+    unnumbered = [p for p in my_pods if RANK_INDEX_ANNO not in _annotations(p)]
+    numbered = len(my_pods) - len(unnumbered)
+    if unnumbered and (hccl is not None or numbered):
+        # Stuck: a completed table cannot list an unnumbered pod, and none gets a number while another has one.
+        missing.append(f"{what}: pod {_name(unnumbered[0])} has no {RANK_INDEX_ANNO} "
+                       f"({numbered} of {len(my_pods)} pods have one) and {STUCK_WHY}; {action}")
+        return None, ""
     if hccl is None:
         missing.append(why or f"{_name(cm)} is not usable")
         return None, ""
@@ -319,7 +387,7 @@ def _instance_group(role: str, index: int, group_id: int, expected_pods: int,
         return None, ""
     entries = []
     for server in servers:
-        entry = _server_entry(server, with_ip, _name(cm), missing)
+        entry = _server_entry(server, with_ip, _name(cm), missing, action)
         if entry is None:
             return None, ""
         entries.append(entry)
@@ -382,7 +450,7 @@ def build_global_ranktable(release: str, configmaps: Iterable[Mapping[str, Any]]
     for role in ROLES_SERVER:
         count, per_instance = shape[role]
         for index in range(count):
-            group, version = _instance_group(role, index, group_id, per_instance,
+            group, version = _instance_group(release, role, index, group_id, per_instance,
                                              instance_cms, live, labels, missing)
             if group is not None:
                 instance_groups.append(group)

@@ -27,12 +27,14 @@ def volcano_cluster():
     hack/cluster.sh up starts the Volcano addon (hack/volcano.sh); it runs
     vc-scheduler and vc-controller-manager with the chart's ServiceAccounts as
     soon as `kubectl ascend install` has created them. Every pod with
-    schedulerName volcano here is placed by the real scheduler.
+    schedulerName volcano here is placed by the real scheduler, and pods of
+    Volcano Jobs (multi-pod mindie-service instances) keep running as on a
+    real kubelet (--long-running-jobs).
     $ASCEND_E2E_KUBECONFIG (a cluster started with hack/cluster.sh up) is used
     when set.
     """
     existing = os.environ.get("ASCEND_E2E_KUBECONFIG")
-    c = Cluster("external", existing, False) if existing else start_cluster(f"vc-{secrets.token_hex(3)}")
+    c = Cluster("external", existing, False) if existing else start_cluster(f"vc-{secrets.token_hex(3)}", "--long-running-jobs")
     try:
         install_stack(c)
         wait_for_volcano(c)

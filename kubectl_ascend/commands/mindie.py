@@ -36,7 +36,9 @@ def ranktable(settings: Settings, release: str, wait: bool, timeout: str, force:
 
     Reads the release's per-instance ranktables (rings-config-*, filled by the Ascend
     Operator) and pod IPs, and writes <release>-global-ranktable, which the server pods
-    wait for. Rerun it after any PD pod is recreated.
+    wait for. Rerun it after any PD pod is recreated; when an instance's pods and its table
+    disagree (the operator never numbers a pod recreated next to numbered ones) it names the
+    pod and the kubectl command that recreates every pod of the instance.
 
     A release rendered with clusterd.enabled=true takes its table from ClusterD, which builds
     it and serves it to the MindIE controller over gRPC: this command then writes nothing,

@@ -151,10 +151,11 @@ def test_roles_are_volcano_jobs(cd_objs) -> None:
             assert job["metadata"]["labels"]["ring-controller.atlas"] == "ascend-910b"
             assert spec["priorityClassName"] == tpl["spec"]["priorityClassName"]
     # the same pod templates as the Deployments / StatefulSets outside ClusterD mode, plus the labels
-    plain = {o["metadata"]["name"]: o for o in render(CHART, pd_values(prefill={"podsPerInstance": 2}))
-             if o["kind"] in ("Deployment", "StatefulSet")}
+    plain = {o["metadata"]["name"]: o["spec"]["tasks"][0] if o["kind"] == "Job" else o["spec"]
+             for o in render(CHART, pd_values(prefill={"podsPerInstance": 2}))
+             if o["kind"] in ("Deployment", "StatefulSet", "Job")}
     for name, job in raw.items():
-        tpl, before = job["spec"]["tasks"][0]["template"], copy.deepcopy(plain[name]["spec"]["template"])
+        tpl, before = job["spec"]["tasks"][0]["template"], copy.deepcopy(plain[name]["template"])
         (before["metadata"].get("annotations") or {}).pop("scheduling.k8s.io/group-name", None)
         assert {k: v for k, v in tpl["metadata"]["labels"].items() if k not in ("jobID", "app")} == \
             before["metadata"]["labels"]

@@ -11,8 +11,8 @@ Scenarios:
   with the API or force; rawConfig / extraModelConfig merging;
 - pd mode: 1P1D (StatefulSets, Controller, Coordinator, coordinator Service,
   rings-config-* ConfigMaps, global ranktable, priorities decode > prefill,
-  volcano); 3P1D; multi-pod instances (PodGroup minMember, group-name
-  annotation, RANKTABLEFILE, multiNodesInferEnabled); ports agreeing across
+  volcano); 3P1D; multi-pod instances (Volcano Jobs restarting whole; StatefulSets
+  without Volcano), RANKTABLEFILE, multiNodesInferEnabled); ports agreeing across
   config.json, ms_controller.json, ms_coordinator.json, container ports,
   probes and Services (non-default ports); the entrypoint's ranktable wait;
   the rendered objects fed to kubectl_ascend.ranktable (labels agree);
@@ -33,7 +33,7 @@ import pytest
 from kubectl_ascend.ranktable import build_global_ranktable
 from tests.chart.helmutil import find, one, render, render_error
 
-from tests.chart.mindie_values import CHART, FULL, pd_values, values
+from tests.chart.mindie_values import CHART, FULL, notes, pd_values, values
 
 pytestmark = pytest.mark.chart
 
@@ -500,22 +500,27 @@ def test_pd_3p1d():
     assert idx["mindie.huawei.com/instance-index"] == "2"
 
 
-def test_pd_multi_pod_instances_are_gang_scheduled():
+def test_pd_multi_pod_instances_are_volcano_jobs_that_restart_whole():
+    """Huawei's operator never numbers a pod recreated next to a numbered one (v26.0.0 pod.go
+    updateRandIndex): a multi-pod instance is a Volcano Job whose RestartJob policy recreates all its pods."""
     objs = render(CHART, pd_values(prefill={"instances": 2, "podsPerInstance": 2},
                                    decode={"podsPerInstance": 4}))
-    groups = {o["metadata"]["name"]: o for o in find(objs, "PodGroup")}
-    assert set(groups) == {f"{FULL}-prefill-0", f"{FULL}-prefill-1", f"{FULL}-decode-0"}
-    assert groups[f"{FULL}-prefill-0"]["apiVersion"] == "scheduling.volcano.sh/v1beta1"
-    assert groups[f"{FULL}-prefill-0"]["spec"]["minMember"] == 2
-    assert groups[f"{FULL}-decode-0"]["spec"]["minMember"] == 4
-    assert groups[f"{FULL}-decode-0"]["spec"]["minResources"] == {"huawei.com/Ascend910": "32"}
-    assert groups[f"{FULL}-decode-0"]["spec"]["priorityClassName"] == f"default-{FULL}-decode"
-    for name, group in groups.items():
-        sts = one(objs, "StatefulSet", name)
-        assert sts["spec"]["replicas"] == group["spec"]["minMember"]
-        ann = sts["spec"]["template"]["metadata"]["annotations"]
-        assert ann["scheduling.k8s.io/group-name"] == name
-        c = container(sts)
+    assert find(objs, "PodGroup") == []  # Volcano makes each Job's PodGroup
+    assert find(objs, "StatefulSet") == []
+    jobs = {o["metadata"]["name"]: o for o in find(objs, "Job")}
+    assert set(jobs) == {f"{FULL}-prefill-0", f"{FULL}-prefill-1", f"{FULL}-decode-0"}
+    for name, job in jobs.items():
+        spec = job["spec"]
+        assert job["apiVersion"] == "batch.volcano.sh/v1alpha1"
+        assert job["metadata"]["labels"]["ring-controller.atlas"] == "ascend-910b"
+        assert (spec["schedulerName"], spec["queue"], spec["maxRetry"]) == ("volcano", "default", 100)
+        assert spec["policies"] == [{"events": ["PodEvicted", "PodFailed"], "action": "RestartJob"}]
+        [task] = spec["tasks"]
+        assert spec["minAvailable"] == task["replicas"] == (4 if "decode" in name else 2)
+        assert spec["priorityClassName"] == task["template"]["spec"]["priorityClassName"]
+        assert "jobID" not in task["template"]["metadata"]["labels"]  # no ClusterD labels outside ClusterD mode
+        assert "scheduling.k8s.io/group-name" not in task["template"]["metadata"]["annotations"]
+        c = task["template"]["spec"]["containers"][0]
         for var in ("RANKTABLEFILE", "RANK_TABLE_FILE", "MIES_RANKTABLEFILE"):
             assert env(c)[var] == "/var/run/mindie/hccl.json", var
         s = script(c)
@@ -529,15 +534,32 @@ def test_pd_multi_pod_instances_are_gang_scheduled():
     assert ctrl["d_node_config"]["node_machine_num"] == 4
     cm = one(objs, "ConfigMap", f"rings-config-{FULL}-decode-0")
     assert cm["metadata"]["annotations"]["mindie.huawei.com/pods"] == "4"
+    retried = render(CHART, pd_values(prefill={"podsPerInstance": 2}, gang={"maxRetry": 3, "enabled": False}))
+    job = one(retried, "Job", f"{FULL}-prefill-0")
+    assert (job["spec"]["maxRetry"], job["spec"]["minAvailable"]) == (3, 1)
 
 
-def test_pd_gang_disabled_renders_no_podgroup():
+def test_pd_multi_pod_instances_without_volcano_are_statefulsets():
     objs = render(CHART, pd_values(prefill={"podsPerInstance": 2}, gang={"enabled": False},
                                    schedulerName="default-scheduler"))
-    assert find(objs, "PodGroup") == []
+    assert find(objs, "PodGroup") == [] and find(objs, "Job") == []
     sts = one(objs, "StatefulSet", f"{FULL}-prefill-0")
+    assert sts["spec"]["replicas"] == 2
     assert "scheduling.k8s.io/group-name" not in sts["spec"]["template"]["metadata"]["annotations"]
     assert pod_spec(sts)["schedulerName"] == "default-scheduler"
+
+
+def test_pd_notes_say_how_a_multi_pod_instance_recovers():
+    """NOTES: the Volcano Job restarts the instance; without Volcano, the command that recreates it."""
+    stateful = notes(pd_values(prefill={"podsPerInstance": 2}, gang={"enabled": False},
+                               schedulerName="default-scheduler"))
+    assert ("kubectl delete pod -n llm -l app.kubernetes.io/instance=rel,mindie.huawei.com/role=prefill,"
+            "mindie.huawei.com/instance-index=0") in stateful
+    assert "wait for the operator" not in stateful.lower()
+    vcjob = notes(pd_values(prefill={"podsPerInstance": 2}))
+    assert "restarts all its pods (Volcano Job" in vcjob and "kubectl delete pod" not in vcjob
+    single = notes(pd_values())
+    assert "kubectl delete pod" not in single and "Volcano Job" not in single
 
 
 def test_pd_ports_agree_everywhere():
@@ -548,8 +570,7 @@ def test_pd_ports_agree_everywhere():
         prefill={"podsPerInstance": 2}))
     server = config_json(objs, "config-prefill.json")
     sc = server["ServerConfig"]
-    sts = one(objs, "StatefulSet", f"{FULL}-prefill-0")
-    c = container(sts)
+    c = one(objs, "Job", f"{FULL}-prefill-0")["spec"]["tasks"][0]["template"]["spec"]["containers"][0]
     assert ports(c) == {"http": sc["port"], "management": sc["managementPort"], "metrics": sc["metricsPort"],
                         "inter-comm": sc["interCommPort"],
                         "multi-node": server["BackendConfig"]["multiNodesInferPort"]}
@@ -596,13 +617,15 @@ def test_pd_rendered_objects_match_ranktable_module():
     objs = render(CHART, pd_values(prefill={"podsPerInstance": 2}))
     cms = find(objs, "ConfigMap")
     pods, ip = [], 10
-    for kind in ("Deployment", "StatefulSet"):
+    for kind in ("Deployment", "StatefulSet", "Job"):
         for w in find(objs, kind):
-            for ordinal in range(w["spec"]["replicas"]):
-                pods.append({"metadata": {"name": f"{w['metadata']['name']}-{ordinal}",
-                                          "labels": w["spec"]["template"]["metadata"]["labels"]},
-                             "status": {"phase": "Running", "podIP": f"10.0.0.{ip}", "hostIP": "192.168.0.1"}})
-                ip += 1
+            specs = w["spec"]["tasks"] if kind == "Job" else [w["spec"]]
+            for spec in specs:
+                for ordinal in range(spec["replicas"]):
+                    pods.append({"metadata": {"name": f"{w['metadata']['name']}-{ordinal}", "annotations": {},
+                                              "labels": spec["template"]["metadata"]["labels"]},
+                                 "status": {"phase": "Running", "podIP": f"10.0.0.{ip}", "hostIP": "192.168.0.1"}})
+                    ip += 1
     not_yet = build_global_ranktable("rel", cms, pods)
     assert not not_yet.ready
     assert not_yet.configmap == f"{FULL}-global-ranktable"
@@ -617,7 +640,12 @@ def test_pd_rendered_objects_match_ranktable_module():
                 and p["metadata"]["labels"].get("mindie.huawei.com/instance-index") == lab["mindie.huawei.com/instance-index"]]
         cm["data"]["hccl.json"] = json.dumps({"status": "completed", "server_list": [
             {"server_id": "192.168.0.1", "container_ip": p["status"]["podIP"],
-             "device": [{"device_id": "0", "device_ip": "29.0.0.1", "rank_id": "0"}]} for p in mine]})
+             "device": [{"device_id": "0", "device_ip": "29.0.0.1", "rank_id": str(rank)}]}
+            for rank, p in enumerate(mine)]})
+        for rank, p in enumerate(mine):  # what the device plugin and the operator (updateRandIndex) leave
+            p["metadata"]["annotations"].update({"hccl/rankIndex": str(rank),
+                                                 "ascend.kubectl.kubernetes.io/ascend-910-configuration": json.dumps(
+                                                     {"devices": [{"device_id": "0", "device_ip": "29.0.0.1"}]})})
     done = build_global_ranktable("rel", cms, pods)
     assert done.ready, done.missing
     assert done.groups == ("0 coordinator", "1 controller", "2 prefill-0", "3 decode-0")

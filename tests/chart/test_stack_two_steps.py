@@ -26,29 +26,30 @@ def stack(values: dict[str, Any]) -> list[dict[str, Any]]:
     return render("ascend-stack", values, release="ascend-stack", namespace="mindx-dl")
 
 
-def test_multi_pod_pd_podgroups_wait_for_their_crd() -> None:
+def test_multi_pod_pd_volcano_jobs_wait_for_their_crd() -> None:
+    # multi-pod instances are Volcano Jobs (mindie-service pd-instances.yaml)
     values = {"mindie-service": mindie(mode="pd", prefill={"podsPerInstance": 2}, decode={"podsPerInstance": 2})}
     objs = stack(values)
     pending = unmappable(objs, set())
-    assert {(p.kind, p.crd, p.part_of) for p in pending} == {("PodGroup", PODGROUPS, "mindie-service")}
+    assert {(p.kind, p.crd, p.part_of) for p in pending} == {("Job", VCJOBS, "mindie-service")}
     assert sorted(p.name for p in pending) == ["ascend-stack-mindie-service-decode-0",
                                                "ascend-stack-mindie-service-prefill-0"]
     # the chart's own default Queue is a hook, and Helm maps hooks with the rest: refused up front
     with_queue = stack({**values, "ascend-volcano": {"defaultQueue": {"create": True}}})
     queued = unmappable(with_queue, set())
-    assert {p.kind for p in queued} == {"PodGroup", "Queue"}
+    assert {p.kind for p in queued} == {"Job", "Queue"}
     with pytest.raises(errors.InvalidInput, match="Queue default .*ascend-volcano.defaultQueue.create=false"):
         first_step(values, queued)
     # once the cluster serves the CRD, one step does
-    assert unmappable(objs, {PODGROUPS}) == []
+    assert unmappable(objs, {VCJOBS}) == []
     first, creates = first_step(values, pending)
-    assert creates == [PODGROUPS]
+    assert creates == [VCJOBS]
     assert first["mindie-service"]["enabled"] is False and values["mindie-service"]["enabled"] is True
     step1 = stack(first)
     assert not [o for o in step1 if (o["metadata"].get("labels") or {}).get("app.kubernetes.io/part-of")
                 == "mindie-service"]
     assert unmappable(step1, set()) == []
-    assert any(o["kind"] == "CustomResourceDefinition" and o["metadata"]["name"] == PODGROUPS for o in step1)
+    assert any(o["kind"] == "CustomResourceDefinition" and o["metadata"]["name"] == VCJOBS for o in step1)
 
 
 def test_clusterd_mode_volcano_jobs_wait_for_their_crd() -> None:

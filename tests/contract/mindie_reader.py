@@ -122,6 +122,7 @@ ROLE = "mindie.huawei.com/role"
 VCJOB = "Job.batch.volcano.sh"
 WORKLOADS = ("Deployment", "StatefulSet", VCJOB)
 GROUP_ANNOTATION = "scheduling.k8s.io/group-name"
+DEVICE_ANNOTATION = "ascend.kubectl.kubernetes.io/ascend-910-configuration"
 
 
 def _as_workload(obj: dict[str, Any]) -> dict[str, Any]:
@@ -313,10 +314,13 @@ def _operator_fill(objs: list[dict[str, Any]], pods: list[dict[str, Any]], probl
             continue
         servers = []
         for rank, p in enumerate(mine):
+            devices = [{"device_id": str(d), "device_ip": f"29.{rank}.0.{d + 1}"} for d in range(npus)]
+            # what the device plugin and the operator (updateRandIndex) leave on the pod
+            p["metadata"]["annotations"].update({"hccl/rankIndex": str(rank), DEVICE_ANNOTATION: json.dumps(
+                {"pod_name": p["metadata"]["name"], "server_id": p["metadata"]["uid"], "devices": devices})})
             servers.append({"server_id": p["status"]["hostIP"], "host_ip": p["status"]["hostIP"],
                             "container_ip": p["status"]["podIP"],
-                            "device": [{"device_id": str(d), "device_ip": f"29.{rank}.0.{d + 1}",
-                                        "rank_id": str(rank * npus + d)} for d in range(npus)]})
+                            "device": [dict(d, rank_id=str(rank * npus + i)) for i, d in enumerate(devices)]})
         by_name[cm_name]["data"]["hccl.json"] = json.dumps(
             {"status": "completed", "version": "1.0", "server_count": str(len(servers)), "server_list": servers})
     return cms

@@ -104,9 +104,11 @@ def test_rendered_manifests_pass_server_side_dry_run(unlabelled):
     }
     # CRDs first (real), so the custom resources of later manifests can be validated
     crds = template("ascend-stack", everything, release="ascend-stack", namespace="mindx-dl",
-                    extra=["--show-only", "charts/ascend-volcano/templates/crd-podgroups.yaml"]).stdout
+                    extra=["--show-only", "charts/ascend-volcano/templates/crd-podgroups.yaml",
+                           "--show-only", "charts/ascend-volcano/templates/crd-jobs.yaml"]).stdout
     c.kubectl("apply", "-f", "-", input=crds)
-    c.kubectl("wait", "--for=condition=Established", "crd/podgroups.scheduling.volcano.sh", "--timeout=60s")
+    c.kubectl("wait", "--for=condition=Established", "crd/podgroups.scheduling.volcano.sh",
+              "crd/jobs.batch.volcano.sh", "--timeout=60s")
     _dry_run(c, template("ascend-stack", everything, release="ascend-stack", namespace="mindx-dl").stdout)
     for chart in ("ascend-device-plugin", "ascend-volcano", "ascend-operator"):
         _dry_run(c, template(chart, release="x", namespace="mindx-dl").stdout)
@@ -114,7 +116,7 @@ def test_rendered_manifests_pass_server_side_dry_run(unlabelled):
     pd = {**mindie, "mode": "pd", "accelerator": {"family": "910", "type": "module-910b-8"},
           "prefill": {"podsPerInstance": 2, "instances": 2}}
     _dry_run(c, template("mindie-service", pd, release="pd", namespace="mindie-dry").stdout)
-    c.kubectl("delete", "crd", "podgroups.scheduling.volcano.sh")
+    c.kubectl("delete", "crd", "podgroups.scheduling.volcano.sh", "jobs.batch.volcano.sh")
 
 
 def test_install_refuses_unlabelled_cluster(unlabelled):
@@ -308,9 +310,9 @@ def test_uninstall_leaves_crds_and_namespaces(installed):
 
 def test_install_with_mindie_service_on_a_fresh_cluster(tmp_path):
     """One install with a multi-pod PD mindie-service where Volcano's CRDs do not exist yet: Helm
-    cannot map the PodGroups in the release that creates their CRD, so install applies the stack,
-    waits for the CRD and then adds mindie-service; the plan says so and a rerun is one step."""
-    crd = "podgroups.scheduling.volcano.sh"
+    cannot map the instances' Volcano Jobs in the release that creates their CRD, so install applies
+    the stack, waits for the CRD and then adds mindie-service; the plan says so and a rerun is one step."""
+    crd = "jobs.batch.volcano.sh"
     values = tmp_path / "mindie.yaml"
     values.write_text(yaml.safe_dump({"mindie-service": {
         "enabled": True, "mode": "pd",
@@ -318,7 +320,7 @@ def test_install_with_mindie_service_on_a_fresh_cluster(tmp_path):
         "model": {"name": "qwen2.5-7b", "path": "/data/qwen2.5-7b"},
         "accelerator": {"family": "910", "type": "module-910b-8"},
         "prefill": {"podsPerInstance": 2, "npusPerPod": 4}, "decode": {"podsPerInstance": 2, "npusPerPod": 4}}}))
-    with own_cluster("twostep") as c:
+    with own_cluster("twostep", "--long-running-jobs") as c:
         _label(c)
         assert f"customresourcedefinition.apiextensions.k8s.io/{crd}" not in c.kubectl(
             "get", "crd", "-o", "name").stdout
@@ -326,21 +328,19 @@ def test_install_with_mindie_service_on_a_fresh_cluster(tmp_path):
         assert dry.returncode == 0, dry.stderr
         plan = json.loads(dry.stdout)
         assert plan["twoStepsFor"] == [crd]
-        assert any(d.startswith("two steps: mindie-service uses PodGroup") for d in plan["decisions"])
+        assert any(d.startswith("two steps: mindie-service uses Job") for d in plan["decisions"])
         assert json.loads(_helm(c, "list", "-A", "-o", "json").stdout) == []
 
         proc = c.plugin("install", "-f", str(values))
         assert proc.returncode == 0, proc.stderr
-        assert "two steps: mindie-service uses PodGroup" in proc.stdout
+        assert "two steps: mindie-service uses Job" in proc.stdout
         assert f"step 1 of 2: release ascend-stack revision 1 without mindie-service; waiting for {crd}" \
             in proc.stdout
         assert "step 2 of 2: mindie-service" in proc.stdout
         assert "release ascend-stack installed: revision 2 (deployed)" in proc.stdout, proc.stdout
-        # the chart's PodGroups (Volcano adds podgroup-<uid> ones for the controller and coordinator pods)
-        groups = {g["metadata"]["name"] for g in c.get_json("podgroups.scheduling.volcano.sh", "-n",
-                                                                "mindx-dl")["items"]}
-        assert {g for g in groups if g.startswith("ascend-stack-")} == {
-            "ascend-stack-mindie-service-prefill-0", "ascend-stack-mindie-service-decode-0"}, groups
+        # the instances' Volcano Jobs (Volcano makes their PodGroups)
+        jobs = {j["metadata"]["name"] for j in c.get_json("jobs.batch.volcano.sh", "-n", "mindx-dl")["items"]}
+        assert jobs == {"ascend-stack-mindie-service-prefill-0", "ascend-stack-mindie-service-decode-0"}, jobs
 
         again = c.plugin("install", "-f", str(values), "-o", "json")
         assert again.returncode == 0, again.stderr

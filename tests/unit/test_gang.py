@@ -182,3 +182,19 @@ def test_timestamps_parse():
     assert gang.timestamp(ts(0)) == NOW
     assert gang.timestamp("not a time") is None and gang.timestamp(None) is None
     assert abs(gang.age({"metadata": {"creationTimestamp": ts(42)}}, NOW) - 42) < 1e-6
+
+
+def test_volcano_job_instance_without_pods_yet_counts_its_podgroup():
+    """A Volcano Job creates no pod while its PodGroup is Pending (v1.7.0 job_controller_actions.go syncJob)."""
+    pg = podgroup("llm-prefill-0-0a1b", "Pending", cond_age=5, queue="small")
+    pg["metadata"]["labels"] = {"app.kubernetes.io/instance": "llm", "mindie.huawei.com/role": "prefill",
+                                "mindie.huawei.com/instance-index": "0"}
+    other = podgroup("x-prefill-0-9f", "Pending")
+    other["metadata"]["labels"] = dict(pg["metadata"]["labels"], **{"app.kubernetes.io/instance": "x"})
+    events = [event("llm-prefill-0-0a1b", "queue resource quota insufficient")]
+    pgs = {("ai", "llm-prefill-0-0a1b"): pg, ("ai", "x-prefill-0-9f"): other}
+    [row] = gang.gang_instances([], pgs, lambda ns: events, ("ai", "llm"))
+    assert gang.gang_line(row) == ("prefill-0: Pending, Unschedulable, 2/2 pods pending: queue resource quota "
+                                   "insufficient (queue small, needs huawei.com/Ascend910: 8)")
+    # without the release, only pods say which instances exist
+    assert gang.gang_instances([], pgs, lambda ns: events) == []

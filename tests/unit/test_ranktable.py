@@ -90,6 +90,32 @@ def server(pod_ip, node_ip, dev_ip):
     return {"server_id": node_ip, "container_ip": pod_ip, "device": devices(dev_ip)}
 
 
+def operated(cms, pods):
+    """Annotate the server pods as the device plugin and the operator left them when they wrote ``cms``.
+
+    Each pod a completed hccl.json lists (by container_ip, else host_ip/server_id)
+    gets the device plugin's annotation with that server's devices and the
+    operator's hccl/rankIndex (rank_id of its first device / devices per server).
+    """
+    for cm in cms:
+        text = (cm.get("data") or {}).get("hccl.json")
+        if not text or json.loads(text).get("status") != "completed":
+            continue
+        for srv in json.loads(text).get("server_list") or []:
+            for p in pods:
+                st = p["status"]
+                if srv.get("container_ip", "") == st.get("podIP") or (
+                        "container_ip" not in srv and srv.get("server_id") == st.get("hostIP")
+                        and p["metadata"]["labels"].get("mindie.huawei.com/role") in ("prefill", "decode")):
+                    devs = srv["device"]
+                    ann = p["metadata"].setdefault("annotations", {})
+                    ann["hccl/rankIndex"] = str(int(devs[0]["rank_id"]) // len(devs))
+                    ann["ascend.kubectl.kubernetes.io/ascend-910-configuration"] = json.dumps(
+                        {"pod_name": p["metadata"]["name"], "devices": [
+                            {"device_id": d["device_id"], "device_ip": d.get("device_ip", "")} for d in devs]})
+    return pods
+
+
 def cluster_1p2_1d():
     """One Prefill instance of two pods, one Decode instance of one pod, all completed."""
     pods = [
@@ -105,7 +131,7 @@ def cluster_1p2_1d():
                                         server("10.0.1.11", "192.168.0.12", "29.0.1.1")]), pods=2),
         instance_cm("decode", 0, hccl([server("10.0.2.10", "192.168.0.13", "29.0.2.1")])),
     ]
-    return cms, pods
+    return cms, operated(cms, pods)
 
 
 class TestMindieRanktableReady:
@@ -153,7 +179,7 @@ class TestMindieRanktableReady:
             cms.append(instance_cm("prefill", i, hccl([server(ip, "192.168.0.1", f"29.0.{i}.1")])))
         pods.append(pod("d0", "decode", "10.0.2.10", 0))
         cms.append(instance_cm("decode", 0, hccl([server("10.0.2.10", "192.168.0.1", "29.1.0.1")])))
-        result = build_global_ranktable(REL, cms, pods)
+        result = build_global_ranktable(REL, cms, operated(cms, pods))
         assert result.ready, result.missing
         # Single-pod instances: the controller reads group "2" only, so every P and D server is there.
         groups = result.ranktable["server_group_list"]
@@ -201,7 +227,7 @@ class TestMindieRanktableReady:
                                                      "server_count": "1", "server_list": a3,
                                                      "super_pod_list": super_pods})),
                instance_cm("decode", 0, hccl(a3_d))]
-        result = build_global_ranktable(REL, cms, pods)
+        result = build_global_ranktable(REL, cms, operated(cms, pods))
         assert result.ready, result.missing
         assert result.ranktable["version"] == "1.2"
         prefill = result.ranktable["server_group_list"][2]
@@ -248,10 +274,69 @@ class TestMindieRanktableNotReady:
 
     def test_not_ready_when_hccl_names_a_pod_that_is_gone(self):
         cms, pods = cluster_1p2_1d()
-        pods[4] = pod(f"{FULL}-decode-0-0", "decode", "10.0.2.99", 0)  # recreated: new IP
+        new = pod(f"{FULL}-decode-0-0", "decode", "10.0.2.99", 0)  # recreated: new IP, carrying an old index
+        new["metadata"]["annotations"] = dict(pods[4]["metadata"]["annotations"])
+        pods[4] = new
         result = build_global_ranktable(REL, cms, pods)
         assert len(result.missing) == 1
         assert "lists pod IP 10.0.2.10, which no current pod of the instance has" in result.missing[0]
+        assert "recreate all pods of the instance" in result.missing[0]
+        assert "wait for" not in result.missing[0]
+
+
+class TestRecreatedPods:
+    """What upstream's operator leaves when some pods of an instance are recreated (pod.go updateRandIndex)."""
+
+    RECREATE = (f"kubectl delete pod -n llm -l app.kubernetes.io/instance={REL},mindie.huawei.com/role=prefill,"
+                "mindie.huawei.com/instance-index=0")
+
+    def recreated(self, ip="10.0.1.11", host_ip="192.168.0.12"):
+        cms, pods = cluster_1p2_1d()
+        for p in pods:
+            p["metadata"]["namespace"] = "llm"
+        # prefill-0-1 recreated: the operator never numbers it next to prefill-0-0
+        pods[3] = pod(f"{FULL}-prefill-0-1", "prefill", ip, 0, host_ip=host_ip, namespace="llm")
+        return cms, pods
+
+    def test_completed_table_and_a_pod_without_rank_index_is_refused_with_the_command(self):
+        cms, pods = self.recreated()  # same IP again: the table looks current
+        result = build_global_ranktable(REL, cms, pods)
+        assert not result.ready
+        [msg] = result.missing
+        assert msg.startswith(f"prefill instance 0: pod {FULL}-prefill-0-1 has no hccl/rankIndex (1 of 2 pods have one)")
+        assert "updateRandIndex" in msg
+        assert msg.endswith(self.RECREATE)
+
+    def test_initializing_table_with_some_pods_numbered_is_refused(self):
+        cms, pods = self.recreated(ip="10.0.1.99")
+        cms[1] = instance_cm("prefill", 0, '{"status":"initializing"}', pods=2)
+        [msg] = build_global_ranktable(REL, cms, pods).missing
+        assert "has no hccl/rankIndex" in msg and msg.endswith(self.RECREATE)
+
+    def test_initializing_table_with_no_pod_numbered_is_a_plain_wait(self):
+        cms, pods = cluster_1p2_1d()
+        for p in pods[2:4]:  # the prefill pods: not numbered yet
+            p["metadata"]["annotations"].pop("hccl/rankIndex")
+        cms[1] = instance_cm("prefill", 0, '{"status":"initializing"}', pods=2)
+        [msg] = build_global_ranktable(REL, cms, pods).missing
+        assert "still 'initializing'" in msg and "kubectl delete" not in msg
+
+    def test_devices_of_the_table_must_be_the_pods(self):
+        cms, pods = self.recreated()
+        # numbered, same IP, but the device plugin gave the new pod other devices
+        pods[3]["metadata"]["annotations"] = {
+            "hccl/rankIndex": "1",
+            "ascend.kubectl.kubernetes.io/ascend-910-configuration": json.dumps(
+                {"devices": [{"device_id": "4", "device_ip": "29.0.1.5"}, {"device_id": "5", "device_ip": "29.0.1.6"}]})}
+        [msg] = build_global_ranktable(REL, cms, pods).missing
+        assert f"server 10.0.1.11 lists devices ['0', '1'] but pod {FULL}-prefill-0-1 has ['4', '5']" in msg
+        assert msg.endswith(self.RECREATE)
+
+    def test_a_pod_without_device_annotation_does_not_match(self):
+        cms, pods = self.recreated()
+        pods[3]["metadata"]["annotations"] = {"hccl/rankIndex": "1"}
+        [msg] = build_global_ranktable(REL, cms, pods).missing
+        assert f"pod {FULL}-prefill-0-1 has []" in msg
 
     def test_not_ready_with_two_controllers_and_all_problems_reported(self):
         cms, pods = cluster_1p2_1d()

@@ -223,6 +223,19 @@ with .Values.nodeSelector.
 {{- if and (eq .Values.mode "pd") .Values.clusterd.enabled }}true{{ end -}}
 {{- end -}}
 
+{{/*
+"true" when a PD instance of (dict "ctx" $ "pods" <pods per instance>) runs as a
+Volcano Job (_vcjob.tpl) rather than a StatefulSet: in ClusterD mode, and for a
+multi-pod instance that Volcano schedules. Huawei's Ascend Operator v26.0.0
+never numbers a pod recreated while another pod of its workload keeps
+hccl/rankIndex (pkg/controllers/v1/pod.go updateRandIndex), so a multi-pod
+instance only recovers when all its pods are recreated: the Job's RestartJob
+policy does that. A single pod has no such survivor.
+*/}}
+{{- define "mindie-service.instanceVcjob" -}}
+{{- if or (include "mindie-service.clusterd" .ctx) (and (gt (int .pods) 1) (eq (include "mindie-service.schedulerName" .ctx) "volcano")) }}true{{ end -}}
+{{- end -}}
+
 {{/* The MindIE job ID ClusterD groups a PD service by (label jobID, env MINDX_TASK_ID). */}}
 {{- define "mindie-service.jobID" -}}
 {{- .Values.clusterd.jobID | default (include "mindie-service.fullname" .) -}}

@@ -352,9 +352,6 @@ metadata:
     {{- end }}
   annotations:
     checksum/config: {{ include "mindie-service.configChecksum" (dict "ctx" $ctx "items" (include "mindie-service.serverConfigItems" (dict "ctx" $ctx "role" $role) | fromJson)) }}
-    {{- if and $pd (gt $pods 1) $v.gang.enabled (not (include "mindie-service.clusterd" $ctx)) }}
-    scheduling.k8s.io/group-name: {{ include "mindie-service.instanceName" $labelArgs }}
-    {{- end }}
     {{- with $v.podAnnotations }}
     {{- toYaml . | nindent 4 }}
     {{- end }}

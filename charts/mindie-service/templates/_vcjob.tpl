@@ -1,5 +1,5 @@
 {{/*
-A PD role as a Volcano Job (ClusterD mode). Call with (dict "ctx" $
+A PD role as a Volcano Job (ClusterD mode; multi-pod PD instances under Volcano). Call with (dict "ctx" $
 "args" <roleLabels args> "name" <job name> "task" <task name> "pods" <n>
 "priorityClassName" <name or ""> "template" <rendered pod template> "atlas" <bool>).
 
@@ -16,8 +16,9 @@ job_controller_util.go createJobPod). So the chart creates no PodGroup here.
 Long-running service: the pods restart in place (restartPolicy Always), and a
 pod that is evicted or fails restarts the whole Job - for a multi-pod instance
 all its pods, so the Ascend Operator builds a fresh hccl.json for them.
-RestartJob counts against maxRetry; past it Volcano v1.7.0 leaves the Job
-Failed (pkg/controllers/job/state/restarting.go). Without the Volcano
+RestartJob counts against maxRetry (clusterd.maxRetry in ClusterD mode, else
+gang.maxRetry); past it Volcano v1.7.0 leaves the Job Failed
+(pkg/controllers/job/state/restarting.go). Without the Volcano
 admission webhook nothing is defaulted, so queue, minAvailable, maxRetry and
 the task name are all set here.
 */}}
@@ -39,7 +40,7 @@ spec:
   schedulerName: volcano
   queue: {{ $v.gang.queue }}
   minAvailable: {{ ternary .pods 1 (and $v.gang.enabled (gt (int .pods) 1)) }}
-  maxRetry: {{ $v.clusterd.maxRetry | int }}
+  maxRetry: {{ ternary $v.clusterd.maxRetry $v.gang.maxRetry (eq (include "mindie-service.clusterd" $ctx) "true") | int }}
   {{- with .priorityClassName }}
   priorityClassName: {{ . }}
   {{- end }}
