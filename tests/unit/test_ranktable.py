@@ -22,7 +22,8 @@ Scenarios:
   json.loads recurses, the same nesting in the global ConfigMap or a pod's device annotation does not
   crash; a valid table still builds (device_ip "-1" only in a 1.2 table); the depth scan is not fooled
   by brackets or escaped quotes in strings; a pod IP that is not an IP is refused in the global table;
-  wait_for_ranktables raises the refusal even with --wait and patches nothing.
+  wait_for_ranktables raises the refusal even with --wait and patches nothing; `status` shows a
+  hostile global table (deep nesting, a status that is not one of the operator's) as "unreadable".
 """
 from __future__ import annotations
 
@@ -462,6 +463,7 @@ class TestWaitAndWrite:
 # -- hostile or broken per-instance tables (issue 22 item 3) ---------------------------------
 
 PREFILL = f"rings-config-{FULL}-prefill-0"
+GLOBAL_NAME = f"{FULL}-global-ranktable"
 
 
 def _with(mutate=None, text=None):
@@ -621,3 +623,20 @@ def test_the_command_refuses_even_with_wait_and_writes_nothing():
     with pytest.raises(errors.InvalidInput, match="server_list\\[0\\].host_ip is '\\$\\(reboot\\)'"):
         wait_for_ranktables(kube, "ns", REL, wait=True, seconds=5, timeout_text="5s", report=lambda m: None)
     assert kube.patched == []
+
+
+@pytest.mark.parametrize("text", ["[" * 50_000 + "]" * 50_000, '{"status": {"x": 1}}', '{"status": "\u001b[2J"}',
+                                  "not json"])
+def test_status_shows_a_hostile_global_table_as_unreadable(text):
+    from kubectl_ascend.mindie import mindie_services
+
+    labels = {"app.kubernetes.io/instance": REL, "app.kubernetes.io/part-of": "mindie-service",
+              "mindie.huawei.com/role": "coordinator"}
+    pods = [{"metadata": {"name": "c", "namespace": "ns", "labels": labels}, "spec": {"containers": []},
+             "status": {}}]
+    cm = {"metadata": {"name": GLOBAL_NAME, "namespace": "ns", "labels": {"app.kubernetes.io/instance": REL}},
+          "data": {GLOBAL_KEY: text}}
+    [svc] = mindie_services(_RanktableKube([cm], pods), pods)
+    assert svc["ranktable"] == "unreadable"
+    cm["data"][GLOBAL_KEY] = '{"status": "completed"}'
+    assert mindie_services(_RanktableKube([cm], pods), pods)[0]["ranktable"] == "completed"
