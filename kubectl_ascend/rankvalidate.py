@@ -17,7 +17,9 @@ The schema (Ascend/mind-cluster v26.0.0, component/ascend-operator/pkg/ranktable
   `server_id` (omitempty). Every id is a decimal string except the two int32s.
 - `common/common.go` buildServerInfo: `container_ip` is the pod's status.podIP, `host_ip` the node
   IP the device plugin put in the pod's annotation (the pod's status.hostIP), `server_id` the
-  annotation's server id (the host IP for one-pod-per-node jobs); getDeviceList numbers `rank_id`
+  annotation's server id (the host IP for one-pod-per-node jobs), `hardware_type` the pod's
+  `mind-cluster/hardware-type` annotation, which Volcano sets to "800I-A2-<memory>" or "800I-A3-<memory>"
+  (ascend-for-volcano internal/npu/base/task.go); getDeviceList numbers `rank_id`
   rankIndex * devices + position, so rank ids are unique in a table and device ids in a server;
   validateDeviceIP refuses device_ip "-1" (api.DeviceIPErrorCodeStr, a device whose IP the device
   plugin could not read) in version 1.0 tables.
