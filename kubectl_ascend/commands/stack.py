@@ -202,8 +202,8 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
     user, values_note = user_values(installed, given, reset_values)
     plan = plan_install(kube, helm, chart=chart, release=release, namespace=ns, user_values=with_user_record(user),
                         mindcluster=choice.release)
-    adoption = check_adoption(survey(kube, plan, accept_drift=accept_drift), plan, allowed=adopt, requested=mindcluster_version,
-                              supported=versions(), default=choice.version)
+    adoption = check_adoption(survey(kube, plan, accept_drift=accept_drift), plan, allowed=adopt,
+                              requested=mindcluster_version, supported=versions(), default=choice.version)
     out_fmt = fmt(settings, output)
     verb = "upgrade" if plan.existing else "install"
     say = info if out_fmt != "text" else click.echo
