@@ -14,7 +14,7 @@ help:
 dev:
 	@hack/dev.sh $(VENV)
 
-## tools: build the pinned toolchain (helm, helm-docs, kwok, etcd, Kubernetes, Volcano, containerd 2.x) into the cache
+## tools: build the pinned toolchain (helm, helm-docs, kwok, etcd, Kubernetes, Volcano, containerd 2.x) into the cache; apt-get containerd 1.x and openssl when missing
 tools:
 	@hack/tools.sh all
 
