@@ -30,7 +30,7 @@ from kubectl_ascend.releases import PER_FAMILY, SINGLE, Release, default_version
     volcano_kubernetes
 from kubectl_ascend.workloads import COMPONENT, COMPONENT_NAMES, PART_OF, components, pod_npu_requests, pod_state
 
-#: Kubernetes range MindCluster 7.3-26.1 claims (DESIGN.md §3.3); 1.19+ recommended.
+#: Kubernetes range MindCluster 7.3-26.1 claims (docs/domain.md, "MindCluster components"); 1.19+ recommended.
 KUBE_MIN, KUBE_RECOMMENDED_MIN, KUBE_MAX = (1, 17), (1, 19), (1, 34)
 VOLCANO_CM = ("volcano-system", "volcano-scheduler-configmap", "volcano-scheduler.conf")
 
@@ -467,7 +467,7 @@ def _volcano_version(cluster: Cluster) -> tuple[str | None, str] | None:
 
 
 def check_volcano_version(kube: KubeAPI, cluster: Cluster) -> list[Check]:
-    """The Volcano the scheduler image carries is one the release ships (DESIGN.md §3.6)."""
+    """The Volcano the scheduler image carries is one the release ships (docs/domain.md, "MindCluster releases")."""
     found = _volcano_version(cluster)
     if found is None:
         return []

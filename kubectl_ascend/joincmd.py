@@ -20,7 +20,7 @@ from kubectl_ascend.kubeapi import KubeAPI, KubeconfigView
 CLUSTER_INFO_NS = "kube-public"
 CLUSTER_INFO = "cluster-info"
 
-#: The RBAC kubeadm init creates so bootstrap tokens can join nodes (DESIGN.md §3.1).
+#: The RBAC kubeadm init creates so bootstrap tokens can join nodes (docs/domain.md, "Bootstrap tokens and the join command").
 #: name -> (kind of roleRef, roleRef name, subject kind, subject name)
 KUBEADM_BINDINGS: dict[str, tuple[str, str, str, str]] = {
     "kubeadm:kubelet-bootstrap": (
