@@ -140,14 +140,32 @@ run_controller() {
     log "running the real ${what} (${bin}) as ${ns}/${sa}"
     rc=0
     if [[ "${what}" == operator ]]; then
-      # controller-runtime's GetConfigOrDie reads KUBECONFIG; nothing listens (metrics "0", no probes).
-      KUBECONFIG="${creds}" "${bin}" -logFile="${workdir}/${what}/ascend-operator.log" || rc=$?
+      run_operator "${bin}" "${creds}" "${workdir}/${what}" || rc=$?
     else
       run_clusterd "${bin}" "${creds}" "${workdir}/${what}" "${ns}" "${ip}" || rc=$?
     fi
     log "the real ${what} exited with code ${rc}; restarting in 5s"
     sleep 5
   done
+}
+
+# The operator: controller-runtime's GetConfigOrDie reads KUBECONFIG; nothing listens
+# (metrics "0", no probes). For jobs with a ranktable volume it also creates
+# /user/mindx-dl/ranktable/<ns>.<job> (pkg/ranktable/utils/util.go GenRankTableDir; upstream
+# mounts that hostPath). As root it runs in a private mount namespace with this cluster's
+# own directory bound there (the host keeps only the empty mount point); otherwise the
+# directory cannot be created and the operator logs that and goes on.
+run_operator() {
+  local bin="$1" creds="$2" dir="$3"
+  if [[ "$(id -u)" != 0 ]]; then
+    KUBECONFIG="${creds}" "${bin}" -logFile="${dir}/ascend-operator.log"
+    return
+  fi
+  mkdir -p /user/mindx-dl/ranktable "${dir}/ranktable"
+  KUBECONFIG="${creds}" unshare --mount --propagation private -- /bin/sh -c '
+    set -e
+    mount --bind "$1/ranktable" /user/mindx-dl/ranktable
+    exec "$2" -logFile="$1/ascend-operator.log"' operator "${dir}" "${bin}"
 }
 
 # ClusterD reads in-cluster config only (rest.InClusterConfig: the token, ca.crt and
