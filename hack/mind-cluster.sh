@@ -119,6 +119,8 @@ build_clusterd() {
   log "clusterd ${MIND_CLUSTER_CLUSTERD_TAG}: built in $((SECONDS - start))s"
 }
 
+# run_operator / run_clusterd run in a background subshell and end in exec, so that
+# subshell's pid is the controller's own.
 # run_controller operator|clusterd ADMIN WORKDIR IP: wait for the chart's ServiceAccount,
 # get a token for it (hack/sa-kubeconfig.sh; ADMIN is used only for that) and run the
 # binary with it; when it exits (a missing RBAC rule, a token that no longer works
@@ -137,13 +139,30 @@ run_controller() {
     "${ASCEND_REPO_ROOT}/hack/sa-kubeconfig.sh" --kubeconfig "${admin}" --namespace "${ns}" \
       --serviceaccount "${sa}" --out "${creds}" --duration 48h --wait 31536000 >/dev/null \
       || { log "no token for ${ns}/${sa} yet; retrying in 5s"; sleep 5; continue; }
+    # Neither binary exits when its token stops working (they log Unauthorized forever), so the
+    # ServiceAccount is watched: recreated (a chart reinstall) or gone, the binary is stopped
+    # and started again with a fresh token.
+    local uid child now
+    uid="$(kubectl --kubeconfig "${admin}" get serviceaccount "${sa}" -n "${ns}" -o jsonpath='{.metadata.uid}')"
     log "running the real ${what} (${bin}) as ${ns}/${sa}"
-    rc=0
     if [[ "${what}" == operator ]]; then
-      run_operator "${bin}" "${creds}" "${workdir}/${what}" || rc=$?
+      run_operator "${bin}" "${creds}" "${workdir}/${what}" &
     else
-      run_clusterd "${bin}" "${creds}" "${workdir}/${what}" "${ns}" "${ip}" || rc=$?
+      run_clusterd "${bin}" "${creds}" "${workdir}/${what}" "${ns}" "${ip}" &
     fi
+    child=$!
+    while kill -0 "${child}" 2>/dev/null; do
+      sleep 3
+      now="$(kubectl --kubeconfig "${admin}" get serviceaccount "${sa}" -n "${ns}" --ignore-not-found \
+        -o jsonpath='{.metadata.uid}' 2>/dev/null)" || continue
+      if [[ "${now}" != "${uid}" ]]; then
+        log "ServiceAccount ${ns}/${sa} was deleted or recreated: stopping the real ${what} (its token is void)"
+        kill -TERM "${child}" 2>/dev/null || true
+        break
+      fi
+    done
+    rc=0
+    wait "${child}" || rc=$?
     log "the real ${what} exited with code ${rc}; restarting in 5s"
     sleep 5
   done
@@ -158,11 +177,10 @@ run_controller() {
 run_operator() {
   local bin="$1" creds="$2" dir="$3"
   if [[ "$(id -u)" != 0 ]]; then
-    KUBECONFIG="${creds}" "${bin}" -logFile="${dir}/ascend-operator.log"
-    return
+    KUBECONFIG="${creds}" exec "${bin}" -logFile="${dir}/ascend-operator.log"
   fi
   mkdir -p /user/mindx-dl/ranktable "${dir}/ranktable"
-  KUBECONFIG="${creds}" unshare --mount --propagation private -- /bin/sh -c '
+  KUBECONFIG="${creds}" exec unshare --mount --propagation private -- /bin/sh -c '
     set -e
     mount --bind "$1/ranktable" /user/mindx-dl/ranktable
     exec "$2" -logFile="$1/ascend-operator.log"' operator "${dir}" "${bin}"
@@ -188,7 +206,7 @@ run_clusterd() {
   printf '%s' "${ns}" > "${sadir}/namespace"
   chmod 600 "${sadir}/token"
   KUBERNETES_SERVICE_HOST="${host}" KUBERNETES_SERVICE_PORT="${port}" POD_IP="${ip}" NODE_NAME=mgmt-0 \
-    unshare --mount --propagation private -- /bin/sh -c '
+    exec unshare --mount --propagation private -- /bin/sh -c '
       set -e
       mount --bind "$1/run" /var/run
       mount --bind "$1/log" /var/log

@@ -12,9 +12,10 @@ the whole stack with ascend-clusterd enabled):
 - a PD release (2 prefill + 1 decode single-pod instances, Deployments/StatefulSets):
   the real operator completes every rings-config-*; then the operator emulator
   (hack/ascend_operator_emulator.py --once, same ServiceAccount) recomputes each one
-  from the same pods, and both must write the same ConfigMap data. Nothing is
-  ignored: the pods (and so IPs, UIDs, device annotation, hccl/rankIndex, which the
-  real operator set first) are the same for both, so every field is deterministic;
+  from the same pods (its ConfigMaps first reset to the chart's data), and both must
+  write the same ConfigMap data, every key. Nothing is ignored: the pods (IPs, UIDs,
+  device annotation, the hccl/rankIndex the real operator set) are the same for both,
+  so every field is deterministic;
   `kubectl ascend mindie ranktable` then builds its global table from the real
   operator's output;
 - a ClusterD-mode PD release (1P+1D, Volcano Jobs): the real operator fills the
@@ -30,8 +31,11 @@ the whole stack with ascend-clusterd enabled):
   release's own ms_controller.json (tests/contract/mindie_reader.py `_check_ranktable`,
   RankTableLoader.cpp): 4 groups need multi_node_infer_enable true;
 - ClusterD writes job-summary-<workload> ConfigMaps (labels outside-job-info=true,
-  ring-controller.atlas) into the release namespaces; `helm uninstall` leaves them and
-  `kubectl ascend uninstall` names them with the command that removes them.
+  ring-controller.atlas=ascend-910, no owner) into the release namespace; after `helm
+  uninstall` it marks them operator=delete, job_status=failed and, still running, deletes
+  them a minute later (clusterd pkg/domain/job/job_storage.go GetShouldDeleteJobKey). With
+  the stack (ClusterD) uninstalled first they stay: `kubectl ascend uninstall` names them,
+  and the command in the chart's NOTES removes exactly them.
 """
 from __future__ import annotations
 
@@ -43,6 +47,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.clusters import start_cluster, stop_cluster, wait_for_volcano
 from tests.contract import mindie_reader
@@ -97,7 +102,16 @@ def test_real_operator_and_emulator_write_the_same_rings_config(real, tmp_path):
         log = (Path(c.kubeconfig).parent / "clusters" / c.name / "logs" / "addon-ascend-operator-real.log").read_text()
         assert "running the real operator" in log
 
-        # The emulator, once, with the operator's ServiceAccount, on the same pods.
+        # The emulator, once, with the operator's ServiceAccount, on the same pods (their device
+        # annotation and hccl/rankIndex as the real operator left them), starting from the
+        # ConfigMaps as the chart rendered them so that every key it writes (or not) shows.
+        manifest = helm(c, "get", "manifest", "ds", "-n", ns).stdout
+        rendered = {d["metadata"]["name"]: d.get("data") or {} for d in yaml.safe_load_all(manifest)
+                    if d and d.get("kind") == "ConfigMap"}
+        for n in names:
+            cm = configmap(c, ns, n)
+            cm["data"] = rendered[n]
+            c.kubectl("replace", "-f", "-", input=json.dumps(cm))
         creds = _addons(c) / "operator" / "sa.kubeconfig"
         proc = subprocess.run([str(REPO_ROOT / ".venv" / "bin" / "python"),
                                str(REPO_ROOT / "hack" / "ascend_operator_emulator.py"), "--step", "operator",
