@@ -132,7 +132,8 @@ def test_real_operator_and_emulator_write_the_same_rings_config(real, tmp_path):
         assert not diffs, "the operator emulator disagrees with the real operator:\n" + "\n".join(diffs)
 
         # our global table from the real operator's per-instance tables
-        out = c.plugin("-n", ns, "mindie", "ranktable", "ds", "--wait", "--timeout", "60s", "-o", "json")
+        # ClusterD runs in this stack: --force writes the ConfigMap of a release not in ClusterD mode
+        out = c.plugin("-n", ns, "mindie", "ranktable", "ds", "--force", "--wait", "--timeout", "60s", "-o", "json")
         assert out.returncode == 0, out.stderr
         assert json.loads(out.stdout)["state"] in ("written", "unchanged")
 
