@@ -38,6 +38,10 @@ test: dev tools
 unit: dev
 	@hack/tools.sh helm && hack/test.sh -m "not e2e" tests/unit tests/chart tests/contract $(ARGS)
 
+## conformance: PD and ClusterD-mode e2e tests against Huawei's real Ascend Operator and ClusterD (MIND_CLUSTER_SRC=mind-cluster checkout or mirror)
+conformance: dev
+	@hack/conformance.sh $(ARGS)
+
 ## verify: ruff, shellcheck, mypy, helm lint of every chart, chart READMEs current (needs only helm, helm-docs, the venv)
 verify: dev
 	@hack/verify.sh
@@ -62,4 +66,4 @@ bench: dev tools
 dist: dev
 	@hack/dist.sh $(ARGS)
 
-.PHONY: chart-deps dist help dev tools cluster-up cluster-down demo test unit verify lint docs bench
+.PHONY: chart-deps conformance dist help dev tools cluster-up cluster-down demo test unit verify lint docs bench

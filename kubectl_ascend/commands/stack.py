@@ -240,6 +240,29 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
          lambda d: "next: kubectl ascend status; kubectl ascend doctor")
 
 
+# ClusterD writes a job-summary-<workload> ConfigMap per job it follows into the job's namespace, labelled
+# outside-job-info=true (mind-cluster v26.1.0 component/clusterd/pkg/domain/job/job_cm_util.go initCM,
+# getDefaultLabel). When the job goes it marks them job_status failed and deletes them a minute later
+# (pkg/domain/job/job_storage.go GetShouldDeleteJobKey, preDeleteToDeleteSecond) - only if ClusterD
+# still runs then and has not restarted (the pending deletion lives in its memory).
+JOB_SUMMARY_LABEL = "outside-job-info"
+
+
+def _job_summaries(settings: Settings) -> dict[str, list[str]]:
+    """ClusterD's job-summary ConfigMaps in every namespace, by namespace ({} when none or not listable)."""
+    try:
+        cms = settings.kube().list_configmaps(None, f"{JOB_SUMMARY_LABEL}=true")
+    except errors.Forbidden:
+        warn("cannot list ConfigMaps in all namespaces: ClusterD's job-summary-* ConfigMaps were not checked")
+        return {}
+    out: dict[str, list[str]] = {}
+    for cm in cms:
+        meta = cm["metadata"]
+        if meta["name"].startswith("job-summary-"):
+            out.setdefault(meta["namespace"], []).append(meta["name"])
+    return {n: sorted(v) for n, v in sorted(out.items())}
+
+
 @click.command("uninstall", cls=StrictCommand)
 @RELEASE_OPT
 @click.option("--wait/--no-wait", default=True, show_default=True, help="Wait until the release's objects are gone.")
@@ -247,7 +270,8 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
 @output_option
 @pass_settings
 def uninstall(settings: Settings, release: str, wait: bool, dry_run: str, output: str | None) -> None:
-    """Remove the stack's release. Lists everything it leaves: CRDs, namespaces, the default Queue, node labels."""
+    """Remove the stack's release. Lists everything it leaves: CRDs, namespaces, the default Queue, node labels,
+    ClusterD's job-summary-* ConfigMaps in job namespaces."""
     from kubectl_ascend.labels import OWNED_KEYS
     from kubectl_ascend.install import CRDS
 
@@ -258,11 +282,13 @@ def uninstall(settings: Settings, release: str, wait: bool, dry_run: str, output
                               "(pass -n NAMESPACE / --release NAME)")
     if dry_run == "none":
         helm.uninstall(release, ns, wait=wait)
+    summaries = _job_summaries(settings)
     kept = {
         "customResourceDefinitions": list(CRDS),
         "namespaces": sorted({ns, "mindx-dl", "volcano-system"}),
         "queues": ["default"],
         "nodeLabels": list(OWNED_KEYS),
+        "jobSummaries": summaries,
     }
     text = (f"release {release} {'would be uninstalled' if dry_run != 'none' else 'uninstalled'} from {ns}.\n"
             "Kept on purpose (jobs, queues, logs and ranktables of other users live there):\n"
@@ -270,7 +296,10 @@ def uninstall(settings: Settings, release: str, wait: bool, dry_run: str, output
             f"  - namespaces: {', '.join(kept['namespaces'])}  (kubectl delete namespace NAME)\n"
             "  - Volcano queue 'default'  (kubectl delete queue default, before its CRD)\n"
             f"  - node labels set by label-node: {', '.join(OWNED_KEYS)}  (kubectl label nodes --all "
-            + " ".join(f"{k}-" for k in OWNED_KEYS) + ")")
+            + " ".join(f"{k}-" for k in OWNED_KEYS) + ")"
+            + "".join(f"\n  - job-summary ConfigMaps left by ClusterD in namespace {n}: {', '.join(names)}  "
+                      f"(kubectl delete configmap -n {n} -l {JOB_SUMMARY_LABEL}=true)"
+                      for n, names in summaries.items()))
     emit({"release": release, "namespace": ns, "uninstalled": dry_run == "none", "dryRun": dry_run != "none",
           "kept": kept}, fmt(settings, output), lambda d: text)
 
