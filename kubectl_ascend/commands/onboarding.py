@@ -9,7 +9,7 @@ import click
 from kubectl_ascend import errors, tokens
 from kubectl_ascend.commands._common import Settings, StrictCommand, StrictGroup, dry_run_option, fmt, output_option, \
     pass_settings, usage_check
-from kubectl_ascend.output import emit, info, table, warn
+from kubectl_ascend.output import emit, info, say, table, warn
 
 #: The shortest --ttl: a token must outlive copying the command to the new server.
 MIN_TTL = "1m"
@@ -79,13 +79,13 @@ def join_cmd(settings: Settings, ttl: str, allow_non_expiring: bool, description
         emit(result.public(reveal), out_fmt)
     elif dry_run != "none":
         info(f"dry run ({dry_run}): would create Secret {tokens.NAMESPACE}/{tokens.SECRET_PREFIX}{result.token_id}")
-        click.echo(result.public(False)["command"])
+        say(result.public(False)["command"])
     elif output_file:
         exp = tokens.rfc3339(result.expiration) if result.expiration else "never"
-        click.echo(f"join script written to {output_file} (token {result.token_id}, expires {exp}); "
+        say(f"join script written to {output_file} (token {result.token_id}, expires {exp}); "
                    "copy it to the new server and run it as root, then delete it")
     else:
-        click.echo(result.command)
+        say(result.command)
 
 
 @click.group("token", cls=StrictGroup)

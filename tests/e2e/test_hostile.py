@@ -621,3 +621,76 @@ def test_kubectl_flag_forms_after_the_subcommand(cluster):
         assert proc.returncode == 1 and "in namespace kube-public" in proc.stderr, (form, proc.stderr)
     dry = cluster.plugin("label-node", EXISTING_NODE, "--dry-run", "-o", "json")
     assert dry.returncode == 0 and json.loads(dry.stdout)["dryRun"] is True
+
+
+# -- terminal control sequences planted in the cluster -------------------------------------------
+
+#: retitle the terminal, clear it, fake a green PASS, hide what follows; then a C1 CSI and a fake line
+TERMINAL_ATTACK = "\x1b]0;pwned\x07\x1b[2J\x1b[32m[PASS] all checks passed\x1b[8m\u009b31m\nerror: none"
+#: bytes no output may carry: C0 controls but tab and newline, DEL (C1 controls are checked after decoding)
+CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]")
+C1_CONTROLS = re.compile("[\u0080-\u009f]")
+
+
+def _raw_plugin(cluster, *args: str) -> subprocess.CompletedProcess:
+    """The CLI with stdout/stderr captured as bytes: what a terminal would receive."""
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "kubectl_ascend", "--kubeconfig", cluster.kubeconfig, *args],
+                          capture_output=True, timeout=300)
+
+
+def _no_terminal_controls(proc: subprocess.CompletedProcess) -> None:
+    for stream in (proc.stdout, proc.stderr):
+        assert not CONTROL_BYTES.search(stream), stream[max(0, CONTROL_BYTES.search(stream).start() - 40):][:80]
+        assert not C1_CONTROLS.search(stream.decode("utf-8", "replace")), stream
+
+
+@contextlib.contextmanager
+def _terminal_plants(cluster, namespace: str) -> Iterator[None]:
+    """What any user with create rights can write: an image tag, Helm annotations, a token description."""
+    token_id = secrets.token_hex(3)
+    docs = [
+        {"apiVersion": "apps/v1", "kind": "Deployment",
+         "metadata": {"name": "planted-scheduler", "namespace": namespace,
+                      "labels": {"app.kubernetes.io/part-of": "mindcluster",
+                                 "app.kubernetes.io/component": "volcano-scheduler"}},
+         "spec": {"replicas": 0, "selector": {"matchLabels": {"planted": "yes"}},
+                  "template": {"metadata": {"labels": {"planted": "yes"}},
+                               "spec": {"containers": [{"name": "c",
+                                                        "image": "volcano:v1.9.0-" + TERMINAL_ATTACK + "x"}]}}}},
+        # an object the chart renders, claimed by a "release" whose name is the attack: install refuses it
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+         "metadata": {"name": "volcano-scheduler",
+                      "annotations": {"meta.helm.sh/release-name": "x" + TERMINAL_ATTACK,
+                                      "meta.helm.sh/release-namespace": TERMINAL_ATTACK}}, "rules": []},
+        {"apiVersion": "v1", "kind": "Secret", "type": "bootstrap.kubernetes.io/token",
+         "metadata": {"name": f"bootstrap-token-{token_id}", "namespace": "kube-system"},
+         "stringData": {"token-id": token_id, "token-secret": secrets.token_hex(8),
+                        "usage-bootstrap-authentication": "true", "description": TERMINAL_ATTACK}},
+    ]
+    cluster.kubectl("create", "-f", "-", input=yaml.safe_dump_all(docs))
+    try:
+        yield
+    finally:
+        cluster.kubectl("delete", "clusterrole", "volcano-scheduler", "--ignore-not-found")
+        cluster.kubectl("delete", "secret", "-n", "kube-system", f"bootstrap-token-{token_id}", "--ignore-not-found")
+
+
+def test_cluster_text_cannot_drive_the_terminal(cluster, namespace):
+    """Planted ESC/BEL/C1 sequences reach no output byte; they are shown escaped (kubectl's `^[`)."""
+    with _npu_labels(cluster), _terminal_plants(cluster, namespace):
+        before = _state(cluster)
+        runs = {"status": _raw_plugin(cluster, "status"), "doctor": _raw_plugin(cluster, "doctor"),
+                "token list": _raw_plugin(cluster, "token", "list"), "install": _raw_plugin(cluster, "install"),
+                "install -v": _raw_plugin(cluster, "install", "-v")}
+        after = _state(cluster)
+    for what, proc in runs.items():
+        _no_terminal_controls(proc)
+        assert b"^[]0;pwned\\x07^[[2J^[[32m[PASS]" in proc.stdout + proc.stderr, (what, proc.stdout, proc.stderr)
+    assert runs["install"].returncode == 1
+    err = runs["install"].stderr.decode()
+    assert err.startswith("error: cannot take over 1 existing object(s); nothing was changed: ClusterRole "
+                          "volcano-scheduler belongs to Helm release x^[]0;pwned") and err.count("\n") == 1, err
+    assert before == after, "a refused install changed the cluster"
+    assert "\\x9b31m\\nerror: none" in runs["status"].stdout.decode()  # one line, the fake line made visible
