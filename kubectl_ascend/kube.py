@@ -33,6 +33,7 @@ import os
 import random
 import threading
 import time
+from decimal import Decimal
 from typing import Any, Iterator
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -51,6 +52,21 @@ RETRY_SECONDS = 20.0
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+def quantity(value: Any) -> Decimal:
+    """A resource quantity as Kubernetes reads it: "8", "1k" (1000), "2Ki" (2048), "500m" (0.5).
+
+    The client's kubernetes.utils.quantity.parse_quantity, the Python twin of apimachinery's
+    resource.ParseQuantity (pkg/api/resource/quantity.go). ValueError when `value` is not a
+    quantity (or not a finite one).
+    """
+    from kubernetes.utils.quantity import parse_quantity
+
+    q: Decimal = parse_quantity(value)
+    if not q.is_finite():
+        raise ValueError(f"{value!r} is not a finite quantity")
+    return q
 
 
 class KubeconfigInfo:

@@ -694,3 +694,36 @@ def test_cluster_text_cannot_drive_the_terminal(cluster, namespace):
                           "volcano-scheduler belongs to Helm release x^[]0;pwned") and err.count("\n") == 1, err
     assert before == after, "a refused install changed the cluster"
     assert "\\x9b31m\\nerror: none" in runs["status"].stdout.decode()  # one line, the fake line made visible
+
+
+# -- resource quantities any pod creator writes -----------------------------------------------------
+
+def _pod(name: str, namespace: str, node: str, requests: dict[str, str], labels: dict[str, str] | None = None,
+         command: list[str] | None = None) -> dict:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": namespace, "labels": labels or {}},
+            "spec": {"nodeName": node, "tolerations": [{"operator": "Exists"}],
+                     "containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10", "command": command,
+                                     "resources": {"requests": requests, "limits": requests}}]}}
+
+
+def test_npu_quantities_are_parsed_as_kubernetes_does(cluster, namespace):
+    """`huawei.com/Ascend910: "1k"` is a valid quantity (1000): status counts it, doctor reports the pod."""
+    docs = [_pod("kilo", namespace, EXISTING_NODE, {"huawei.com/Ascend910": "1k"}),
+            _pod("two", namespace, EXISTING_NODE, {"huawei.com/Ascend910": "2"}),
+            # a device plugin with -volcanoType=true makes doctor look at every pod's NPU request
+            _pod("planted-device-plugin", namespace, EXISTING_NODE, {},
+                 {"app.kubernetes.io/part-of": "mindcluster", "app.kubernetes.io/component": "device-plugin"},
+                 ["device-plugin", "-volcanoType=true"])]
+    cluster.kubectl("create", "-f", "-", input=yaml.safe_dump_all(docs))
+    status = cluster.plugin("status", "-o", "json")
+    assert status.returncode == 0, status.stderr
+    node = next(n for n in json.loads(status.stdout)["nodes"] if n["node"] == EXISTING_NODE)
+    assert node["npuRequested"] == 1002
+    text = cluster.plugin("status")
+    assert text.returncode == 0 and "8/8/1002" in text.stdout, text.stderr
+    doctor = cluster.plugin("doctor", "-o", "json")
+    assert "internal error" not in doctor.stderr, doctor.stderr
+    checks = {c["check"]: c for c in json.loads(doctor.stdout)["checks"]}
+    assert checks["npu-requests"]["status"] == "WARN"
+    assert checks["npu-requests"]["message"] == (f"1 pod(s) request NPUs no node can give: {namespace}/kilo "
+                                                 "(huawei.com/Ascend910: 1k = 1000, the largest node has 8)")
