@@ -198,6 +198,14 @@ def _check_server(server: Any, path: str, cluster: str) -> str:
     if u.scheme not in ("https", "http") or not u.hostname:
         raise errors.KubeConfigError(
             f"kubeconfig {path}: {where}: server {server!r} is not an http(s) URL with a host")
+    if "?" in server or "#" in server:
+        # client-go keeps only scheme, host and path of the server (rest.DefaultServerURL) and builds each
+        # request's query itself (rest.Request.URL), so kubectl silently drops these; appended to a request
+        # path they would swallow it and every request would reach the API root: an empty answer, not an error.
+        part = "a query string" if "?" in server.split("#", 1)[0] else "a fragment"
+        raise errors.KubeConfigError(
+            f"kubeconfig {path}: {where}: server {server!r} has {part}; an API server URL is "
+            "https://HOST[:PORT][/PATH], with nothing after a '?' or '#'")
     try:
         port = u.port
     except ValueError:

@@ -140,6 +140,11 @@ CASES: list[Case] = [
          "error: kubeconfig {kc:clusters-map}: clusters must be a list"),
     Case("kubeconfig-bad-ca", ["--kubeconfig", "{kc:bad-ca}", "token", "list"], 1, "error: kubeconfig {kc:bad-ca}: "),
     Case("kubeconfig-bad-port", ["--kubeconfig", "{kc:bad-port}", "token", "list"], 1, "error: kubeconfig {kc:bad-port}: "),
+    # a query string or fragment would swallow every request path: token list said "none" while tokens existed
+    Case("kubeconfig-server-query", ["--kubeconfig", "{kc:server-query}", "token", "list"], 1,
+         "error: kubeconfig {kc:server-query}: cluster ", setup="token"),
+    Case("kubeconfig-server-fragment", ["--kubeconfig", "{kc:server-fragment}", "status"], 1,
+         "error: kubeconfig {kc:server-fragment}: cluster "),
     Case("kubeconfig-no-context", ["--context", "nope", "token", "list"], 1, "error: context 'nope' (--context) is not defined"),
     Case("kubeconfig-hostile-server", ["--kubeconfig", "{kc:hostile-server}", "join-cmd"], 1,
          "error: kubeconfig {kc:hostile-server}: "),
@@ -384,6 +389,10 @@ def _kubeconfigs(cluster, tmp: Path) -> dict[str, str]:
     bad_port = json.loads(json.dumps(base))
     bad_port["clusters"][0]["cluster"]["server"] = "https://127.0.0.1:99999"
     write("bad-port", bad_port)
+    for name, tail in (("server-query", "?x=1"), ("server-fragment", "#top")):
+        doc = json.loads(json.dumps(base))
+        doc["clusters"][0]["cluster"]["server"] += tail
+        write(name, doc)
     hostile = json.loads(json.dumps(base))
     hostile["clusters"][0]["cluster"]["server"] = "https://$(touch {marker}):6443"
     write("hostile-server", hostile)
