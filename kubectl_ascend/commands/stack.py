@@ -153,7 +153,8 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
 
     On an upgrade, the -f/--set values of the installed release are kept (this run's
     -f/--set go on top of them) unless --reset-values is given; every run says which.
-    Ctrl-C while waiting says what was applied and what is not ready yet (exit 130).
+    Ctrl-C while waiting says what was applied and what is not ready yet; Ctrl-C while helm
+    applies says the state helm left the release in and the command that recovers it (exit 130).
 
     With mindie-service enabled on a cluster that does not serve Volcano's CRDs yet, the
     release is applied in two steps (the stack, then mindie-service): Helm cannot map a
