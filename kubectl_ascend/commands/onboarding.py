@@ -63,6 +63,9 @@ def join_cmd(settings: Settings, ttl: str, allow_non_expiring: bool, description
                                "add --allow-non-expiring if that is really what you want")
     if allow_non_expiring and duration.total_seconds() != 0:
         raise click.UsageError("--allow-non-expiring only applies with --ttl 0")
+    if output_file == "":
+        # an empty path is no file: going on would print the token on the terminal it was meant to avoid
+        raise click.UsageError("--output-file needs a path (it was empty)")
     if output_file and fmt(settings, output) != "text":
         raise click.UsageError("--output-file keeps the token off the terminal; it cannot be combined with -o json|yaml")
     req = JoinRequest(ttl=duration, description=description, endpoint=endpoint, node_name=node_name,

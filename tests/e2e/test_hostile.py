@@ -106,6 +106,8 @@ CASES: list[Case] = [
     Case("output-file-exists", ["join-cmd", "--output-file", "{existing_file}"], 1, "error: --output-file "),
     Case("output-file-no-dir", ["join-cmd", "--output-file", "/nonexistent-dir/join.sh"], 1,
          "error: --output-file /nonexistent-dir/join.sh: directory /nonexistent-dir does not exist"),
+    Case("output-file-empty", ["join-cmd", "--output-file", ""], 2, "error: --output-file needs a path (it was empty)"),
+    Case("output-file-empty-eq", ["join-cmd", "--output-file="], 2, "error: --output-file needs a path"),
     Case("output-file-json", ["join-cmd", "--output-file", "{new_file}", "-o", "json"], 2,
          "error: --output-file keeps the token off the terminal"),
     Case("description-newline", ["join-cmd", "--description", "a\nb"], 2,
@@ -736,3 +738,10 @@ def test_npu_quantities_are_parsed_as_kubernetes_does(cluster, namespace):
     assert checks["npu-requests"]["status"] == "WARN"
     assert checks["npu-requests"]["message"] == (f"1 pod(s) request NPUs no node can give: {namespace}/kilo "
                                                  "(huawei.com/Ascend910: 1k = 1000, the largest node has 8)")
+
+
+@pytest.mark.parametrize("endpoint", ["[::ffff:127.0.0.1]:6443", "0x7f.1:6443", "[::1]"])
+def test_loopback_endpoint_however_written_is_warned_about(cluster, endpoint):
+    proc = cluster.plugin("join-cmd", "--dry-run=client", "--endpoint", endpoint)
+    assert proc.returncode == 0, proc.stderr
+    assert "is a loopback address a new node cannot reach" in proc.stderr, proc.stderr
