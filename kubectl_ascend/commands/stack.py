@@ -11,7 +11,7 @@ import yaml
 from kubectl_ascend import errors
 from kubectl_ascend.commands._common import Settings, StrictCommand, dry_run_option, fmt, output_option, pass_settings, \
     usage_check
-from kubectl_ascend.output import emit, info, table, warn
+from kubectl_ascend.output import emit, escape, info, say as say_out, table, warn
 
 
 def _release_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -153,7 +153,8 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
 
     On an upgrade, the -f/--set values of the installed release are kept (this run's
     -f/--set go on top of them) unless --reset-values is given; every run says which.
-    Ctrl-C while waiting says what was applied and what is not ready yet (exit 130).
+    Ctrl-C while waiting says what was applied and what is not ready yet; Ctrl-C while helm
+    applies says the state helm left the release in and the command that recovers it (exit 130).
 
     With mindie-service enabled on a cluster that does not serve Volcano's CRDs yet, the
     release is applied in two steps (the stack, then mindie-service): Helm cannot map a
@@ -192,7 +193,7 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
                               supported=versions(), default=choice.version)
     out_fmt = fmt(settings, output)
     verb = "upgrade" if plan.existing else "install"
-    say = info if out_fmt != "text" else click.echo
+    say = info if out_fmt != "text" else say_out
     dry = dry_run != "none"
     say(f"{'Would ' + verb if dry else {'install': 'Installing', 'upgrade': 'Upgrading'}[verb]} release {release} "
         f"in namespace {ns}:")
@@ -216,7 +217,7 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
               "userValues": user, "values": plan.profile.values, "objects": objects,
               "adoption": adoption.as_dict(), "twoStepsFor": plan.first_creates},
              out_fmt, lambda d: (f"dry run: {len(adoption.rows)} existing object(s) would be taken over:\n"
-                                 f"{takeover}\n" + "".join(f"  {r.ref}: {r.reason}\n" for r in adoption.rows
+                                 f"{takeover}\n" + "".join(f"  {r.ref}: {escape(r.reason)}\n" for r in adoption.rows
                                                             if r.action != "adopt") + "\n"
                                  if adoption.rows else "")
              + f"dry run: {len(objects)} object(s) would be applied:\n"
@@ -332,7 +333,8 @@ def status(settings: Settings, output: str | None) -> None:
                                    [[s["release"], s["namespace"], s["mode"],
                                      " ".join(f"{k}={v['ready']}/{v['pods']}" for k, v in s["roles"].items()),
                                      s["npus"], s["ranktable"] or "-"] for s in d["services"]])
-            gangs = [f"  {s['namespace']}/{s['release']} {gang_line(i)}" for s in d["services"] for i in s["instances"]]
+            gangs = [f"  {s['namespace']}/{s['release']} {escape(gang_line(i))}" for s in d["services"]
+                     for i in s["instances"]]
             if gangs:
                 out += "\n\nGang scheduling (Volcano PodGroups, per instance):\n" + "\n".join(gangs)
         return out
@@ -365,9 +367,10 @@ def doctor(settings: Settings, release: str, mindcluster_version: str | None, ou
     def text(d: dict[str, Any]) -> str:
         lines = [f"profile: {choice.summary()}"]
         for c in d["checks"]:
-            lines.append(f"[{c['status']}] {c['check']}: {c['message']}")
+            # one line each: a check's message may quote the cluster (image tags, Volcano's reasons)
+            lines.append(f"[{c['status']}] {c['check']}: {escape(c['message'])}")
             if c["fix"] and c["status"] != "PASS":
-                lines.append(f"       fix: {c['fix']}")
+                lines.append(f"       fix: {escape(c['fix'])}")
         n = {s: sum(c["status"] == s for c in d["checks"]) for s in ("PASS", "WARN", "FAIL")}
         lines.append(f"{n['PASS']} passed, {n['WARN']} warnings, {n['FAIL']} failed")
         return "\n".join(lines)
