@@ -14,7 +14,7 @@ help:
 dev:
 	@hack/dev.sh $(VENV)
 
-## tools: build the pinned toolchain (helm, helm-docs, kwok, etcd, Kubernetes, Volcano, containerd 2.x) into the cache
+## tools: build the pinned toolchain (helm, helm-docs, kwok, etcd, Kubernetes, Volcano, containerd 2.x) into the cache; apt-get containerd 1.x and openssl when missing
 tools:
 	@hack/tools.sh all
 
@@ -37,6 +37,10 @@ test: dev tools
 ## unit: unit, chart and contract tests: no cluster, builds only helm (ARGS="-k name" to narrow)
 unit: dev
 	@hack/tools.sh helm && hack/test.sh -m "not e2e" tests/unit tests/chart tests/contract $(ARGS)
+
+## conformance: PD and ClusterD-mode e2e tests against Huawei's real Ascend Operator and ClusterD (MIND_CLUSTER_SRC=mind-cluster checkout or mirror)
+conformance: dev
+	@hack/conformance.sh $(ARGS)
 
 ## verify: ruff, shellcheck, mypy, helm lint of every chart, chart READMEs current (needs only helm, helm-docs, the venv)
 verify: dev
@@ -62,4 +66,4 @@ bench: dev tools
 dist: dev
 	@hack/dist.sh $(ARGS)
 
-.PHONY: chart-deps dist help dev tools cluster-up cluster-down demo test unit verify lint docs bench
+.PHONY: chart-deps conformance dist help dev tools cluster-up cluster-down demo test unit verify lint docs bench

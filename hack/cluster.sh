@@ -6,7 +6,7 @@
 # installed, with the chart's ServiceAccounts).
 #
 #   hack/cluster.sh up [--bare] [--layout default|single|all-models | --nodes N] [--merge-kubeconfig] [--no-volcano]
-#                      [--long-running-jobs]
+#                      [--long-running-jobs] [--operator emulated|real|none] [--clusterd real|none]
 #   hack/cluster.sh down          # stops every process, removes every file (also after a crash)
 #   hack/cluster.sh kubeconfig    # prints the kubeconfig path
 #
@@ -19,6 +19,17 @@
 # new cluster's stage skips pods with restartPolicy Always (a batch/v1 Job's
 # pods are Never/OnFailure and still complete): the saved kwok config is
 # edited and the cluster restarted once (kwokctl stop/start, ~3 s).
+# --operator: what fills the ranktables. emulated (default, what CI uses):
+# hack/ascend_operator_emulator.py; real: Huawei's Ascend Operator built from
+# the mind-cluster tree named by MIND_CLUSTER_SRC (hack/mind-cluster.sh); none:
+# nothing. --clusterd real: also run Huawei's ClusterD (same source) as a host
+# process; it serves gRPC on a loopback address written to
+# addons/clusterd.addr in the cluster dir (default none: the chart's ClusterD
+# pod is a KWOK pod that runs nothing). Both run as their chart's
+# ServiceAccount once the chart is installed. With MIND_CLUSTER_SRC set the
+# binaries are built (or found cached) first, else the cached ones are used.
+# The device-plugin stand-in (the
+# pod device annotation) runs in every mode.
 # --merge-kubeconfig (what `make cluster-up` passes) also adds the context
 # kwok-<name> to your kubeconfig and switches to it, as kind does; `down`
 # removes it again. Without it your kubeconfig is never touched.
@@ -198,7 +209,7 @@ PY
 }
 
 cluster_up() {
-  local bare=false layout=default nodes="" merge=false volcano=true long_jobs=false
+  local bare=false layout=default nodes="" merge=false volcano=true long_jobs=false operator=emulated clusterd=none
   while [[ $# -gt 0 ]]; do
     case "$1" in
       --bare) bare=true ;;
@@ -207,10 +218,22 @@ cluster_up() {
       --merge-kubeconfig) merge=true ;;
       --no-volcano) volcano=false ;;
       --long-running-jobs) long_jobs=true ;;
+      --operator) operator="${2:-}"; shift ;;
+      --clusterd) clusterd="${2:-}"; shift ;;
       *) die "unknown option '$1' (see hack/cluster.sh header)" ;;
     esac
     shift
   done
+  case "${operator}" in emulated|real|none) ;; *) die "--operator must be emulated, real or none, not '${operator}'" ;; esac
+  case "${clusterd}" in real|none) ;; *) die "--clusterd must be real or none, not '${clusterd}'" ;; esac
+  local py; py="$(python_bin)"
+  "${py}" -I -c 'import kubectl_ascend' 2>/dev/null \
+    || die "the kubectl_ascend package is not installed for ${py}: run 'make dev' in ${ASCEND_REPO_ROOT} first"
+  # real controllers: built from MIND_CLUSTER_SRC when set (instant when cached), else what the cache holds
+  local mc="${ASCEND_REPO_ROOT}/hack/mind-cluster.sh"
+  if [[ "${operator}" == real || "${clusterd}" == real ]] && [[ -n "${MIND_CLUSTER_SRC:-}" ]]; then "${mc}" build; fi
+  if [[ "${operator}" == real ]]; then "${mc}" path operator >/dev/null; fi
+  if [[ "${clusterd}" == real ]]; then "${mc}" path clusterd >/dev/null; "${mc}" path subscriber >/dev/null; fi
   local start=${SECONDS}
   local tools=(helm kwok etcd kube)
   [[ "${volcano}" == true ]] && tools+=(volcano)
@@ -241,7 +264,6 @@ cluster_up() {
   else
     emulate_kubeadm
   fi
-  local py; py="$(python_bin)"
   if [[ -n "${nodes}" ]]; then
     "${py}" "${ASCEND_REPO_ROOT}/hack/nodes.py" --kubeconfig "${KUBECONFIG_OUT}" --nodes "${nodes}"
   else
@@ -250,8 +272,23 @@ cluster_up() {
   kctl wait --for=condition=Ready nodes --all --timeout=600s >/dev/null
   # Stand-ins for the Ascend Operator (ranktables) and the device plugin (pod device
   # annotation); each waits for its chart's ServiceAccount and runs with that chart's RBAC.
-  start_addon ascend-operator-emulator "${ASCEND_REPO_ROOT}/hack/ascend-operator-emulator.sh" \
-    --step operator --kubeconfig "${KUBECONFIG_OUT}" --workdir "${ADDON_DIR}"
+  case "${operator}" in
+    emulated)
+      start_addon ascend-operator-emulator "${ASCEND_REPO_ROOT}/hack/ascend-operator-emulator.sh" \
+        --step operator --kubeconfig "${KUBECONFIG_OUT}" --workdir "${ADDON_DIR}" ;;
+    real)
+      start_addon ascend-operator-real "${ASCEND_REPO_ROOT}/hack/mind-cluster.sh" run operator \
+        --kubeconfig "${KUBECONFIG_OUT}" --workdir "${ADDON_DIR}" ;;
+  esac
+  if [[ "${clusterd}" == real ]]; then
+    # a loopback address of its own per cluster, so clusters side by side each get :8899
+    local sum; sum="$(printf '%s' "${CLUSTER}" | cksum | cut -d' ' -f1)"
+    local ip="127.$(( sum % 200 + 20 )).$(( sum / 200 % 250 + 1 )).1"
+    mkdir -p "${ADDON_DIR}"
+    printf '%s:8899\n' "${ip}" > "${ADDON_DIR}/clusterd.addr"
+    start_addon clusterd-real "${ASCEND_REPO_ROOT}/hack/mind-cluster.sh" run clusterd \
+      --kubeconfig "${KUBECONFIG_OUT}" --workdir "${ADDON_DIR}" --ip "${ip}"
+  fi
   start_addon device-plugin-emulator "${ASCEND_REPO_ROOT}/hack/ascend-operator-emulator.sh" \
     --step device-plugin --kubeconfig "${KUBECONFIG_OUT}" --workdir "${ADDON_DIR}"
   if [[ "${volcano}" == true ]]; then
@@ -288,7 +325,7 @@ main() {
     up) shift; cluster_up "$@" ;;
     down) cluster_down ;;
     kubeconfig) printf '%s\n' "${KUBECONFIG_OUT}" ;;
-    *) die "usage: hack/cluster.sh up [--bare] [--layout NAME | --nodes N] [--no-volcano] | down | kubeconfig" ;;
+    *) die "usage: hack/cluster.sh up [--bare] [--layout NAME | --nodes N] [--no-volcano] [--operator emulated|real|none] [--clusterd real|none] | down | kubeconfig" ;;
   esac
 }
 

@@ -92,8 +92,23 @@ build_volcano() {
   mv "${OUT}/controller-manager" "${OUT}/vc-controller-manager"
 }
 
+# Debian packages the tests run for real: containerd 1.x (`containerd config default` /
+# `config dump` in the docker-runtime installer tests; 2.x is built above) and openssl
+# (the CA-hash tests). Installed with apt-get when missing and we are root, else named.
+install_debian() {
+  local cmd="$1" pkg="$2"
+  command -v "${cmd}" >/dev/null 2>&1 && return 0
+  if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    log "${pkg}: installing the Debian package"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkg}" >/dev/null
+  else
+    die "${cmd} is needed by the tests: install the ${pkg} package (e.g. sudo apt-get install ${pkg})"
+  fi
+}
+
 install_one() {
   case "$1" in
+    debian) install_debian containerd containerd; install_debian openssl openssl ;;
     helm) build_once helm "${HELM_VERSION}" helm -- build_helm ;;
     kwok) build_once kwok "${KWOK_VERSION}" kwok kwokctl -- build_kwok ;;
     helm-docs) build_once helm-docs "${HELM_DOCS_VERSION}" helm-docs -- build_helm_docs ;;
@@ -101,9 +116,9 @@ install_one() {
     kube) build_once kube "${KUBE_VERSION}" kube-apiserver kube-controller-manager kube-scheduler kubeadm kubectl -- build_kube ;;
     volcano) build_once volcano "${VOLCANO_VERSION}" vc-scheduler vc-controller-manager -- build_volcano ;;
     containerd2) build_once containerd2 "${CONTAINERD2_VERSION}" containerd2 -- build_containerd2 ;;
-    all) local t; for t in helm helm-docs kwok etcd kube volcano containerd2; do install_one "${t}"; done ;;
+    all) local t; for t in helm helm-docs kwok etcd kube volcano containerd2 debian; do install_one "${t}"; done ;;
     path) printf '%s\n' "${ASCEND_TOOLS_BIN}" ;;
-    *) die "unknown tool '$1' (expected one of: all helm helm-docs kwok etcd kube volcano containerd2 path)" ;;
+    *) die "unknown tool '$1' (expected one of: all helm helm-docs kwok etcd kube volcano containerd2 debian path)" ;;
   esac
 }
 

@@ -51,6 +51,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from kubectl_ascend import errors
+from kubectl_ascend.output import escape
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 HELM = "Helm"
@@ -422,7 +423,7 @@ def refusal(rows: list[Row]) -> str | None:
     if not bad:
         return None
     return (f"cannot take over {len(bad)} existing object(s); nothing was changed: "
-            + "; ".join(f"{r.ref} {r.reason}" for r in bad))
+            + "; ".join(f"{r.ref} {escape(r.reason)}" for r in bad))  # reasons quote annotations
 
 
 def needs_adopt(rows: list[Row], release: str) -> str:

@@ -14,7 +14,7 @@ import click
 from kubectl_ascend import __version__, errors
 from kubectl_ascend.commands._common import GLOBAL_WITH_VALUE, DRY_RUN_MODES, Settings, StrictGroup, hoist_global_options, \
     output_option, pass_settings, fmt, usage_check
-from kubectl_ascend.output import FORMATS, emit
+from kubectl_ascend.output import FORMATS, emit, error, info
 
 _VERBOSE = {"on": False}
 
@@ -86,8 +86,11 @@ def cli(ctx: click.Context, kubeconfig: str | None, context: str | None, namespa
     if verbose:  # logging costs ~14 ms to import: only when asked for
         import logging
 
-        logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO,
-                            format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+        from kubectl_ascend.output import LogFormatter
+
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(LogFormatter("%(levelname)s %(name)s: %(message)s"))
+        logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO, handlers=[handler])
         # The kubernetes client logs request bodies at DEBUG (bootstrap tokens among them): keep it quiet.
         for noisy in ("kubernetes", "urllib3"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -143,38 +146,34 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except click.exceptions.Abort:  # click turns Ctrl-C outside our own handlers into Abort
-        sys.stderr.write("error: interrupted; nothing more was done\n")
+        error("interrupted; nothing more was done")
         _exit_now(130)
     except click.UsageError as e:
         cmd = e.ctx.command_path if e.ctx else f"kubectl ascend {_command_words(argv)}"
-        sys.stderr.write(f"error: {_usage_message(e)}\nSee '{cmd} --help' for usage.\n")
+        error(f"{_usage_message(e)}\nSee '{cmd} --help' for usage.")
         sys.exit(2)
     except click.ClickException as e:
-        sys.stderr.write(f"error: {_one_line(e.format_message())}\n")
+        error(_one_line(e.format_message()))
         sys.exit(e.exit_code)
     except errors.AscendError as e:
         if _VERBOSE["on"]:
-            import traceback
-
-            traceback.print_exc()
-        sys.stderr.write(f"error: {e}\n")
+            _traceback()
+        error(str(e))
         if isinstance(e, errors.UsageError):
-            sys.stderr.write(f"See 'kubectl ascend {_command_words(argv)} --help' for usage.\n")
+            info(f"See 'kubectl ascend {_command_words(argv)} --help' for usage.")
         if isinstance(e, errors.Interrupted):
             _exit_now(e.exit_code)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
-        sys.stderr.write("error: interrupted\n")
+        error("interrupted")
         _exit_now(130)
     except BrokenPipeError:  # `... | head`: the reader is gone; nothing to report
         sys.exit(1)
     except Exception as e:  # a bug: say so, show the traceback only with -v
         if _VERBOSE["on"]:
-            import traceback
-
-            traceback.print_exc()
-        sys.stderr.write(f"error: internal error in kubectl-ascend ({type(e).__name__}: {_one_line(str(e))}); "
-                         "please report it; rerun with -v for a traceback\n")
+            _traceback()
+        error(f"internal error in kubectl-ascend ({type(e).__name__}: {_one_line(str(e))}); "
+              "please report it; rerun with -v for a traceback")
         sys.exit(1)
     sys.exit(0)
 
@@ -184,6 +183,12 @@ def kubectl_complete_main() -> None:
     from kubectl_ascend.commands.completion import kubectl_complete
 
     kubectl_complete(cli, sys.argv[1:])
+
+
+def _traceback() -> None:
+    import traceback
+
+    info(traceback.format_exc().rstrip("\n"))
 
 
 def _exit_now(code: int) -> None:

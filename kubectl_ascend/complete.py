@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
+from dataclasses import dataclass
 from typing import Any, Callable
 
 #: Longest a completion waits for the cluster (seconds), unless $KUBECTL_ASCEND_COMPLETION_TIMEOUT
@@ -50,26 +51,37 @@ def within_deadline(fn: Callable[[], list[str]], seconds: float = DEADLINE) -> l
     return box.get("out", []) if not t.is_alive() else []
 
 
+@dataclass(frozen=True)
+class Target:
+    """Whom a lookup asks, as whom: the kubeconfig, context and impersonation (--as/--as-group) typed on the
+    line, so <TAB> offers what the command itself would see, never more."""
+
+    kubeconfig: str | None = None
+    context: str | None = None
+    as_user: str | None = None
+    as_groups: tuple[str, ...] = ()
+
+
 def _names(items: list[dict[str, Any]]) -> list[str]:
     return sorted({(i.get("metadata") or {}).get("name") or "" for i in items} - {""})
 
 
-def _kube(kubeconfig: str | None, context: str | None) -> Any:
+def _kube(target: Target) -> Any:
     from kubectl_ascend.kube import Kube
 
-    return Kube(kubeconfig, context, pool_size=1, timeout=DEADLINE)
+    return Kube(target.kubeconfig, target.context, pool_size=1, timeout=DEADLINE,
+                impersonate_user=target.as_user, impersonate_groups=target.as_groups)
 
 
-def node_names(kubeconfig: str | None, context: str | None) -> list[str]:
-    return within_deadline(lambda: _names(_kube(kubeconfig, context).list_nodes()))
+def node_names(target: Target) -> list[str]:
+    return within_deadline(lambda: _names(_kube(target).list_nodes()))
 
 
-def namespace_names(kubeconfig: str | None, context: str | None) -> list[str]:
-    return within_deadline(lambda: _names(_kube(kubeconfig, context).paginate("list namespaces",
-                                                                               "/api/v1/namespaces")))
+def namespace_names(target: Target) -> list[str]:
+    return within_deadline(lambda: _names(_kube(target).paginate("list namespaces", "/api/v1/namespaces")))
 
 
-def release_names(kubeconfig: str | None, context: str | None, namespace: str | None) -> list[str]:
+def release_names(target: Target, namespace: str | None) -> list[str]:
     """Helm releases in `namespace` (the stack's namespace when None), any status."""
     def go() -> list[str]:
         from kubectl_ascend.helm import Helm
@@ -79,7 +91,8 @@ def release_names(kubeconfig: str | None, context: str | None, namespace: str | 
             ns = DEFAULT_NAMESPACE
         else:
             ns = namespace
-        return Helm(kubeconfig, context).release_names(ns, timeout=DEADLINE)
+        return Helm(target.kubeconfig, target.context, as_user=target.as_user,
+                    as_groups=target.as_groups).release_names(ns, timeout=DEADLINE)
 
     return within_deadline(go)
 

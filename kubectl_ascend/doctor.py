@@ -28,9 +28,10 @@ from kubectl_ascend.labels import ACCELERATOR, FAMILIES, MASTER_NODE, MASTER_SEL
     WORKER_SELECTOR, DetectionError, chip_name, detect_family, npu_resources
 from kubectl_ascend.releases import PER_FAMILY, SINGLE, Release, default_version, release as release_facts, \
     volcano_kubernetes
-from kubectl_ascend.workloads import COMPONENT, COMPONENT_NAMES, PART_OF, components, pod_npu_requests, pod_state
+from kubectl_ascend.workloads import COMPONENT, COMPONENT_NAMES, PART_OF, allocatable_npus, components, npu_count, \
+    npu_request_values, pod_npu_requests, pod_state
 
-#: Kubernetes range MindCluster 7.3-26.1 claims (DESIGN.md §3.3); 1.19+ recommended.
+#: Kubernetes range MindCluster 7.3-26.1 claims (docs/domain.md, "MindCluster components"); 1.19+ recommended.
 KUBE_MIN, KUBE_RECOMMENDED_MIN, KUBE_MAX = (1, 17), (1, 19), (1, 34)
 VOLCANO_CM = ("volcano-system", "volcano-scheduler-configmap", "volcano-scheduler.conf")
 
@@ -69,6 +70,10 @@ class Cluster:
     @cached_property
     def nodes(self) -> list[dict[str, Any]]:
         return self.kube.list_nodes()
+
+    @cached_property
+    def pods(self) -> list[dict[str, Any]]:
+        return self.kube.list_pods()
 
     @property
     def single(self) -> bool:
@@ -197,11 +202,6 @@ def check_labels_profile(kube: KubeAPI, cluster: Cluster) -> list[Check]:
     return [Check("labels-profile", "PASS", f"all {len(cluster.npu_nodes)} NPU node(s) carry {want} ({rel.name})")]
 
 
-def _allocatable_npus(node: dict[str, Any]) -> int:
-    return sum(int(str(v)) for k, v in ((node.get("status") or {}).get("allocatable") or {}).items()
-               if k.startswith("huawei.com/") and str(v).isdigit())
-
-
 def check_device_plugin(kube: KubeAPI, cluster: Cluster) -> list[Check]:
     """A Running device-plugin pod on every labelled NPU node, and NPUs allocatable there."""
     if "device-plugin" not in cluster.by_component:
@@ -219,7 +219,7 @@ def check_device_plugin(kube: KubeAPI, cluster: Cluster) -> list[Check]:
             missing.append(name)
         elif s != "Running":
             not_running.append(f"{name} ({s})")
-        if _allocatable_npus(n) == 0:
+        if allocatable_npus(n) == 0:
             no_npus.append(name)
     if missing or not_running or pending:
         detail = []
@@ -302,7 +302,7 @@ def check_npu_pods_via_volcano(kube: KubeAPI, cluster: Cluster) -> list[Check]:
         if n["metadata"]["name"] in vt_nodes:
             capacity[n["metadata"]["name"]] = {k: v for k, v in npu_resources(n).items() if "-" not in k}
     offenders = []
-    for pod in kube.list_pods():
+    for pod in cluster.pods:
         meta, spec = pod["metadata"], pod.get("spec") or {}
         if meta.get("deletionTimestamp") or (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
             continue
@@ -330,6 +330,35 @@ def check_npu_pods_via_volcano(kube: KubeAPI, cluster: Cluster) -> list[Check]:
     else:
         return [Check("npu-pods-via-volcano", "PASS", "every pod requesting part of a node's NPUs is scheduled by Volcano "
               f"(device plugin with -volcanoType=true on {len(vt_nodes)} node(s))")]
+
+
+def check_npu_requests(kube: KubeAPI, cluster: Cluster) -> list[Check]:
+    """WARN on pods whose huawei.com/* request no node can serve: not a whole number of NPUs, or more
+    than the largest node advertises ("1k" is a valid quantity: 1000). Any pod creator writes these;
+    the kubelet refuses such a pod (OutOf<resource>) and the scheduler never places it."""
+    largest: dict[str, int] = {}
+    for n in cluster.nodes:
+        for res, have in npu_resources(n).items():
+            largest[res] = max(largest.get(res, 0), have)
+    odd = []
+    for pod in cluster.pods:
+        meta = pod["metadata"]
+        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            continue
+        for res, value in npu_request_values(pod):
+            count = npu_count(value)
+            if count is None:
+                odd.append(f"{meta.get('namespace')}/{meta['name']} ({res}: {value!s}, not a whole number)")
+            elif count > largest.get(res, 0):
+                odd.append(f"{meta.get('namespace')}/{meta['name']} ({res}: {value!s} = {count}, the largest node "
+                           f"has {largest.get(res, 0)})")
+            else:
+                continue
+            break
+    if odd:
+        return [Check("npu-requests", "WARN", f"{len(odd)} pod(s) request NPUs no node can give: " + ", ".join(odd[:10]),
+                      "fix the pod's resources (a whole number of NPUs, at most a node's count) or delete it")]
+    return [Check("npu-requests", "PASS", "every NPU request is a whole number a node can serve")]
 
 
 def check_volcano_plugin_log(kube: KubeAPI, cluster: Cluster, tail_lines: int = 5000) -> list[Check]:
@@ -467,7 +496,7 @@ def _volcano_version(cluster: Cluster) -> tuple[str | None, str] | None:
 
 
 def check_volcano_version(kube: KubeAPI, cluster: Cluster) -> list[Check]:
-    """The Volcano the scheduler image carries is one the release ships (DESIGN.md §3.6)."""
+    """The Volcano the scheduler image carries is one the release ships (docs/domain.md, "MindCluster releases")."""
     found = _volcano_version(cluster)
     if found is None:
         return []
@@ -525,6 +554,7 @@ CHECKS: list[Callable[[KubeAPI, Cluster], list[Check]]] = [
     check_volcano_kubernetes,
     check_use_cluster_info_manager,
     check_npu_pods_via_volcano,
+    check_npu_requests,
     check_volcano_plugin_log,
     check_gang_scheduling,
     check_crds,

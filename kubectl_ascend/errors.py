@@ -16,6 +16,17 @@ class ClusterUnreachable(AscendError):
     """The API server could not be reached."""
 
 
+class ServerFailed(ClusterUnreachable):
+    """The API server answered, with an error of its own (429 or 5xx), until the retries ran out.
+
+    `status` is its HTTP status; the message carries its reason (e.g. etcd's "database space exceeded").
+    """
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class Unauthorized(AscendError):
     """The API server rejected our credentials (HTTP 401)."""
 

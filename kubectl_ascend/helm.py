@@ -56,8 +56,14 @@ def _run(coro: Awaitable[T], seconds: float, what: str) -> T:
             pass
         raise asyncio.TimeoutError
 
+    from pyhelm3.errors import CommandCancelledError
+
     try:
         return asyncio.run(bounded())
+    except CommandCancelledError:
+        # helm says "context canceled" only when it got SIGINT/SIGTERM: Ctrl-C in the terminal reaches
+        # helm (same process group) as it reaches us. It is an interruption, not a helm failure.
+        raise KeyboardInterrupt from None
     except asyncio.TimeoutError:
         raise errors.HelmError(f"{what}: helm did not finish within {seconds:.0f} s; it was stopped") from None
     except errors.AscendError:

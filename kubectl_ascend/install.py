@@ -348,9 +348,37 @@ def apply_plan(kube: KubeAPI, helm: HelmAPI, plan: InstallPlan, *, timeout: str,
                                    force_conflicts=force_conflicts, say=say)
     except KeyboardInterrupt:
         raise errors.Interrupted(
-            f"interrupted while helm was applying release {plan.release}: its state is unknown (see `helm status "
-            f"{plan.release} -n {plan.namespace}`; rerun install to finish)"
+            f"interrupted while helm was applying release {plan.release}: {interrupted_release_state(helm, plan)}"
             + (f"; namespaces created: {', '.join(created)}" if created else "")) from None
+
+
+def interrupted_release_state(helm: HelmAPI, plan: InstallPlan) -> str:
+    """What Ctrl-C during helm left, from one `helm list`, and the command that recovers from it.
+
+    helm cancels on SIGINT and records the revision it was applying as `failed` (upgrade and
+    install alike, `Release.SetStatus(StatusFailed, ...)` in helm's action package); killed
+    harder it stays `pending-*`, which blocks every later upgrade until rolled back.
+    """
+    r, ns = plan.release, plan.namespace
+    try:
+        rel = helm.release(r, ns)
+    except (errors.AscendError, KeyboardInterrupt):
+        rel = {"status": "unknown"}
+    if rel is None:
+        return "helm stopped before recording it (nothing to roll back); rerun install to apply it"
+    status, rev = str(rel.get("status")), rel.get("revision")
+    where = f"revision {rev} is `{status}`" if rev else f"its state is `{status}`"
+    if status == "deployed":
+        return f"{where} (helm finished first); check it with `kubectl ascend status`"
+    if status == "failed" and rev and int(rev) > 1:
+        return (f"{where}, half applied; rerun install to apply it again, or go back to the last working revision "
+                f"with `helm rollback {r} -n {ns}`")
+    if status == "failed":
+        return f"{where}, half applied; rerun install to apply it again, or remove it with `helm uninstall {r} -n {ns}`"
+    if status.startswith("pending-"):
+        undo = f"helm rollback {r} -n {ns}" if rev and int(rev) > 1 else f"helm uninstall {r} -n {ns}"
+        return f"{where} and helm refuses any other change until `{undo}`; then rerun install"
+    return f"see `helm status {r} -n {ns}`; rerun install to finish"
 
 
 def finish(kube: KubeAPI, plan: InstallPlan, revision: Any, *, wait: bool, seconds: float,

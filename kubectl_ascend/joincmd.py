@@ -20,7 +20,7 @@ from kubectl_ascend.kubeapi import KubeAPI, KubeconfigView
 CLUSTER_INFO_NS = "kube-public"
 CLUSTER_INFO = "cluster-info"
 
-#: The RBAC kubeadm init creates so bootstrap tokens can join nodes (DESIGN.md §3.1).
+#: The RBAC kubeadm init creates so bootstrap tokens can join nodes (docs/domain.md, "Bootstrap tokens and the join command").
 #: name -> (kind of roleRef, roleRef name, subject kind, subject name)
 KUBEADM_BINDINGS: dict[str, tuple[str, str, str, str]] = {
     "kubeadm:kubelet-bootstrap": (
@@ -135,16 +135,26 @@ def endpoint_from(server: Any, source: str) -> str:
 
 
 def is_loopback(endpoint: str) -> bool:
-    """endpoint: a validated HOST:PORT."""
+    """endpoint: a validated HOST:PORT. Loopback however it is written: localhost, 127.0.0.0/8, ::1, the
+    IPv4-mapped [::ffff:127.0.0.1], and the numeric forms C's inet_aton (so getaddrinfo, curl) reads as
+    127.x (0x7f.1, which passes as a DNS name)."""
+    import ipaddress
+    import socket
+
     host = endpoint.rpartition(":")[0].strip("[]").lower()
     if host == "localhost" or host.endswith(".localhost"):
         return True
-    import ipaddress
-
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address
     try:
-        return ipaddress.ip_address(host).is_loopback
+        ip = ipaddress.ip_address(host)
     except ValueError:
-        return False
+        try:
+            ip = ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback
 
 
 def parse_cluster_info(cm: dict[str, Any]) -> tuple[str | None, bytes | None]:

@@ -33,6 +33,7 @@ import os
 import random
 import threading
 import time
+from decimal import Decimal
 from typing import Any, Iterator
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -44,13 +45,30 @@ from kubectl_ascend import errors, validate
 #: round trips, small enough that the API server never builds a huge response.
 PAGE_SIZE = 500
 
-#: How long requests that are safe to repeat keep being retried (connection loss, 429, 5xx).
+#: How long requests that are safe to repeat keep being retried (connection loss, 429, 5xx). One budget
+#: per Kube (per run): it starts at the first failure and every request retrying meanwhile shares it, so
+#: 1,000 queued label patches against a dead API server give up together after it, not one after another.
 RETRY_SECONDS = 20.0
 
 #: Statuses that mean "not done, try again later" (the API server's own overload answers).
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+def quantity(value: Any) -> Decimal:
+    """A resource quantity as Kubernetes reads it: "8", "1k" (1000), "2Ki" (2048), "500m" (0.5).
+
+    The client's kubernetes.utils.quantity.parse_quantity, the Python twin of apimachinery's
+    resource.ParseQuantity (pkg/api/resource/quantity.go). ValueError when `value` is not a
+    quantity (or not a finite one).
+    """
+    from kubernetes.utils.quantity import parse_quantity
+
+    q: Decimal = parse_quantity(value)
+    if not q.is_finite():
+        raise ValueError(f"{value!r} is not a finite quantity")
+    return q
 
 
 class KubeconfigInfo:
@@ -182,6 +200,14 @@ def _check_server(server: Any, path: str, cluster: str) -> str:
     if u.scheme not in ("https", "http") or not u.hostname:
         raise errors.KubeConfigError(
             f"kubeconfig {path}: {where}: server {server!r} is not an http(s) URL with a host")
+    if "?" in server or "#" in server:
+        # client-go keeps only scheme, host and path of the server (rest.DefaultServerURL) and builds each
+        # request's query itself (rest.Request.URL), so kubectl silently drops these; appended to a request
+        # path they would swallow it and every request would reach the API root: an empty answer, not an error.
+        part = "a query string" if "?" in server.split("#", 1)[0] else "a fragment"
+        raise errors.KubeConfigError(
+            f"kubeconfig {path}: {where}: server {server!r} has {part}; an API server URL is "
+            "https://HOST[:PORT][/PATH], with nothing after a '?' or '#'")
     try:
         port = u.port
     except ValueError:
@@ -409,11 +435,11 @@ def _explain(status: int | None, what: str, body: str, impersonating: str = "") 
     if status == 422 or status == 400:
         return errors.InvalidInput(f"{what}: rejected by the API server ({status}){suffix}")
     if status == 429:
-        return errors.ClusterUnreachable(f"{what}: the API server is overloaded (429, too many requests) and "
-                                         f"kept refusing{suffix}; try again later")
+        return errors.ServerFailed(f"{what}: the API server is overloaded (429, too many requests) and "
+                                   f"kept refusing{suffix}; try again later", status)
     if status is not None and status >= 500:
-        return errors.ClusterUnreachable(f"{what}: the API server failed ({status}){suffix}; check its health "
-                                         "(`kubectl get --raw /readyz?verbose`) and try again")
+        return errors.ServerFailed(f"{what}: the API server failed ({status}){suffix}; check its health "
+                                   "(`kubectl get --raw /readyz?verbose`) and try again", status)
     return errors.AscendError(f"{what}: the API server answered {status}{suffix}")
 
 
@@ -472,6 +498,8 @@ class Kube:
             self._impersonating += (" in " if impersonate_user else "") + \
                 "group(s) " + ", ".join(repr(g) for g in impersonate_groups)
         self._reached = False  # set after the first answer: from then on a refused connection is retried
+        self._budget_lock = threading.Lock()
+        self._retry_until: float | None = None  # the run's retry deadline while the API server fails
         self._api = self._make_client(info, merged, sel, pool_size, token)
         from urllib3 import HTTPHeaderDict
 
@@ -631,7 +659,6 @@ class Kube:
             url += "?" + urlencode(q)
         if idempotent is None:
             idempotent = method in ("GET", "HEAD")
-        deadline = time.monotonic() + self.retry_seconds
         attempt = 0
         while True:
             attempt += 1
@@ -640,11 +667,16 @@ class Kube:
                 r = self._send(method, url, body, content_type, (min(10.0, self.timeout), self.timeout), accept)
             except _Lost as lost:
                 retryable = (not lost.sent and self._reached) or (lost.sent and idempotent)
-                if _tls_problem(lost.cause) is not None or not retryable or time.monotonic() >= deadline:
+                if _tls_problem(lost.cause) is not None or not retryable:
+                    raise self._unreachable(what, lost, idempotent) from None
+                deadline = self._retry_deadline()
+                if time.monotonic() >= deadline:
                     raise self._unreachable(what, lost, idempotent) from None
             else:
                 self._reached = True
                 status = r.status
+                if status not in RETRY_STATUSES:
+                    self._recovered()
                 if status < 400:
                     if discard:
                         r.response.drain_conn()
@@ -656,8 +688,10 @@ class Kube:
                 payload = r.read()
                 r.response.release_conn()
                 text = payload.decode("utf-8", "replace")
-                if status not in RETRY_STATUSES or (status != 429 and not idempotent) or \
-                        time.monotonic() >= deadline:
+                if status not in RETRY_STATUSES or (status != 429 and not idempotent):
+                    raise _explain(status, what, text, self._impersonating)
+                deadline = self._retry_deadline()
+                if time.monotonic() >= deadline:
                     raise _explain(status, what, text, self._impersonating)
                 ra = r.headers.get("Retry-After")
                 if ra and ra.strip().isdigit():
@@ -666,6 +700,20 @@ class Kube:
                 (0.5 + random.random() / 2)
             delay = max(0.0, min(delay, deadline - time.monotonic()))
             time.sleep(delay)
+
+    def _retry_deadline(self) -> float:
+        """The end of the run's one retry budget: set by the first failure, shared by every request that
+        fails before any request gets a good answer again (RETRY_SECONDS)."""
+        with self._budget_lock:
+            if self._retry_until is None:
+                self._retry_until = time.monotonic() + self.retry_seconds
+            return self._retry_until
+
+    def _recovered(self) -> None:
+        """An answer that is not an overload or server error: the next failure starts a fresh budget."""
+        if self._retry_until is not None:
+            with self._budget_lock:
+                self._retry_until = None
 
     def get_optional(self, what: str, path: str) -> dict[str, Any] | None:
         try:

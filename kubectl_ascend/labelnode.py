@@ -68,8 +68,8 @@ class LabelResult:
             first = sorted(self.failed)
             parts.append(f"{len(first)} failed ({first_few(first)}: {self.failed[first[0]]})")
         if self.unconfirmed:
-            parts.append(f"{len(self.unconfirmed)} not confirmed, the answer was lost "
-                         f"({first_few(sorted(self.unconfirmed))})")
+            first = sorted(self.unconfirmed)
+            parts.append(f"{len(first)} not confirmed ({first_few(first)}: {self.unconfirmed[first[0]]})")
         if self.not_started:
             parts.append(f"{len(self.not_started)} not started ({first_few(sorted(self.not_started))})")
         if not parts:
@@ -166,6 +166,10 @@ def _record(result: LabelResult, p: NodePlan, fut: Any) -> None:
     try:
         fut.result()
         result.applied.append(p.node)
+    except errors.ServerFailed as e:
+        # the server answered and said why (etcd out of space: 500 "database space exceeded"); only a
+        # 504 (its own timeout: the write may still land) leaves the outcome open
+        (result.unconfirmed if e.status == 504 else result.failed)[p.node] = str(e)
     except errors.ClusterUnreachable as e:  # sent, but no answer after the transport's retries
         result.unconfirmed[p.node] = str(e)
     except errors.AscendError as e:

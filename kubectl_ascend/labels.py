@@ -1,7 +1,7 @@
 """MindCluster node labels: server models, accelerator detection, label plans. Pure logic.
 
 Facts from charts/ascend-common/facts/labels.json (the charts read the same
-file; DESIGN.md §3.2 and the upstream files named in it). `plan_labels` turns a Node (as the API returns it)
+file; docs/domain.md, "Node labels MindCluster expects" and the upstream files named in it). `plan_labels` turns a Node (as the API returns it)
 plus the user's choices into the labels we own; `diff` compares them with
 what the node carries so the command can refuse on conflicts, print a dry
 run, or patch only what changes.
@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from kubectl_ascend import facts
+from kubectl_ascend.workloads import npu_count
 
 _FACTS = facts.labels()
 _KEYS = _FACTS["keys"]
@@ -95,11 +96,9 @@ def npu_resources(node: dict[str, Any]) -> dict[str, int]:
     cap = (node.get("status") or {}).get("capacity") or {}
     out = {}
     for key, val in cap.items():
-        if key.startswith("huawei.com/"):
-            try:
-                out[key] = int(str(val))
-            except ValueError:
-                continue
+        count = npu_count(val) if key.startswith("huawei.com/") else None
+        if count is not None:  # a capacity that is not a whole number is no NPU count (npu_count)
+            out[key] = count
     return out
 
 

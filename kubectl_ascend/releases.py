@@ -20,7 +20,7 @@ What differs between releases, and where upstream says so (Ascend/mind-cluster):
   Atlas 200I SoC A1 nodes still need `servertype=soc` by hand: the SoC DaemonSet
   selects it (v26.1.0 build/ascendplugin-310P-1usoc-volcano.yaml).
 - Volcano versions per release and the default: v26.1.0 helm-deploy-tool/app/values.yaml
-  (`volcanoVersion: "v1.9.0"`); DESIGN.md §3.6.
+  (`volcanoVersion: "v1.9.0"`); docs/domain.md, "MindCluster releases".
 Pure logic apart from reading the data file.
 """
 from __future__ import annotations

@@ -7,7 +7,7 @@ from kubectl_ascend import errors
 from kubectl_ascend.kubeapi import KubeAPI
 from kubectl_ascend.labels import ACCELERATOR, ACCELERATOR_TYPE, MASTER_NODE, MASTER_SELECTOR, npu_resources
 from kubectl_ascend.mindie import mindie_services
-from kubectl_ascend.workloads import COMPONENT, PART_OF, component_rows, components, pod_npu_requests, pod_state
+from kubectl_ascend.workloads import COMPONENT, PART_OF, allocatable_npus, component_rows, components, pod_npu_requests, pod_state
 
 
 def cluster_status(kube: KubeAPI) -> dict[str, Any]:
@@ -28,8 +28,7 @@ def cluster_status(kube: KubeAPI) -> dict[str, Any]:
         labels = n["metadata"].get("labels") or {}
         name = n["metadata"]["name"]
         cap = sum(npu_resources(n).values())
-        alloc = sum(int(str(v)) for k, v in ((n.get("status") or {}).get("allocatable") or {}).items()
-                    if k.startswith("huawei.com/") and str(v).isdigit())
+        alloc = allocatable_npus(n)
         role = "master" if labels.get(MASTER_SELECTOR) == MASTER_NODE else ""
         if labels.get(ACCELERATOR):
             role = f"{role},worker" if role else "worker"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kubectl_ascend.kube import quantity
 from kubectl_ascend.kubeapi import KubeAPI
 
 PART_OF = "app.kubernetes.io/part-of=mindcluster"
@@ -69,14 +70,36 @@ def component_rows(daemonsets: list[dict[str, Any]], deployments: list[dict[str,
     return rows
 
 
+def npu_count(value: Any) -> int | None:
+    """A whole, non-negative number of devices from a resource quantity ("8", "1k" is 1000), else None.
+
+    Anyone who may create a pod writes these quantities: callers report a None, never crash on it.
+    """
+    try:
+        q = quantity(value)
+    except (ValueError, ArithmeticError):
+        return None
+    return int(q) if q >= 0 and q == q.to_integral_value() else None
+
+
+def npu_request_values(pod: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(resource, quantity as written) of every huawei.com/* request of the pod's containers."""
+    return [(k, v) for c in (pod.get("spec") or {}).get("containers") or []
+            for k, v in ((c.get("resources") or {}).get("requests") or {}).items() if k.startswith("huawei.com/")]
+
+
 def pod_npu_requests(pod: dict[str, Any]) -> dict[str, int]:
+    """NPUs the pod requests per resource; a request that is not a whole number counts 0 (see npu_count)."""
     out: dict[str, int] = {}
-    spec = pod.get("spec") or {}
-    for c in spec.get("containers") or []:
-        for k, v in ((c.get("resources") or {}).get("requests") or {}).items():
-            if k.startswith("huawei.com/"):
-                out[k] = out.get(k, 0) + int(str(v))
+    for k, v in npu_request_values(pod):
+        out[k] = out.get(k, 0) + (npu_count(v) or 0)
     return out
+
+
+def allocatable_npus(node: dict[str, Any]) -> int:
+    """NPUs (every huawei.com/* resource) the node's status says are allocatable."""
+    return sum(npu_count(v) or 0 for k, v in ((node.get("status") or {}).get("allocatable") or {}).items()
+               if k.startswith("huawei.com/"))
 
 
 def pod_state(pod: dict[str, Any]) -> str:

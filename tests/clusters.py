@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import secrets
 import subprocess
 import sys
@@ -39,10 +40,23 @@ class Cluster:
         run([sys.executable, str(REPO_ROOT / "hack" / "nodes.py"), "--kubeconfig", self.kubeconfig, *args])
 
 
+def controller_args() -> tuple[str, ...]:
+    """`make conformance` (ASCEND_E2E_CONTROLLERS=real): every cluster runs Huawei's real Ascend Operator
+    and ClusterD (hack/mind-cluster.sh) instead of the operator emulator; otherwise the emulator."""
+    mode = os.environ.get("ASCEND_E2E_CONTROLLERS", "emulated")
+    if mode == "real":
+        return ("--operator", "real", "--clusterd", "real")
+    if mode != "emulated":
+        raise ValueError(f"ASCEND_E2E_CONTROLLERS must be emulated or real, not {mode!r}")
+    return ()
+
+
 def start_cluster(name: str, *args: str) -> Cluster:
     for tool in ("kwokctl", "kube-apiserver", "etcd", "helm", "vc-scheduler", "vc-controller-manager"):
         need_tool(tool)
     env = {"ASCEND_CLUSTER": name}
+    if "--operator" not in args:
+        args = (*args, *controller_args())
     try:
         proc = run(["bash", str(REPO_ROOT / "hack" / "cluster.sh"), "up", *args], env=env, timeout=900)
     except BaseException:

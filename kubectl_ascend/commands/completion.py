@@ -20,13 +20,14 @@ Two ways in:
 from __future__ import annotations
 
 import os
-import sys
 from typing import Any, Callable
 
 import click
 from click.shell_completion import BashComplete, CompletionItem, FishComplete, ShellComplete, ZshComplete
 
 from kubectl_ascend.commands._common import StrictCommand, hoist_global_options
+from kubectl_ascend.complete import Target
+from kubectl_ascend.output import escape, raw
 
 PROG = "kubectl-ascend"
 COMPLETE_VAR = "_KUBECTL_ASCEND_COMPLETE"
@@ -39,30 +40,32 @@ DIRECTIVE_FILTER_DIRS = 16
 _NS_OPTS = ("-n", "--namespace")
 
 
-def _globals(ctx: click.Context) -> tuple[str | None, str | None, str | None]:
+def _globals(ctx: click.Context) -> tuple[Target, str | None]:
+    """The cluster and identity the command would use (--kubeconfig, --context, --as, --as-group) and -n."""
     root = ctx.find_root().params
-    return root.get("kubeconfig"), root.get("context"), root.get("namespace")
+    return Target(root.get("kubeconfig"), root.get("context"), root.get("as_user"),
+                  tuple(root.get("as_groups") or ())), root.get("namespace")
 
 
 def _nodes(ctx: click.Context, incomplete: str) -> list[CompletionItem]:
     from kubectl_ascend.complete import matching, node_names
 
-    kubeconfig, context, _ = _globals(ctx)
+    target, _ = _globals(ctx)
     chosen = set(ctx.params.get("nodes") or ())
-    return [CompletionItem(n) for n in matching(node_names(kubeconfig, context), incomplete) if n not in chosen]
+    return [CompletionItem(n) for n in matching(node_names(target), incomplete) if n not in chosen]
 
 
 def _releases(ctx: click.Context, incomplete: str) -> list[CompletionItem]:
     from kubectl_ascend.complete import matching, release_names
 
-    kubeconfig, context, namespace = _globals(ctx)
-    return [CompletionItem(r) for r in matching(release_names(kubeconfig, context, namespace), incomplete)]
+    target, namespace = _globals(ctx)
+    return [CompletionItem(r) for r in matching(release_names(target, namespace), incomplete)]
 
 
-def _namespaces_of(kubeconfig: str | None, context: str | None, incomplete: str) -> list[CompletionItem]:
+def _namespaces_of(target: Target, incomplete: str) -> list[CompletionItem]:
     from kubectl_ascend.complete import matching, namespace_names
 
-    return [CompletionItem(n) for n in matching(namespace_names(kubeconfig, context), incomplete)]
+    return [CompletionItem(n) for n in matching(namespace_names(target), incomplete)]
 
 
 def _server_models(ctx: click.Context, incomplete: str) -> list[CompletionItem]:
@@ -95,8 +98,8 @@ DYNAMIC: dict[tuple[str | None, str], Callable[[click.Context, str], list[Comple
     ("label-node", "nodes"): _nodes,
     (None, "release"): _releases,
     (None, "server_model"): _server_models,
-    (None, "namespace"): lambda ctx, inc: _namespaces_of(*_globals(ctx)[:2], inc),
-    (None, "context"): lambda ctx, inc: _contexts_of(_globals(ctx)[0], inc),
+    (None, "namespace"): lambda ctx, inc: _namespaces_of(_globals(ctx)[0], inc),
+    (None, "context"): lambda ctx, inc: _contexts_of(_globals(ctx)[0].kubeconfig, inc),
 }
 
 
@@ -107,12 +110,12 @@ def complete_words(root: click.Command, args: list[str], incomplete: str) -> lis
     # A global option with its value still to come, anywhere on the line (kubectl allows
     # `install -n <TAB>`; click only knows -n on the root).
     if args and args[-1] in (*_NS_OPTS, "--context", "--kubeconfig") and not incomplete.startswith("-"):
-        kubeconfig, context = _peek_globals(args[:-1])
+        target = _peek_globals(args[:-1])
         if args[-1] == "--kubeconfig":
             return [CompletionItem(incomplete, type="file")]
         if args[-1] == "--context":
-            return _contexts_of(kubeconfig, incomplete)
-        return _namespaces_of(kubeconfig, context, incomplete)
+            return _contexts_of(target.kubeconfig, incomplete)
+        return _namespaces_of(target, incomplete)
     for opt in ("--namespace=", "--context=", "--kubeconfig="):
         if incomplete.startswith(opt):
             value = incomplete[len(opt):]
@@ -128,16 +131,21 @@ def complete_words(root: click.Command, args: list[str], incomplete: str) -> lis
     return obj.shell_complete(ctx, incomplete)
 
 
-def _peek_globals(args: list[str]) -> tuple[str | None, str | None]:
-    """--kubeconfig and --context given earlier on the line (without resolving commands)."""
+def _peek_globals(args: list[str]) -> Target:
+    """--kubeconfig, --context, --as and --as-group given earlier on the line (without resolving commands)."""
     found: dict[str, str] = {}
+    groups: list[str] = []
     for i, a in enumerate(args):
-        for opt in ("--kubeconfig", "--context"):
-            if a == opt and i + 1 < len(args):
-                found[opt] = args[i + 1]
-            elif a.startswith(opt + "="):
-                found[opt] = a[len(opt) + 1:]
-    return found.get("--kubeconfig"), found.get("--context")
+        for opt in ("--kubeconfig", "--context", "--as", "--as-group"):
+            value = args[i + 1] if a == opt and i + 1 < len(args) else \
+                a[len(opt) + 1:] if a.startswith(opt + "=") else None
+            if value is None:
+                continue
+            if opt == "--as-group":
+                groups.append(value)
+            else:
+                found[opt] = value
+    return Target(found.get("--kubeconfig"), found.get("--context"), found.get("--as"), tuple(groups))
 
 
 def _safe(root: click.Command, args: list[str], incomplete: str) -> list[CompletionItem]:
@@ -181,7 +189,7 @@ def shell_main(root: click.Command, instruction: str) -> int:
     comp = _shell(root, shell)
     out = comp.source() if action == "source" else _silently(comp.complete)
     if out:
-        sys.stdout.write(out if out.endswith("\n") else out + "\n")
+        raw(out if out.endswith("\n") else out + "\n")
     return 0
 
 
@@ -202,13 +210,13 @@ def kubectl_complete_lines(root: click.Command, words: list[str]) -> list[str]:
         return [f":{DIRECTIVE_DEFAULT}"]
     lines = []
     for i in items:
-        value = str(i.value).replace("\n", " ")
+        value = escape(i.value)
         lines.append(f"{value}\t{_one_line(i.help)}" if i.help else value)
     return [*lines, f":{DIRECTIVE_NO_FILE_COMP}"]
 
 
 def _one_line(text: Any, width: int = 80) -> str:
-    line = " ".join(str(text).split())
+    line = escape(" ".join(str(text).split()))
     return line if len(line) <= width else line[:width - 3].rstrip() + "..."
 
 
@@ -216,8 +224,7 @@ def kubectl_complete(root: click.Command, words: list[str]) -> None:
     """kubectl's plugin completion protocol (cli.kubectl_complete_main, the kubectl_complete-ascend script)."""
     lines = kubectl_complete_lines(root, words)
     try:
-        sys.stdout.write("\n".join(lines) + "\n")
-        sys.stdout.flush()
+        raw("\n".join(lines) + "\n")
     except (BrokenPipeError, OSError):
         pass
     # Leave at once: a cluster lookup still in flight past the deadline must not hold the shell.
@@ -235,7 +242,8 @@ def completion(shell: str) -> None:
     kubectl's completion (`source <(kubectl completion bash)`) and keep
     kubectl_complete-ascend on PATH. This script covers running `kubectl-ascend <TAB>`
     directly. Node, release and namespace names are read from the cluster (at most
-    2.5 s, nothing shown on failure); --kubeconfig/--context/-n typed earlier count.
+    2.5 s, nothing shown on failure); --kubeconfig/--context/-n/--as/--as-group typed
+    earlier count.
 
     \b
       bash:  source <(kubectl ascend completion bash)           # ~/.bashrc
@@ -244,4 +252,4 @@ def completion(shell: str) -> None:
     """
     header = (f"# {shell} completion for kubectl-ascend (generated by `kubectl ascend completion {shell}`).\n"
               "# `kubectl ascend <TAB>` completes through kubectl's completion and kubectl_complete-ascend.\n")
-    click.echo(header + _shell(click.get_current_context().find_root().command, shell).source())
+    raw(header + _shell(click.get_current_context().find_root().command, shell).source().rstrip("\n") + "\n")

@@ -12,7 +12,7 @@ from kubectl_ascend.commands._common import Settings, StrictCommand, dry_run_opt
 from kubectl_ascend.commands.stack import MINDCLUSTER_OPT, RELEASE_OPT, checked_mindcluster_version, \
     installed_release_values
 from kubectl_ascend.labels import FAMILIES, MASTER_NODE, MASTER_SELECTOR, SERVER_MODELS
-from kubectl_ascend.output import emit, table, warn
+from kubectl_ascend.output import emit, escape, info, progress as show_progress, table, warn
 
 _MODELS_HELP = ", ".join(SERVER_MODELS)
 
@@ -95,10 +95,7 @@ def label_node(settings: Settings, nodes: tuple[str, ...], selector: str | None,
 
     def progress(done: int, total: int) -> None:
         if tty and total >= 50:
-            sys.stderr.write(f"\rlabelling nodes: {done}/{total}")
-            if done == total:
-                sys.stderr.write("\n")
-            sys.stderr.flush()
+            show_progress(f"labelling nodes: {done}/{total}", done=done == total)
 
     interrupted = None
     try:
@@ -108,7 +105,7 @@ def label_node(settings: Settings, nodes: tuple[str, ...], selector: str | None,
                              noded=noded_on)
     except LabelInterrupted as e:
         if tty:
-            sys.stderr.write("\n")
+            info("")
         result, interrupted = e.result, e
     data = {"mindcluster": choice.as_dict(), "noded": noded_on, **result.as_dict()}
     verbose = settings.verbose > 0
@@ -133,9 +130,9 @@ def label_node(settings: Settings, nodes: tuple[str, ...], selector: str | None,
                 if n["state"] == "labelled":
                     lines.append(f"node/{n['node']} labelled")
                 elif n["state"] == "failed":
-                    lines.append(f"node/{n['node']} FAILED: {n['error']}")
+                    lines.append(f"node/{n['node']} FAILED: {escape(n['error'])}")
                 elif n["state"] == "not-confirmed":
-                    lines.append(f"node/{n['node']} NOT CONFIRMED: {n['error']}")
+                    lines.append(f"node/{n['node']} NOT CONFIRMED: {escape(n['error'])}")
                 elif n["state"] == "not-started":
                     lines.append(f"node/{n['node']} not started (interrupted)")
         s = d["summary"]

@@ -9,7 +9,7 @@ import click
 from kubectl_ascend import errors, tokens
 from kubectl_ascend.commands._common import Settings, StrictCommand, StrictGroup, dry_run_option, fmt, output_option, \
     pass_settings, usage_check
-from kubectl_ascend.output import emit, info, table, warn
+from kubectl_ascend.output import emit, info, say, table, warn
 
 #: The shortest --ttl: a token must outlive copying the command to the new server.
 MIN_TTL = "1m"
@@ -63,6 +63,9 @@ def join_cmd(settings: Settings, ttl: str, allow_non_expiring: bool, description
                                "add --allow-non-expiring if that is really what you want")
     if allow_non_expiring and duration.total_seconds() != 0:
         raise click.UsageError("--allow-non-expiring only applies with --ttl 0")
+    if output_file == "":
+        # an empty path is no file: going on would print the token on the terminal it was meant to avoid
+        raise click.UsageError("--output-file needs a path (it was empty)")
     if output_file and fmt(settings, output) != "text":
         raise click.UsageError("--output-file keeps the token off the terminal; it cannot be combined with -o json|yaml")
     req = JoinRequest(ttl=duration, description=description, endpoint=endpoint, node_name=node_name,
@@ -79,13 +82,13 @@ def join_cmd(settings: Settings, ttl: str, allow_non_expiring: bool, description
         emit(result.public(reveal), out_fmt)
     elif dry_run != "none":
         info(f"dry run ({dry_run}): would create Secret {tokens.NAMESPACE}/{tokens.SECRET_PREFIX}{result.token_id}")
-        click.echo(result.public(False)["command"])
+        say(result.public(False)["command"])
     elif output_file:
         exp = tokens.rfc3339(result.expiration) if result.expiration else "never"
-        click.echo(f"join script written to {output_file} (token {result.token_id}, expires {exp}); "
+        say(f"join script written to {output_file} (token {result.token_id}, expires {exp}); "
                    "copy it to the new server and run it as root, then delete it")
     else:
-        click.echo(result.command)
+        say(result.command)
 
 
 @click.group("token", cls=StrictGroup)

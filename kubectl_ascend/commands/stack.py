@@ -11,7 +11,7 @@ import yaml
 from kubectl_ascend import errors
 from kubectl_ascend.commands._common import Settings, StrictCommand, dry_run_option, fmt, output_option, pass_settings, \
     usage_check
-from kubectl_ascend.output import emit, info, table, warn
+from kubectl_ascend.output import emit, escape, info, say as say_out, table, warn
 
 
 def _release_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -161,7 +161,8 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
 
     On an upgrade, the -f/--set values of the installed release are kept (this run's
     -f/--set go on top of them) unless --reset-values is given; every run says which.
-    Ctrl-C while waiting says what was applied and what is not ready yet (exit 130).
+    Ctrl-C while waiting says what was applied and what is not ready yet; Ctrl-C while helm
+    applies says the state helm left the release in and the command that recovers it (exit 130).
 
     With mindie-service enabled on a cluster that does not serve Volcano's CRDs yet, the
     release is applied in two steps (the stack, then mindie-service): Helm cannot map a
@@ -206,7 +207,7 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
                               requested=mindcluster_version, supported=versions(), default=choice.version)
     out_fmt = fmt(settings, output)
     verb = "upgrade" if plan.existing else "install"
-    say = info if out_fmt != "text" else click.echo
+    say = info if out_fmt != "text" else say_out
     dry = dry_run != "none"
     say(f"{'Would ' + verb if dry else {'install': 'Installing', 'upgrade': 'Upgrading'}[verb]} release {release} "
         f"in namespace {ns}:")
@@ -230,7 +231,7 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
               "userValues": user, "values": plan.profile.values, "objects": objects,
               "adoption": adoption.as_dict(), "twoStepsFor": plan.first_creates},
              out_fmt, lambda d: (f"dry run: {len(adoption.rows)} existing object(s) would be taken over:\n"
-                                 f"{takeover}\n" + "".join(f"  {r.ref}: {r.reason}\n" for r in adoption.rows
+                                 f"{takeover}\n" + "".join(f"  {r.ref}: {escape(r.reason)}\n" for r in adoption.rows
                                                             if r.action != "adopt" or r.drift) + "\n"
                                  if adoption.rows else "")
              + f"dry run: {len(objects)} object(s) would be applied:\n"
@@ -240,7 +241,7 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
         say(f"Taking over {len(adoption.rows)} existing object(s):\n{takeover}")
         for r in adoption.rows:
             if r.drift:
-                say(f"  {r.ref}: {r.reason}")
+                say(f"  {r.ref}: {escape(r.reason)}")
         take_over(kube, adoption, release, ns, say=say)
     result = apply_plan(kube, helm, plan, timeout=timeout, reset_values=reset_values, say=say,
                         force_conflicts=adopt)
@@ -257,6 +258,29 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
          lambda d: "next: kubectl ascend status; kubectl ascend doctor")
 
 
+# ClusterD writes a job-summary-<workload> ConfigMap per job it follows into the job's namespace, labelled
+# outside-job-info=true (mind-cluster v26.1.0 component/clusterd/pkg/domain/job/job_cm_util.go initCM,
+# getDefaultLabel). When the job goes it marks them job_status failed and deletes them a minute later
+# (pkg/domain/job/job_storage.go GetShouldDeleteJobKey, preDeleteToDeleteSecond) - only if ClusterD
+# still runs then and has not restarted (the pending deletion lives in its memory).
+JOB_SUMMARY_LABEL = "outside-job-info"
+
+
+def _job_summaries(settings: Settings) -> dict[str, list[str]]:
+    """ClusterD's job-summary ConfigMaps in every namespace, by namespace ({} when none or not listable)."""
+    try:
+        cms = settings.kube().list_configmaps(None, f"{JOB_SUMMARY_LABEL}=true")
+    except errors.Forbidden:
+        warn("cannot list ConfigMaps in all namespaces: ClusterD's job-summary-* ConfigMaps were not checked")
+        return {}
+    out: dict[str, list[str]] = {}
+    for cm in cms:
+        meta = cm["metadata"]
+        if meta["name"].startswith("job-summary-"):
+            out.setdefault(meta["namespace"], []).append(meta["name"])
+    return {n: sorted(v) for n, v in sorted(out.items())}
+
+
 @click.command("uninstall", cls=StrictCommand)
 @RELEASE_OPT
 @click.option("--wait/--no-wait", default=True, show_default=True, help="Wait until the release's objects are gone.")
@@ -264,7 +288,8 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
 @output_option
 @pass_settings
 def uninstall(settings: Settings, release: str, wait: bool, dry_run: str, output: str | None) -> None:
-    """Remove the stack's release. Lists everything it leaves: CRDs, namespaces, the default Queue, node labels."""
+    """Remove the stack's release. Lists everything it leaves: CRDs, namespaces, the default Queue, node labels,
+    ClusterD's job-summary-* ConfigMaps in job namespaces."""
     from kubectl_ascend.labels import OWNED_KEYS
     from kubectl_ascend.install import CRDS
 
@@ -275,11 +300,13 @@ def uninstall(settings: Settings, release: str, wait: bool, dry_run: str, output
                               "(pass -n NAMESPACE / --release NAME)")
     if dry_run == "none":
         helm.uninstall(release, ns, wait=wait)
+    summaries = _job_summaries(settings)
     kept = {
         "customResourceDefinitions": list(CRDS),
         "namespaces": sorted({ns, "mindx-dl", "volcano-system"}),
         "queues": ["default"],
         "nodeLabels": list(OWNED_KEYS),
+        "jobSummaries": summaries,
     }
     text = (f"release {release} {'would be uninstalled' if dry_run != 'none' else 'uninstalled'} from {ns}.\n"
             "Kept on purpose (jobs, queues, logs and ranktables of other users live there):\n"
@@ -287,7 +314,10 @@ def uninstall(settings: Settings, release: str, wait: bool, dry_run: str, output
             f"  - namespaces: {', '.join(kept['namespaces'])}  (kubectl delete namespace NAME)\n"
             "  - Volcano queue 'default'  (kubectl delete queue default, before its CRD)\n"
             f"  - node labels set by label-node: {', '.join(OWNED_KEYS)}  (kubectl label nodes --all "
-            + " ".join(f"{k}-" for k in OWNED_KEYS) + ")")
+            + " ".join(f"{k}-" for k in OWNED_KEYS) + ")"
+            + "".join(f"\n  - job-summary ConfigMaps left by ClusterD in namespace {n}: {', '.join(names)}  "
+                      f"(kubectl delete configmap -n {n} -l {JOB_SUMMARY_LABEL}=true)"
+                      for n, names in summaries.items()))
     emit({"release": release, "namespace": ns, "uninstalled": dry_run == "none", "dryRun": dry_run != "none",
           "kept": kept}, fmt(settings, output), lambda d: text)
 
@@ -320,7 +350,8 @@ def status(settings: Settings, output: str | None) -> None:
                                    [[s["release"], s["namespace"], s["mode"],
                                      " ".join(f"{k}={v['ready']}/{v['pods']}" for k, v in s["roles"].items()),
                                      s["npus"], s["ranktable"] or "-"] for s in d["services"]])
-            gangs = [f"  {s['namespace']}/{s['release']} {gang_line(i)}" for s in d["services"] for i in s["instances"]]
+            gangs = [f"  {s['namespace']}/{s['release']} {escape(gang_line(i))}" for s in d["services"]
+                     for i in s["instances"]]
             if gangs:
                 out += "\n\nGang scheduling (Volcano PodGroups, per instance):\n" + "\n".join(gangs)
         return out
@@ -353,9 +384,10 @@ def doctor(settings: Settings, release: str, mindcluster_version: str | None, ou
     def text(d: dict[str, Any]) -> str:
         lines = [f"profile: {choice.summary()}"]
         for c in d["checks"]:
-            lines.append(f"[{c['status']}] {c['check']}: {c['message']}")
+            # one line each: a check's message may quote the cluster (image tags, Volcano's reasons)
+            lines.append(f"[{c['status']}] {c['check']}: {escape(c['message'])}")
             if c["fix"] and c["status"] != "PASS":
-                lines.append(f"       fix: {c['fix']}")
+                lines.append(f"       fix: {escape(c['fix'])}")
         n = {s: sum(c["status"] == s for c in d["checks"]) for s in ("PASS", "WARN", "FAIL")}
         lines.append(f"{n['PASS']} passed, {n['WARN']} warnings, {n['FAIL']} failed")
         return "\n".join(lines)

@@ -1,6 +1,8 @@
 """Render charts with the real helm binary and return parsed objects."""
 from __future__ import annotations
 
+import copy
+import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,19 @@ def _values_args(values: dict[str, Any] | None, sets: list[str] | None) -> tuple
     for s in sets or []:
         args += ["--set", s]
     return args, tmp
+
+
+#: libyaml's loader when PyYAML was built with it (the pure-Python one took half the chart layer's CPU).
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+#: Finished renders by their arguments: many tests render the same values, and a chart does not
+#: change during a run. Each caller gets its own deep copy, so a test may change what it got.
+_RENDERS: dict[str, list[dict[str, Any]]] = {}
+
+
+def load_all(text: str) -> list[dict[str, Any]]:
+    """The non-empty YAML documents of a helm output."""
+    return [d for d in yaml.load_all(text, Loader=_Loader) if d]
 
 
 def template(chart: str | Path, values: dict[str, Any] | None = None, *, release: str = "rel",
@@ -53,11 +68,13 @@ def render(chart: str | Path, values: dict[str, Any] | None = None, **kw) -> lis
     Every render holding a MindIE release goes through the MindIE contract
     check (tests/contract/mindie_reader.py): a render MindIE or the Ascend
     Operator would read wrongly fails the test that made it."""
-    proc = template(chart, values, **kw)
-    objs = [d for d in yaml.safe_load_all(proc.stdout) if d]
-    problems = check_release(objs)
-    assert not problems, "MindIE contract violated:\n  " + "\n  ".join(problems)
-    return objs
+    key = json.dumps([str(chart), values, kw], sort_keys=True, default=str)
+    if key not in _RENDERS:
+        objs = load_all(template(chart, values, **kw).stdout)
+        problems = check_release(objs)
+        assert not problems, "MindIE contract violated:\n  " + "\n  ".join(problems)
+        _RENDERS[key] = objs
+    return copy.deepcopy(_RENDERS[key])
 
 
 def render_error(chart: str | Path, values: dict[str, Any] | None = None, **kw) -> str:

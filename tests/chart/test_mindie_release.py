@@ -192,3 +192,15 @@ def test_notes_warns_about_short_startup_budget():
     notes = _notes(values(probes={"startup": {"periodSeconds": 10, "failureThreshold": 30,
                                               "timeoutSeconds": 5}}))
     assert "The startup probe allows only 300 s" in notes
+
+
+@pytest.mark.parametrize("vals", [values(), pd_values(), pd_values(clusterd={"enabled": True})],
+                         ids=["single", "pd", "pd-clusterd"])
+def test_notes_say_how_to_remove_clusterd_job_summaries(vals):
+    """ClusterD writes job-summary-<workload> ConfigMaps (label outside-job-info=true) for every
+    Volcano-scheduled workload, outside the release (mind-cluster v26.1.0 clusterd
+    pkg/domain/job/job_cm_util.go initCM); the NOTES name them and a command limited to this release's."""
+    text = _notes(vals, release="qwen", namespace="llm")
+    assert "job-summary-qwen-mindie-service-* ConfigMaps" in text
+    assert ("kubectl get configmap -n llm -l outside-job-info=true -o name | "
+            "grep '/job-summary-qwen-mindie-service-' | xargs -r kubectl delete -n llm") in text

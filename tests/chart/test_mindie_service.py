@@ -801,6 +801,10 @@ def test_910_workload_without_accelerator_type_is_refused_naming_the_values():
     (pd_values(accelerator={"type": "module-a3-8-super-pod"}, prefill={"npusPerPod": 4},
                decode={"podsPerInstance": 3, "npusPerPod": 4}),
      "Set decode.npusPerPod=8, or decode.podsPerInstance=1 to run the instance in one pod."),
+    # gang off under Volcano: the instance is still one Volcano Job (minAvailable 1), one distributed job
+    (pd_values(accelerator={"type": "module-a3-16-super-pod"}, gang={"enabled": False},
+               prefill={"podsPerInstance": 2, "npusPerPod": 8}, decode={"npusPerPod": 8}),
+     "prefill.npusPerPod=8 with prefill.podsPerInstance=2: on module-a3-16-super-pod nodes"),
     (values(accelerator={"type": "module-910b-16"}, single={"npusPerInstance": 9}),
      "Allowed per pod: 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16."),
     (values(accelerator={"type": "card-910b-2"}, single={"npusPerInstance": 4}),
@@ -831,15 +835,21 @@ def test_npus_per_pod_the_type_allows_render(acc_type, npus):
     ("module-a3-16-super-pod", 2, 16, True),   # a whole node per pod: Volcano schedules it
     ("module-a3-8-super-pod", 4, 8, True),
     ("module-a3-16-super-pod", 1, 8, True),    # one pod per instance: a single-task job
-    ("module-a3-16-super-pod", 2, 8, False),   # no PodGroup: each pod is its own single-task job
+    # no gang and not Volcano's: a StatefulSet, each pod its own single-task job
+    ("module-a3-16-super-pod", 2, 8, False),
 ])
 def test_super_pod_instances_volcano_schedules_render(acc_type, pods, npus, gang):
-    objs = render(CHART, pd_values(accelerator={"type": acc_type}, gang={"enabled": gang},
+    extra = {} if gang else {"schedulerName": "default-scheduler"}
+    objs = render(CHART, pd_values(accelerator={"type": acc_type}, gang={"enabled": gang}, **extra,
                                    prefill={"podsPerInstance": pods, "npusPerPod": npus},
                                    decode={"podsPerInstance": pods, "npusPerPod": npus}))
-    sts = [o for o in find(objs, "StatefulSet") if "-prefill-" in o["metadata"]["name"]]
-    assert sts and all(o["spec"]["replicas"] == pods for o in sts)
-    assert container(sts[0])["resources"]["limits"] == {"huawei.com/Ascend910": npus}
+    # a gang of several pods is a Volcano Job (one task), anything else a StatefulSet
+    kind = "Job" if gang and pods > 1 else "StatefulSet"  # a multi-pod instance under Volcano is a Job
+    workloads = [o for o in find(objs, kind) if "-prefill-" in o["metadata"]["name"]]
+    specs = [w["spec"]["tasks"][0] if kind == "Job" else w["spec"] for w in workloads]
+    assert specs and all(spec["replicas"] == pods for spec in specs)
+    limits = specs[0]["template"]["spec"]["containers"][0]["resources"]["limits"]
+    assert limits == {"huawei.com/Ascend910": npus}
 
 
 def test_plugin_and_chart_read_one_accelerator_table():

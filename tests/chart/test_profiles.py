@@ -461,6 +461,11 @@ def test_device_plugin_follows_the_release(version: str) -> None:
         assert ("--healthz-address=11251" in c["args"]) == feats["healthz"]
         assert ({"name": "MOUNT_BY_RUNTIME_FOR_DP", "value": "true"} in c["env"]) == feats["mountByRuntimeForDP"]
         assert spec.get("hostPID", False) == feats["devicePluginHostPID"]
+        # /run/containerd: 26.0.0's manifest mounts it; 26.1.0's leaves it to Ascend Docker Runtime, which
+        # bind-mounts it when MOUNT_BY_RUNTIME_FOR_DP is set (v26.1.0 runtime/process/process.go addDPMountsToSpec)
+        mounted = {m["mountPath"] for m in c["volumeMounts"]} | {(v.get("hostPath") or {}).get("path")
+                                                                  for v in spec["volumes"]}
+        assert ("/run/containerd" in mounted) == (not feats["mountByRuntimeForDP"])
 
 
 def test_device_plugin_single_layout_of_a_self_labelling_release() -> None:

@@ -155,10 +155,15 @@ class AscendOperator:
             self.installed = False
 
     def log(self, step: str = "ascend-operator") -> str:
-        """An emulator addon's log, `ascend-operator` or `device-plugin` (clusters started by hack/cluster.sh only)."""
-        path = (Path(self.cluster.kubeconfig).parent / "clusters" / self.cluster.name / "logs"
-                / f"addon-{step}-emulator.log")
-        return path.read_text() if path.exists() else ""
+        """An emulator addon's log, `ascend-operator` or `device-plugin` (clusters started by hack/cluster.sh only).
+
+        Under `make conformance` the operator is Huawei's real one: its addon log (client-go's
+        stderr) and its own run log instead."""
+        base = Path(self.cluster.kubeconfig).parent / "clusters" / self.cluster.name
+        paths = [base / "logs" / f"addon-{step}-emulator.log"]
+        if step == "ascend-operator" and (base / "logs" / "addon-ascend-operator-real.log").exists():
+            paths = [base / "logs" / "addon-ascend-operator-real.log", base / "addons" / "operator" / "ascend-operator.log"]
+        return "".join(p.read_text() for p in paths if p.exists())
 
 
 @contextmanager

@@ -106,6 +106,8 @@ CASES: list[Case] = [
     Case("output-file-exists", ["join-cmd", "--output-file", "{existing_file}"], 1, "error: --output-file "),
     Case("output-file-no-dir", ["join-cmd", "--output-file", "/nonexistent-dir/join.sh"], 1,
          "error: --output-file /nonexistent-dir/join.sh: directory /nonexistent-dir does not exist"),
+    Case("output-file-empty", ["join-cmd", "--output-file", ""], 2, "error: --output-file needs a path (it was empty)"),
+    Case("output-file-empty-eq", ["join-cmd", "--output-file="], 2, "error: --output-file needs a path"),
     Case("output-file-json", ["join-cmd", "--output-file", "{new_file}", "-o", "json"], 2,
          "error: --output-file keeps the token off the terminal"),
     Case("description-newline", ["join-cmd", "--description", "a\nb"], 2,
@@ -140,6 +142,11 @@ CASES: list[Case] = [
          "error: kubeconfig {kc:clusters-map}: clusters must be a list"),
     Case("kubeconfig-bad-ca", ["--kubeconfig", "{kc:bad-ca}", "token", "list"], 1, "error: kubeconfig {kc:bad-ca}: "),
     Case("kubeconfig-bad-port", ["--kubeconfig", "{kc:bad-port}", "token", "list"], 1, "error: kubeconfig {kc:bad-port}: "),
+    # a query string or fragment would swallow every request path: token list said "none" while tokens existed
+    Case("kubeconfig-server-query", ["--kubeconfig", "{kc:server-query}", "token", "list"], 1,
+         "error: kubeconfig {kc:server-query}: cluster ", setup="token"),
+    Case("kubeconfig-server-fragment", ["--kubeconfig", "{kc:server-fragment}", "status"], 1,
+         "error: kubeconfig {kc:server-fragment}: cluster "),
     Case("kubeconfig-no-context", ["--context", "nope", "token", "list"], 1, "error: context 'nope' (--context) is not defined"),
     Case("kubeconfig-hostile-server", ["--kubeconfig", "{kc:hostile-server}", "join-cmd"], 1,
          "error: kubeconfig {kc:hostile-server}: "),
@@ -384,6 +391,10 @@ def _kubeconfigs(cluster, tmp: Path) -> dict[str, str]:
     bad_port = json.loads(json.dumps(base))
     bad_port["clusters"][0]["cluster"]["server"] = "https://127.0.0.1:99999"
     write("bad-port", bad_port)
+    for name, tail in (("server-query", "?x=1"), ("server-fragment", "#top")):
+        doc = json.loads(json.dumps(base))
+        doc["clusters"][0]["cluster"]["server"] += tail
+        write(name, doc)
     hostile = json.loads(json.dumps(base))
     hostile["clusters"][0]["cluster"]["server"] = "https://$(touch {marker}):6443"
     write("hostile-server", hostile)
@@ -621,3 +632,116 @@ def test_kubectl_flag_forms_after_the_subcommand(cluster):
         assert proc.returncode == 1 and "in namespace kube-public" in proc.stderr, (form, proc.stderr)
     dry = cluster.plugin("label-node", EXISTING_NODE, "--dry-run", "-o", "json")
     assert dry.returncode == 0 and json.loads(dry.stdout)["dryRun"] is True
+
+
+# -- terminal control sequences planted in the cluster -------------------------------------------
+
+#: retitle the terminal, clear it, fake a green PASS, hide what follows; then a C1 CSI and a fake line
+TERMINAL_ATTACK = "\x1b]0;pwned\x07\x1b[2J\x1b[32m[PASS] all checks passed\x1b[8m\u009b31m\nerror: none"
+#: bytes no output may carry: C0 controls but tab and newline, DEL (C1 controls are checked after decoding)
+CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]")
+C1_CONTROLS = re.compile("[\u0080-\u009f]")
+
+
+def _raw_plugin(cluster, *args: str) -> subprocess.CompletedProcess:
+    """The CLI with stdout/stderr captured as bytes: what a terminal would receive."""
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "kubectl_ascend", "--kubeconfig", cluster.kubeconfig, *args],
+                          capture_output=True, timeout=300)
+
+
+def _no_terminal_controls(proc: subprocess.CompletedProcess) -> None:
+    for stream in (proc.stdout, proc.stderr):
+        assert not CONTROL_BYTES.search(stream), stream[max(0, CONTROL_BYTES.search(stream).start() - 40):][:80]
+        assert not C1_CONTROLS.search(stream.decode("utf-8", "replace")), stream
+
+
+@contextlib.contextmanager
+def _terminal_plants(cluster, namespace: str) -> Iterator[None]:
+    """What any user with create rights can write: an image tag, Helm annotations, a token description."""
+    token_id = secrets.token_hex(3)
+    docs = [
+        {"apiVersion": "apps/v1", "kind": "Deployment",
+         "metadata": {"name": "planted-scheduler", "namespace": namespace,
+                      "labels": {"app.kubernetes.io/part-of": "mindcluster",
+                                 "app.kubernetes.io/component": "volcano-scheduler"}},
+         "spec": {"replicas": 0, "selector": {"matchLabels": {"planted": "yes"}},
+                  "template": {"metadata": {"labels": {"planted": "yes"}},
+                               "spec": {"containers": [{"name": "c",
+                                                        "image": "volcano:v1.9.0-" + TERMINAL_ATTACK + "x"}]}}}},
+        # an object the chart renders, claimed by a "release" whose name is the attack: install refuses it
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+         "metadata": {"name": "volcano-scheduler",
+                      "annotations": {"meta.helm.sh/release-name": "x" + TERMINAL_ATTACK,
+                                      "meta.helm.sh/release-namespace": TERMINAL_ATTACK}}, "rules": []},
+        {"apiVersion": "v1", "kind": "Secret", "type": "bootstrap.kubernetes.io/token",
+         "metadata": {"name": f"bootstrap-token-{token_id}", "namespace": "kube-system"},
+         "stringData": {"token-id": token_id, "token-secret": secrets.token_hex(8),
+                        "usage-bootstrap-authentication": "true", "description": TERMINAL_ATTACK}},
+    ]
+    cluster.kubectl("create", "-f", "-", input=yaml.safe_dump_all(docs))
+    try:
+        yield
+    finally:
+        cluster.kubectl("delete", "clusterrole", "volcano-scheduler", "--ignore-not-found")
+        cluster.kubectl("delete", "secret", "-n", "kube-system", f"bootstrap-token-{token_id}", "--ignore-not-found")
+
+
+def test_cluster_text_cannot_drive_the_terminal(cluster, namespace):
+    """Planted ESC/BEL/C1 sequences reach no output byte; they are shown escaped (kubectl's `^[`)."""
+    with _npu_labels(cluster), _terminal_plants(cluster, namespace):
+        before = _state(cluster)
+        runs = {"status": _raw_plugin(cluster, "status"), "doctor": _raw_plugin(cluster, "doctor"),
+                "token list": _raw_plugin(cluster, "token", "list"), "install": _raw_plugin(cluster, "install"),
+                "install -v": _raw_plugin(cluster, "install", "-v")}
+        after = _state(cluster)
+    for what, proc in runs.items():
+        _no_terminal_controls(proc)
+        assert b"^[]0;pwned\\x07^[[2J^[[32m[PASS]" in proc.stdout + proc.stderr, (what, proc.stdout, proc.stderr)
+    assert runs["install"].returncode == 1
+    err = runs["install"].stderr.decode()
+    assert err.startswith("error: cannot take over 1 existing object(s); nothing was changed: ClusterRole "
+                          "volcano-scheduler belongs to Helm release x^[]0;pwned") and err.count("\n") == 1, err
+    assert before == after, "a refused install changed the cluster"
+    assert "\\x9b31m\\nerror: none" in runs["status"].stdout.decode()  # one line, the fake line made visible
+
+
+# -- resource quantities any pod creator writes -----------------------------------------------------
+
+def _pod(name: str, namespace: str, node: str, requests: dict[str, str], labels: dict[str, str] | None = None,
+         command: list[str] | None = None) -> dict:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": namespace, "labels": labels or {}},
+            "spec": {"nodeName": node, "tolerations": [{"operator": "Exists"}],
+                     "containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10", "command": command,
+                                     "resources": {"requests": requests, "limits": requests}}]}}
+
+
+def test_npu_quantities_are_parsed_as_kubernetes_does(cluster, namespace):
+    """`huawei.com/Ascend910: "1k"` is a valid quantity (1000): status counts it, doctor reports the pod."""
+    docs = [_pod("kilo", namespace, EXISTING_NODE, {"huawei.com/Ascend910": "1k"}),
+            _pod("two", namespace, EXISTING_NODE, {"huawei.com/Ascend910": "2"}),
+            # a device plugin with -volcanoType=true makes doctor look at every pod's NPU request
+            _pod("planted-device-plugin", namespace, EXISTING_NODE, {},
+                 {"app.kubernetes.io/part-of": "mindcluster", "app.kubernetes.io/component": "device-plugin"},
+                 ["device-plugin", "-volcanoType=true"])]
+    cluster.kubectl("create", "-f", "-", input=yaml.safe_dump_all(docs))
+    status = cluster.plugin("status", "-o", "json")
+    assert status.returncode == 0, status.stderr
+    node = next(n for n in json.loads(status.stdout)["nodes"] if n["node"] == EXISTING_NODE)
+    assert node["npuRequested"] == 1002
+    text = cluster.plugin("status")
+    assert text.returncode == 0 and "8/8/1002" in text.stdout, text.stderr
+    doctor = cluster.plugin("doctor", "-o", "json")
+    assert "internal error" not in doctor.stderr, doctor.stderr
+    checks = {c["check"]: c for c in json.loads(doctor.stdout)["checks"]}
+    assert checks["npu-requests"]["status"] == "WARN"
+    assert checks["npu-requests"]["message"] == (f"1 pod(s) request NPUs no node can give: {namespace}/kilo "
+                                                 "(huawei.com/Ascend910: 1k = 1000, the largest node has 8)")
+
+
+@pytest.mark.parametrize("endpoint", ["[::ffff:127.0.0.1]:6443", "0x7f.1:6443", "[::1]"])
+def test_loopback_endpoint_however_written_is_warned_about(cluster, endpoint):
+    proc = cluster.plugin("join-cmd", "--dry-run=client", "--endpoint", endpoint)
+    assert proc.returncode == 0, proc.stderr
+    assert "is a loopback address a new node cannot reach" in proc.stderr, proc.stderr

@@ -20,6 +20,7 @@ so any one of them passes alone and in any order.
 from __future__ import annotations
 
 import json
+import secrets
 
 import pytest
 import yaml
@@ -287,10 +288,25 @@ def test_upgrade_rolls_only_the_changed_workload(installed):
     assert not any(a.replace(" ", "") == "--logLevel=1" for a in args), args
 
 
+# What ClusterD v26.1.0 leaves in a job's namespace (seen from the real ClusterD in
+# tests/e2e/test_conformance.py; mind-cluster component/clusterd/pkg/domain/job/job_cm_util.go initCM,
+# getDefaultLabel): job-summary-<workload>, labels outside-job-info=true and ring-controller.atlas.
+JOB_SUMMARY = {"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "job-summary-qwen-mindie-service-prefill-0", "namespace": "NS",
+                            "labels": {"outside-job-info": "true", "ring-controller.atlas": "ascend-910"}},
+               "data": {"job_status": "failed", "operator": "delete"}}
+
+
 def test_uninstall_leaves_crds_and_namespaces(installed):
     c = installed
+    ns = f"js-{secrets.token_hex(3)}"
+    c.kubectl("create", "namespace", ns)
+    summary = json.loads(json.dumps(JOB_SUMMARY).replace('"NS"', f'"{ns}"'))
+    c.kubectl("apply", "-f", "-", input=json.dumps(summary))
     proc = c.plugin("uninstall")
     assert proc.returncode == 0, proc.stderr
+    assert (f"  - job-summary ConfigMaps left by ClusterD in namespace {ns}: job-summary-qwen-mindie-service-prefill-0"
+            f"  (kubectl delete configmap -n {ns} -l outside-job-info=true)") in proc.stdout.splitlines(), proc.stdout
     assert "CRDs" in proc.stdout and "mindx-dl" in proc.stdout
     for kept in ("queues.scheduling.volcano.sh", "volcano-system", "Volcano queue 'default'", "node labels set by label-node"):
         assert kept in proc.stdout, kept

@@ -2,7 +2,8 @@
 
 Scenarios: `--as someone` (given after the subcommand, as kubectl allows) gets a
 clear one-line 403 and exit 1; repeated --as-group reach the API server as
-separate groups (it says so in a SelfSubjectReview); observe() reports an
+separate groups (it says so in a SelfSubjectReview); completion (<TAB>) acts as
+the --as/--as-group typed on the line; observe() reports an
 object created after it started (a watch, not a re-list); a context namespace
 is what `mindie ranktable` looks in without -n; a kubeconfig whose CA is not the
 cluster's says so; a request with a lost answer is not resent even mid-run.
@@ -41,6 +42,33 @@ def test_helm_calls_are_impersonated_too(cluster):
     ok = cluster.plugin("--as", "system:admin", "--as-group", "system:masters", "uninstall", "--dry-run")
     assert "forbidden" not in ok.stderr, ok.stderr
     assert ok.returncode == 0 or "is not installed" in ok.stderr, ok.stderr
+
+
+def _complete(cluster, *words: str) -> list[str]:
+    """What kubectl's plugin completion gets from kubectl_complete-ascend for `kubectl ascend WORDS`."""
+    import os
+    import subprocess
+    import sys
+
+    exe = os.path.join(os.path.dirname(sys.executable), "kubectl_complete-ascend")
+    proc = subprocess.run([exe, "--kubeconfig", cluster.kubeconfig, *words], capture_output=True, text=True,
+                          timeout=30, env={**os.environ, "KUBECTL_ASCEND_COMPLETION_TIMEOUT": "20"})
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    return proc.stdout.splitlines()
+
+
+def test_completion_acts_as_the_identity_typed_on_the_line(cluster):
+    """`--as nobody` may not list nodes or namespaces: <TAB> offers none of them, as the command would."""
+    nodes = [n["metadata"]["name"] for n in cluster.get_json("nodes")["items"]]
+    assert _complete(cluster, "label-node", "")[:-1] == sorted(nodes)
+    for where in (["--as", "nobody", "label-node", ""], ["label-node", "--as=nobody", ""],
+                  ["--as", "nobody", "--as-group", "team-a", "label-node", ""]):
+        assert _complete(cluster, *where) == [":4"], where
+    assert _complete(cluster, "--as", "nobody", "status", "-n", "") == [":4"]
+    assert "kube-system" in _complete(cluster, "status", "-n", "")
+    # an identity that may: the same names (impersonation works, it is not just failing)
+    admin = ["--as", "system:admin", "--as-group", "system:masters"]
+    assert _complete(cluster, *admin, "label-node", "")[:-1] == sorted(nodes)
 
 
 def test_as_group_headers_reach_the_server_separately(cluster):

@@ -57,6 +57,26 @@ def test_lost_answers_are_not_confirmed_not_failed():
     assert states["n025"] == "not-confirmed" and states["n003"] == "failed" and states["n000"] == "labelled"
 
 
+def test_server_errors_are_failures_with_the_servers_reason():
+    """etcd out of space: every PATCH is answered 500 "database space exceeded". Nothing was lost: the
+    nodes failed, and the summary quotes the server; a 504 (the server's own timeout) stays unconfirmed."""
+    space = "label node {}: the API server failed (500): etcdserver: mvcc: database space exceeded"
+
+    def behaviour(name):
+        if name == "n009":
+            raise errors.ServerFailed(f"label node {name}: the API server failed (504): Timeout", 504)
+        raise errors.ServerFailed(space.format(name), 500)
+
+    res = labelnode.label_nodes(PatchKube(behaviour), _nodes(10), role="worker", accelerator="auto",
+                                server_model=None, overwrite=False, dry_run=False, workers=4)
+    assert sorted(res.failed) == [f"n{i:03d}" for i in range(9)] and list(res.unconfirmed) == ["n009"]
+    msg = res.problem()
+    assert msg.startswith("0 node(s) labelled, 9 failed (n000, n001, n002, n003, n004 and 4 more: "
+                          + space.format("n000") + "), 1 not confirmed (n009: label node n009: the API server "
+                          "failed (504): Timeout)"), msg
+    assert "answer was lost" not in msg
+
+
 def test_ctrl_c_cancels_queued_patches():
     release = threading.Event()
     calls = {"n": 0}
@@ -138,16 +158,18 @@ from tests.labeldata import node_of
 class Kube:
     def patch_node_labels(self, name, labels):
         if int(name[1:]) >= 3:
+            if name == "n003":
+                print("ready", flush=True)  # the patches are under way (startup takes seconds on a loaded host)
             time.sleep(30)  # the API server stops answering
 
 cli.Settings.kube = lambda self, **kw: Kube()
 labelnode.select_nodes = lambda kube, names, sel, all_nodes: [node_of("atlas-800i-a2", f"n{i:03d}") for i in range(50)]
-print("ready", flush=True)
 cli.main(["label-node", "--all", "--workers", "4"])
 '''
 
 
 def test_sigint_in_a_real_process_exits_130_with_a_report():
+    import os
     import signal
     import subprocess
     import sys
@@ -155,8 +177,10 @@ def test_sigint_in_a_real_process_exits_130_with_a_report():
 
     from tests.tooling import REPO_ROOT
 
+    # HELM_BIN=false: the release lookup before the patches fails at once (a real helm on PATH may take
+    # longer than the 1 s below on a loaded machine, and the SIGINT would land in it instead)
     proc = subprocess.Popen([sys.executable, "-c", SIGINT_SCRIPT], cwd=REPO_ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "HELM_BIN": "false"})
     assert proc.stdout.readline().strip() == "ready"
     time.sleep(1.0)  # the first 3 patches are done, 4 hang, the rest are queued
     proc.send_signal(signal.SIGINT)

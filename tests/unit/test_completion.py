@@ -70,11 +70,23 @@ def calls(monkeypatch):
 
 def test_node_names_use_the_kubeconfig_and_context_typed_earlier(calls):
     assert values("--kubeconfig", "/k.yaml", "--context=c1", "label-node", "atlas-") == ["atlas-0", "atlas-1"]
-    assert calls == [("nodes", "/k.yaml", "c1")]
+    assert calls == [("nodes", complete.Target("/k.yaml", "c1"))]
     calls.clear()
     # after the subcommand too (kubectl allows flags anywhere); nodes already given are not offered again
     assert values("label-node", "atlas-0", "--kubeconfig", "/j.yaml", "") == ["atlas-1", "mgmt-0"]
-    assert calls == [("nodes", "/j.yaml", None)]
+    assert calls == [("nodes", complete.Target("/j.yaml"))]
+
+
+def test_lookups_use_the_identity_typed_on_the_line(calls):
+    """--as/--as-group reach every lookup, before or after the subcommand, in every form."""
+    values("--as", "jane", "--as-group", "a", "label-node", "--as-group=b", "")
+    values("uninstall", "--as=jane", "--release", "")
+    values("--as", "jane", "--as-group", "a", "install", "-n", "")
+    values("--as", "jane", "status", "--namespace=")
+    assert calls == [("nodes", complete.Target(None, None, "jane", ("a", "b"))),
+                     ("releases", complete.Target(None, None, "jane"), None),
+                     ("namespaces", complete.Target(None, None, "jane", ("a",))),
+                     ("namespaces", complete.Target(None, None, "jane"))]
 
 
 def test_release_names_in_the_namespace_given_with_n(calls):
@@ -88,7 +100,7 @@ def test_namespaces_for_n_anywhere_on_the_line(calls):
     assert values("-n", "") == ["default", "llm", "mindx-dl"]
     assert values("--kubeconfig", "/k.yaml", "install", "-n", "m") == ["mindx-dl"]
     assert values("status", "--namespace=l") == ["--namespace=llm"]
-    assert calls[1] == ("namespaces", "/k.yaml", None)
+    assert calls[1] == ("namespaces", complete.Target("/k.yaml"))
 
 
 def test_file_values_leave_it_to_the_shell():

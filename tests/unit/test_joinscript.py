@@ -176,3 +176,18 @@ def test_printed_command_is_quoted_word_by_word():
     cmd = joincmd.build_command("[fd00::1]:6443", "abcdef.0123456789abcdef", [HASH], req)
     assert cmd.startswith("kubeadm join '[fd00::1]:6443' --token abcdef.0123456789abcdef ")
     assert shlex.split(cmd)[2] == "[fd00::1]:6443"
+
+
+@pytest.mark.parametrize("endpoint,loopback", [
+    ("127.0.0.1:6443", True), ("127.9.9.9:6443", True), ("localhost:6443", True), ("api.localhost:6443", True),
+    ("[::1]:6443", True),
+    ("[::ffff:7f00:1]:6443", True),  # [::ffff:127.0.0.1] after validate.endpoint
+    ("0x7f.1:6443", True),  # a "DNS name" that inet_aton (getaddrinfo, curl) reads as 127.0.0.1
+    ("0x7f000001:6443", True),
+    ("10.0.0.1:6443", False), ("[::ffff:a00:1]:6443", False), ("[fd00::1]:6443", False), ("0x0a.1:6443", False),
+    ("api.example.com:6443", False), ("deadbeef:6443", False),
+])
+def test_loopback_however_it_is_written(endpoint, loopback):
+    from kubectl_ascend import validate
+
+    assert joincmd.is_loopback(validate.endpoint(endpoint)) is loopback

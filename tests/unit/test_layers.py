@@ -1,4 +1,4 @@
-"""The layering of the package (docs/architecture.md, STYLE.md "Thin CLI, real library", "One door per dependency").
+"""The layering of the package (docs/architecture.md: a thin CLI over a real library, one door per dependency).
 
 Reads every module's imports (top level and inside functions) with `ast`:
 - library modules (kubectl_ascend/*.py but cli.py and __main__.py) import no click and nothing of the CLI;

@@ -1,7 +1,8 @@
 """Retries of the Kubernetes door: only where repeating cannot do harm (local HTTPS stub, requests counted).
 
 Scenarios: a GET answered 503, 503, 200 succeeds on the third try; Retry-After
-is honoured; retries stop after the time budget with a 5xx message; a POST
+is honoured; retries stop after the time budget with a 5xx message; the budget is
+one per Kube (run): requests failing meanwhile share it, an answer starts a new one; a POST
 answered 503 is not resent, one answered 429 is (the server refused it before
 doing anything); a POST whose connection drops after it was sent is NOT resent
 and raises OutcomeUnknown; an idempotent label PATCH is resent, a plain PATCH
@@ -81,6 +82,23 @@ def test_retries_are_bounded_in_time(api, kc):
     with pytest.raises(errors.ClusterUnreachable, match=r"get x: the API server failed \(503\): etcd is unhappy"):
         Kube(kc, retry_seconds=1.5).request("get x", "GET", "/r3")
     assert time.monotonic() - t < 4 and api.count("GET", "/r3") >= 2
+
+
+def test_one_retry_budget_for_the_whole_run(api, kc):
+    """The second request after the budget ran out is not retried for another budget; a good answer resets it."""
+    api.routes["/b1"] = answers(UNAVAILABLE)
+    kube = Kube(kc, retry_seconds=1.5)
+    t = time.monotonic()
+    with pytest.raises(errors.ServerFailed, match=r"\(503\): etcd is unhappy") as e:
+        kube.request("get x", "GET", "/b1")
+    assert e.value.status == 503
+    for _ in range(5):
+        with pytest.raises(errors.ServerFailed):
+            kube.request("get x", "GET", "/b1")
+    assert time.monotonic() - t < 3.5, "each request got its own budget"
+    assert kube.request("get ok", "GET", "/ok-b") == {"path": "/ok-b"}  # the server answers: budget reset
+    api.routes["/b2"] = answers(UNAVAILABLE, UNAVAILABLE, OK)
+    assert kube.request("get x", "GET", "/b2") == {"ok": True} and api.count("GET", "/b2") == 3
 
 
 def test_post_not_resent_on_503_but_on_429(api, kc):

@@ -234,9 +234,11 @@ spec:
               mountPath: /user/cluster-info/datatrace-config
             - name: dpu-config
               mountPath: /user/mindx-dl/dpu
+            {{- if not $features.mountByRuntimeForDP }}{{/* 26.1: Ascend Docker Runtime mounts it, as upstream */}}
             - name: containerd
               mountPath: /run/containerd
               readOnly: true
+            {{- end }}
             {{- if $v.hostPaths.docker }}
             - name: docker-sock
               mountPath: /run/docker.sock
@@ -296,10 +298,12 @@ spec:
           hostPath:
             path: /user/mindx-dl/dpu-config
             type: DirectoryOrCreate
+        {{- if not $features.mountByRuntimeForDP }}
         - name: containerd
           hostPath:
             path: /run/containerd
             type: DirectoryOrCreate
+        {{- end }}
         {{- if $v.hostPaths.docker }}
         - name: docker-sock
           hostPath:
