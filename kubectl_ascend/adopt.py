@@ -30,6 +30,16 @@ Facts this module works from:
   v26.0.0 and v26.1.0). Helm cannot adopt an object it does not render, and left behind they keep
   granting what the chart's own RBAC now grants: when the chart renders the component they served,
   they are deleted ("remove").
+- Helm's server-side apply (what `install --adopt` runs, with --force-conflicts) only sets the fields
+  the chart renders: a field of the live object the chart does not set stays, owned by its old manager
+  (Kubernetes' structured-merge-diff: containers, volumes and volumeMounts are lists keyed by name or
+  mountPath, a ConfigMap's data a map). An extra container, a hostPath volume, hostPID or a
+  `privileged: true` the chart does not render would keep running under the release; a
+  `metadata.ownerReferences` entry would stay too, and the garbage collector deletes an object whose
+  owners are all gone. So the plan compares the live object with the rendered one (`drift`,
+  `foreign_owners`): an object that differs is refused, or with --accept-drift deleted and created again
+  from the chart (REPLACE: nothing of the live object is kept); an object whose only difference is an
+  owner reference is adopted with its ownerReferences removed.
 - The running release is read from image tags: `ascend-k8sdeviceplugin:v26.0.0`,
   `ascend-operator:v26.1.0-openeuler24.03`, `vc-scheduler:v1.7.0-v26.0.0` (Volcano version,
   then MindCluster's). Versions with major 1 are Volcano's; MindCluster's are 5.x and later.
@@ -147,6 +157,10 @@ class Row:
     reason: str
     path: str
     images: tuple[str, ...] = ()
+    #: how the live object differs from the chart's (drift, foreign_owners), one line each
+    drift: tuple[str, ...] = ()
+    #: take_over removes metadata.ownerReferences with the adoption (accepted foreign owners)
+    drop_owners: bool = False
 
     @property
     def ref(self) -> str:
@@ -154,7 +168,7 @@ class Row:
 
     def as_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "namespace": self.namespace, "name": self.name, "action": self.action,
-                "reason": self.reason}
+                "reason": self.reason, "drift": list(self.drift), "removeOwnerReferences": self.drop_owners}
 
 
 def owner(live: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -216,6 +230,94 @@ def images(obj: Mapping[str, Any]) -> tuple[str, ...]:
                  for c in pod.get(key) or [] if c.get("image"))
 
 
+def _pod(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    return ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
+
+
+def _by_name(items: Any) -> dict[str, Mapping[str, Any]]:
+    return {str(i.get("name")): i for i in items or [] if isinstance(i, Mapping)}
+
+
+def _privileged(c: Mapping[str, Any]) -> bool:
+    return bool((c.get("securityContext") or {}).get("privileged"))
+
+
+def _caps(c: Mapping[str, Any]) -> list[str]:
+    return sorted(str(x) for x in ((c.get("securityContext") or {}).get("capabilities") or {}).get("add") or [])
+
+
+def _host_paths(pod: Mapping[str, Any]) -> dict[str, str]:
+    return {str(v.get("name")): str((v.get("hostPath") or {}).get("path"))
+            for v in pod.get("volumes") or [] if isinstance(v, Mapping) and v.get("hostPath")}
+
+
+def drift(want: Mapping[str, Any], live: Mapping[str, Any]) -> list[str]:
+    """What of the live object Helm's apply of `want` would keep or change that matters for safety: for a
+    workload's pod template the host namespaces, containers and init containers (extra ones, images,
+    privileged, added capabilities) and hostPath volumes; for a ConfigMap or Secret the data keys the
+    chart does not have (their names only). Names and values from the cluster are quoted with repr, so
+    control characters print escaped. [] when nothing differs."""
+    out: list[str] = []
+    kind = want.get("kind")
+    if kind in WORKLOADS:
+        wp, lp = _pod(want), _pod(live)
+        for key in ("hostPID", "hostNetwork", "hostIPC"):
+            if bool(lp.get(key)) != bool(wp.get(key)):
+                out.append(f"{key} {str(bool(lp.get(key))).lower()} (chart: {str(bool(wp.get(key))).lower()})")
+        for key, what in (("initContainers", "init container"), ("containers", "container")):
+            wc, lc = _by_name(wp.get(key)), _by_name(lp.get(key))
+            for name, c in lc.items():
+                if name not in wc:
+                    out.append(f"extra {what} {name!r} (image {str(c.get('image'))!r}"
+                               + (", privileged" if _privileged(c) else "")
+                               + (f", capabilities {', '.join(_caps(c))}" if _caps(c) else "")
+                               + ") the chart does not have")
+                    continue
+                w = wc[name]
+                if c.get("image") != w.get("image"):
+                    out.append(f"{what} {name!r} image {str(c.get('image'))!r} (chart: {str(w.get('image'))!r})")
+                if _privileged(c) != _privileged(w):
+                    out.append(f"{what} {name!r} privileged {str(_privileged(c)).lower()} "
+                               f"(chart: {str(_privileged(w)).lower()})")
+                if _caps(c) != _caps(w):
+                    out.append(f"{what} {name!r} capabilities {_caps(c) or 'none'} (chart: {_caps(w) or 'none'})")
+        wv, lv = _host_paths(wp), _host_paths(lp)
+        for name, path in lv.items():
+            if wv.get(name) != path:
+                out.append(f"hostPath volume {name!r} path {path!r} (chart: {wv[name]!r})" if name in wv
+                           else f"hostPath volume {name!r} path {path!r} the chart does not have")
+    elif kind in ("ConfigMap", "Secret"):
+        for key in ("data", "binaryData", "stringData"):
+            extra = sorted(set(live.get(key) or {}) - set(want.get(key) or {}))
+            if extra:
+                out.append(f"{key} key(s) the chart does not have: {', '.join(repr(k) for k in extra)}")
+    return out
+
+
+def foreign_owners(want: Mapping[str, Any], live: Mapping[str, Any]) -> list[str]:
+    """The live object's ownerReferences the chart does not render (ours render none), one line each."""
+    wanted = {(r.get("kind"), r.get("name")) for r in (want.get("metadata") or {}).get("ownerReferences") or []}
+    return [f"{'controller ' if r.get('controller') else ''}ownerReference to {str(r.get('kind'))} "
+            f"{str(r.get('name'))!r} (uid {str(r.get('uid'))!r}): the garbage collector deletes this object "
+            "once that owner is gone"
+            for r in (live.get("metadata") or {}).get("ownerReferences") or []
+            if isinstance(r, Mapping) and (r.get("kind"), r.get("name")) not in wanted]
+
+
+def _drift_row(kind: str, found: list[str], owners: list[str], accept: bool) -> tuple[str, str, bool]:
+    """(action, reason, drop_owners) of an object that could be adopted in place but differs from the chart."""
+    what = "; ".join(found + owners)
+    if not accept:
+        return REFUSE, (f"differs from the chart where Helm's apply would keep the live object: {what}; remove "
+                        "the differences by hand, or rerun with --adopt --accept-drift to "
+                        + ("delete it and let Helm create the chart's" if found else "remove its ownerReferences")), False
+    if found and kind != "CustomResourceDefinition":
+        return REPLACE, (f"drift accepted ({what}): deleted and created again by Helm, so that nothing of the "
+                         "live object is kept" + ("; its pods restart" if kind in WORKLOADS else "")), False
+    return ADOPT, (f"drift accepted ({what}): ownerReferences removed, Helm ownership label and annotations "
+                   "added; Helm then applies the chart's spec"), True
+
+
 def _replace_reason(kind: str, changes: list[str]) -> str:
     what = "; ".join(changes)
     if kind in WORKLOADS:
@@ -225,14 +327,17 @@ def _replace_reason(kind: str, changes: list[str]) -> str:
 
 
 def plan(rendered: Iterable[Mapping[str, Any]], live: Mapping[str, Mapping[str, Any] | None], *,
-         release: str, namespace: str, daemonsets: Iterable[Mapping[str, Any]] = ()) -> list[Row]:
+         release: str, namespace: str, daemonsets: Iterable[Mapping[str, Any]] = (),
+         accept_drift: bool = False) -> list[Row]:
     """A row per rendered object that exists without this release's ownership (in render order),
     then one per Huawei device-plugin DaemonSet the chart does not render and one per Huawei RBAC
     object under another name (`huawei_rbac`) of a component the chart renders (REMOVE).
 
     live: the API object at each rendered object's `api_path` and each `huawei_rbac` path (None or
     absent: it does not exist); daemonsets: the DaemonSets of kube-system. Objects this release owns
-    are left to Helm.
+    are left to Helm. An object that would be adopted in place but differs from the chart (`drift`,
+    `foreign_owners`) is refused, unless accept_drift (--accept-drift): then it is replaced, or adopted
+    with its ownerReferences removed when they are its only difference.
     """
     rendered = list(rendered)
     rows = []
@@ -259,7 +364,12 @@ def plan(rendered: Iterable[Mapping[str, Any]], live: Mapping[str, Mapping[str, 
             action, reason = REPLACE, _replace_reason(kind, changes)
         else:
             action, reason = ADOPT, "Helm ownership label and annotations added; Helm then applies the chart's spec"
-        rows.append(Row(kind, ns, name, action, reason, path, imgs))
+        found, owners, drop = [], [], False
+        if action == ADOPT:
+            found, owners = drift(want, have), foreign_owners(want, have)
+            if found or owners:
+                action, reason, drop = _drift_row(kind, found, owners, accept_drift)
+        rows.append(Row(kind, ns, name, action, reason, path, imgs, tuple(found + owners), drop))
     ours = {api_path(o, namespace) for o in rendered}
     plugin_on = any(o.get("kind") == "DaemonSet" and str(o["metadata"]["name"]).startswith("ascend-device-plugin")
                     for o in rendered)
@@ -297,10 +407,14 @@ def plan(rendered: Iterable[Mapping[str, Any]], live: Mapping[str, Mapping[str, 
     return rows
 
 
-def adoption_patch(release: str, namespace: str) -> dict[str, Any]:
-    """The merge patch that makes Helm accept an existing object into the release (idempotent)."""
-    return {"metadata": {"labels": {MANAGED_BY: HELM},
-                         "annotations": {RELEASE_NAME: release, RELEASE_NAMESPACE: namespace}}}
+def adoption_patch(release: str, namespace: str, drop_owners: bool = False) -> dict[str, Any]:
+    """The merge patch that makes Helm accept an existing object into the release (idempotent); with
+    drop_owners it also removes metadata.ownerReferences (null deletes a key in a JSON merge patch)."""
+    meta: dict[str, Any] = {"labels": {MANAGED_BY: HELM},
+                            "annotations": {RELEASE_NAME: release, RELEASE_NAMESPACE: namespace}}
+    if drop_owners:
+        meta["ownerReferences"] = None
+    return {"metadata": meta}
 
 
 def refusal(rows: list[Row]) -> str | None:

@@ -426,16 +426,17 @@ class Adoption:
                 "runningImages": self.running.as_dict(), "notes": self.notes}
 
 
-def survey(kube: KubeAPI, plan: InstallPlan) -> list[adopt.Row]:
+def survey(kube: KubeAPI, plan: InstallPlan, accept_drift: bool = False) -> list[adopt.Row]:
     """One GET per rendered object and per Huawei RBAC name (adopt.huawei_rbac), one list of DaemonSets:
-    the rows of install --adopt."""
+    the rows of install --adopt (accept_drift: --accept-drift, see adopt.plan)."""
     live = {}
     for obj in [*plan.objects, *adopt.huawei_rbac(plan.objects)]:
         path = adopt.api_path(obj, plan.namespace)
         live[path] = kube.get_object(path)
     daemonsets = [d for d in kube.list_daemonsets() if (d.get("metadata") or {}).get("namespace")
                   == adopt.DEVICE_PLUGIN_NAMESPACE]
-    return adopt.plan(plan.objects, live, release=plan.release, namespace=plan.namespace, daemonsets=daemonsets)
+    return adopt.plan(plan.objects, live, release=plan.release, namespace=plan.namespace, daemonsets=daemonsets,
+                      accept_drift=accept_drift)
 
 
 def rendered_version(plan: InstallPlan) -> adopt.Versions:
@@ -482,20 +483,19 @@ REPLACE_TIMEOUT = 180.0
 
 def take_over(kube: KubeAPI, adoption: Adoption, release: str, namespace: str, *,
               say: Callable[[str], None], timeout: float = REPLACE_TIMEOUT) -> None:
-    """Give the ADOPT rows Helm's ownership metadata, delete the REPLACE and REMOVE rows and wait until they
-    are gone.
+    """Give the ADOPT rows Helm's ownership metadata (and remove the ownerReferences of those whose foreign
+    owners were accepted), delete the REPLACE and REMOVE rows and wait until they are gone.
 
     Idempotent: a rerun finds adopted objects owned and deleted ones absent. Ctrl-C or a
     timeout says what was done; `install --adopt` again finishes the job.
     """
     done: list[str] = []
     try:
-        patch = adopt.adoption_patch(release, namespace)
         for r in adoption.rows:
             if r.action == adopt.ADOPT:
-                kube.patch_object(r.path, patch)
+                kube.patch_object(r.path, adopt.adoption_patch(release, namespace, r.drop_owners))
                 done.append(f"adopted {r.ref}")
-                say(f"adopted {r.ref}")
+                say(f"adopted {r.ref}" + (" (ownerReferences removed)" if r.drop_owners else ""))
         gone = [r for r in adoption.rows if r.action in (adopt.REPLACE, adopt.REMOVE)]
         for r in gone:
             kube.delete_object(r.path, "Foreground")

@@ -1,10 +1,9 @@
 """MindIE services (mindie-service chart releases) as `status` shows them, and waiting for a PD release's ranktables."""
 from __future__ import annotations
 
-import json
 from typing import Any, Callable
 
-from kubectl_ascend import errors
+from kubectl_ascend import errors, rankvalidate
 from kubectl_ascend.clusterd import find_clusterd
 from kubectl_ascend.gang import GROUP_ANNOTATION, MINDIE_ROLE, ROLE_ORDER, gang_instances, podgroup_events
 from kubectl_ascend.kubeapi import KubeAPI
@@ -41,11 +40,13 @@ def mindie_services(kube: KubeAPI, pods: list[dict[str, Any]]) -> list[dict[str,
         for cm in kube.list_configmaps(None, "mindie.huawei.com/ranktable=global"):
             key = (cm["metadata"]["namespace"], (cm["metadata"].get("labels") or {}).get("app.kubernetes.io/instance"))
             if key in services:
+                # anyone who edits ConfigMaps can write it: parsed within bounds, only a known status shown
                 try:
                     text = next(iter((cm.get("data") or {}).values()), "{}")
-                    services[key]["ranktable"] = json.loads(text).get("status")
-                except (ValueError, AttributeError):
-                    services[key]["ranktable"] = "unreadable"
+                    status = rankvalidate.load(cm["metadata"]["name"], "data", text).get("status")
+                except (rankvalidate.Refused, AttributeError):
+                    status = None
+                services[key]["ranktable"] = status if status in rankvalidate.STATUSES else "unreadable"
     out = []
     for svc in sorted(services.values(), key=lambda s: (s["namespace"], s["release"])):
         svc["mode"] = "single" if "single" in svc["roles"] else "pd"

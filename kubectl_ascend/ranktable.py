@@ -64,6 +64,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
+from kubectl_ascend import rankvalidate
+
 GLOBAL_KEY = "global_ranktable.json"
 """Data key of the global ranktable ConfigMap (the file pods wait for)."""
 
@@ -148,7 +150,7 @@ class RanktableResult:
         """The ConfigMap ``data`` to write (ready results only)."""
         if not self.ready:
             raise ValueError("the global ranktable is not ready: " + "; ".join(self.missing))
-        return {GLOBAL_KEY: json.dumps(self.ranktable, indent=2, sort_keys=False) + "\n",
+        return {GLOBAL_KEY: json.dumps(self.ranktable, indent=2, sort_keys=False, allow_nan=False) + "\n",
                 UIDS_KEY: "".join(uid + "\n" for uid in self.pod_uids)}
 
     def message(self) -> str:
@@ -164,8 +166,8 @@ class RanktableResult:
         if (current_uids or "") != self.data()[UIDS_KEY]:
             return True
         try:
-            return bool(json.loads(current or "null") != self.ranktable)
-        except ValueError:
+            return bool(rankvalidate.load("global", GLOBAL_KEY, current or "null") != self.ranktable)
+        except rankvalidate.Refused:
             return True
 
 
@@ -281,10 +283,10 @@ def _pod_devices(pod: Mapping[str, Any]) -> list[tuple[str, str]] | None:
     raw = next((anno[k] for k in DEVICE_ANNOS if k in anno), None)
     if raw is None:
         return None
-    try:
-        devices = json.loads(raw).get("devices") or []
+    try:   # written by the device plugin, but anyone who creates pods can set it: parsed within bounds
+        devices = rankvalidate.load(_name(pod), "annotation", raw).get("devices") or []
         return [(str(d.get("device_id", "")), str(d.get("device_ip", ""))) for d in devices]
-    except (ValueError, AttributeError):
+    except (rankvalidate.Refused, AttributeError, TypeError):
         return None
 
 
@@ -430,6 +432,8 @@ def build_global_ranktable(release: str, configmaps: Iterable[Mapping[str, Any]]
     global_cm = globals_[0]
     instance_cms = [c for c in cms if _labels(c).get(labels.ranktable) == "instance"]
     live = _live_pods(pods, release, labels)
+    # hostile or broken per-instance tables are refused before anything is built from them
+    rankvalidate.check_instances(instance_cms, live, HCCL_KEY)
 
     missing: list[str] = []
     groups: list[dict[str, Any]] = []
@@ -479,6 +483,7 @@ def build_global_ranktable(release: str, configmaps: Iterable[Mapping[str, Any]]
         "status": COMPLETED,
         "server_group_list": groups,
     }
+    rankvalidate.check_global(_name(global_cm), ranktable)
     ips = {s.get("server_ip") for g in groups for s in g["server_list"]}
     uids = sorted(str(_meta(p).get("uid")) for p in live
                   if _labels(p).get(labels.role) in ("coordinator", "controller", *ROLES_SERVER)

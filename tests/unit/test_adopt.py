@@ -16,6 +16,12 @@ Scenarios:
 - versions from image tags (OS suffix, Volcano-then-MindCluster, digests, registries with ports);
 - the version check: equal passes; mixed, unknown, unsupported and different releases refused,
   --mindcluster-version accepted only when it is the running release and the chart renders it;
+- drift (issue 22): an object that could be adopted in place but differs from the chart where Helm's
+  apply keeps the live object (an extra privileged container with hostPath / and hostPID, another image,
+  privileged, capabilities, an extra init container, hostNetwork, extra ConfigMap keys, a foreign
+  ownerReference) is refused with each difference named (control characters escaped); with
+  --accept-drift it is replaced, or adopted with its ownerReferences removed when that is its only
+  difference; the unchanged chart object is adopted as before;
 - install without --adopt refused with the list and the hint; take_over patches, deletes with
   foreground propagation, waits, and says what it did when a deletion does not finish.
 """
@@ -231,7 +237,10 @@ def test_crd_scope_change_is_refused_and_rolebinding_roleref_replaced():
 def _merge(obj: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(obj)
     for k, v in patch.items():
-        out[k] = _merge(out.get(k) or {}, v) if isinstance(v, dict) else v
+        if v is None:   # RFC 7386: null deletes the key
+            out.pop(k, None)
+        else:
+            out[k] = _merge(out.get(k) or {}, v) if isinstance(v, dict) else v
     return out
 
 
@@ -373,3 +382,126 @@ def test_take_over_says_what_is_stuck():
     with pytest.raises(errors.AscendError, match=r"still being deleted after 1 s: DaemonSet kube-system/"
                                                  r"ascend-device-plugin-daemonset-910 .*run install --adopt again"):
         install.take_over(kube, adoption, RELEASE, NS, say=lambda s: None, timeout=1.0)  # type: ignore[arg-type]
+
+
+# -- drift (issue 22 item 2) ------------------------------------------------------------------
+
+BACKDOOR = {"name": "backdoor", "image": "evil.example/tools:1",
+            "securityContext": {"privileged": True, "capabilities": {"add": ["SYS_ADMIN"]}},
+            "volumeMounts": [{"name": "host-root", "mountPath": "/host"}]}
+
+
+def _rendered(kind: str, name: str) -> dict[str, Any]:
+    return copy.deepcopy(next(o for o in rendered() if o["kind"] == kind and o["metadata"]["name"] == name))
+
+
+def _hostile_plugin() -> dict[str, Any]:
+    """The chart's own 910 DaemonSet (so its selector matches and it would be adopted in place) with a
+    planted privileged container, hostPath / and hostPID."""
+    ds = _rendered("DaemonSet", "ascend-device-plugin-daemonset-910")
+    pod = ds["spec"]["template"]["spec"]
+    pod["containers"].append(copy.deepcopy(BACKDOOR))
+    pod["volumes"].append({"name": "host-root", "hostPath": {"path": "/"}})
+    pod["hostPID"] = True
+    return ds
+
+
+def _owned_configmap() -> dict[str, Any]:
+    cm = _rendered("ConfigMap", "volcano-scheduler-configmap")
+    cm["metadata"]["ownerReferences"] = [{"apiVersion": "v1", "kind": "ConfigMap", "name": "decoy",
+                                          "uid": "1234", "controller": True}]
+    return cm
+
+
+def _one(obj: dict[str, Any], accept: bool = False) -> adopt.Row:
+    want = _rendered(obj["kind"], obj["metadata"]["name"])
+    [row] = adopt.plan([want], {adopt.api_path(want, NS): obj}, release=RELEASE, namespace=NS, accept_drift=accept)
+    return row
+
+
+def test_the_unchanged_chart_object_is_adopted_without_drift():
+    for kind, name in (("DaemonSet", "ascend-device-plugin-daemonset-910"),
+                       ("ConfigMap", "volcano-scheduler-configmap")):
+        row = _one(_rendered(kind, name))
+        assert (row.action, row.drift, row.drop_owners) == ("adopt", (), False)
+
+
+def test_a_planted_container_is_refused_naming_each_difference():
+    row = _one(_hostile_plugin())
+    assert row.action == "refuse"
+    assert row.drift == (
+        "hostPID true (chart: false)",
+        "extra container 'backdoor' (image 'evil.example/tools:1', privileged, capabilities SYS_ADMIN) "
+        "the chart does not have",
+        "hostPath volume 'host-root' path '/' the chart does not have")
+    assert "--adopt --accept-drift" in row.reason
+    msg = adopt.refusal([row])
+    assert msg is not None and msg.startswith("cannot take over 1 existing object(s); nothing was changed: "
+                                              "DaemonSet kube-system/ascend-device-plugin-daemonset-910 differs")
+    assert all(d in msg for d in row.drift)
+    with pytest.raises(errors.Conflict, match="extra container 'backdoor'"):
+        install.check_adoption([row], _plan(rendered()), allowed=True, requested=None, supported=SUPPORTED,
+                               default="26.0.0")
+
+
+def test_accepted_drift_replaces_the_workload():
+    row = _one(_hostile_plugin(), accept=True)
+    assert row.action == "replace" and not row.drop_owners
+    assert row.reason.startswith("drift accepted (hostPID true (chart: false); extra container 'backdoor'")
+    assert "deleted and created again by Helm, so that nothing of the live object is kept; its pods restart" \
+        in row.reason
+    assert row.as_dict()["drift"] == list(row.drift)
+
+
+def test_each_kind_of_pod_drift():
+    ds = _rendered("DaemonSet", "ascend-device-plugin-daemonset-910")
+    pod = ds["spec"]["template"]["spec"]
+    c = pod["containers"][0]
+    c["image"] = "evil.example/ascend-k8sdeviceplugin:v26.0.0"
+    c["securityContext"]["privileged"] = False
+    c["securityContext"]["capabilities"] = {"add": ["NET_ADMIN", "SYS_PTRACE"]}
+    pod["initContainers"] = [{"name": "init\x1b]0;owned\x07", "image": "busybox"}]
+    pod["hostNetwork"] = True
+    log = next(v for v in pod["volumes"] if v.get("hostPath"))
+    chart_path = log["hostPath"]["path"]
+    log["hostPath"]["path"] = "/etc"
+    drift = _one(ds).drift
+    assert drift == (
+        "hostNetwork true (chart: false)",
+        "extra init container 'init\\x1b]0;owned\\x07' (image 'busybox') the chart does not have",
+        "container 'device-plugin' image 'evil.example/ascend-k8sdeviceplugin:v26.0.0' (chart: "
+        "'swr.cn-south-1.myhuaweicloud.com/ascendhub/ascend-k8sdeviceplugin:v26.0.0')",
+        "container 'device-plugin' privileged false (chart: true)",
+        "container 'device-plugin' capabilities ['NET_ADMIN', 'SYS_PTRACE'] (chart: none)",
+        f"hostPath volume {log['name']!r} path '/etc' (chart: {chart_path!r})")
+    assert not any("\x1b" in d or "\x07" in d for d in drift)
+
+
+def test_a_foreign_owner_is_refused_or_removed():
+    row = _one(_owned_configmap())
+    assert row.action == "refuse"
+    assert row.drift == ("controller ownerReference to ConfigMap 'decoy' (uid '1234'): the garbage collector "
+                         "deletes this object once that owner is gone",)
+    assert "rerun with --adopt --accept-drift to remove its ownerReferences" in row.reason
+    row = _one(_owned_configmap(), accept=True)
+    assert (row.action, row.drop_owners) == ("adopt", True)
+    assert row.reason.startswith("drift accepted (controller ownerReference to ConfigMap 'decoy'")
+    assert "ownerReferences removed" in row.reason
+    kube = FakeKube({row.path: _owned_configmap()})
+    said: list[str] = []
+    install.take_over(kube, install.Adoption([row], adopt.Versions(), None, []), RELEASE, NS,  # type: ignore[arg-type]
+                      say=said.append)
+    assert kube.calls == [("patch", row.path, adopt.adoption_patch(RELEASE, NS, drop_owners=True))]
+    assert "ownerReferences" not in kube.objects[row.path]["metadata"]
+    assert adopt.owned_by(kube.objects[row.path], RELEASE, NS)
+    assert said == ["adopted ConfigMap volcano-system/volcano-scheduler-configmap (ownerReferences removed)"]
+
+
+def test_extra_configmap_keys_and_owner_with_drift_are_replaced():
+    cm = _owned_configmap()
+    cm["data"]["planted.conf"] = "x"
+    row = _one(cm)
+    assert row.action == "refuse" and row.drift[0] == "data key(s) the chart does not have: 'planted.conf'"
+    row = _one(cm, accept=True)
+    assert (row.action, row.drop_owners) == ("replace", False)
+    assert "its pods restart" not in row.reason

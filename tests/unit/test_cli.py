@@ -1,7 +1,7 @@
 """CLI wiring: option hoisting, exit codes, error formatting, --help stays light.
 
 Scenarios: global flags after the subcommand work (kubectl style); usage errors
-exit 2; library errors print one `error:` line and exit 1, with a traceback
+exit 2 (also install --accept-drift without --adopt); library errors print one `error:` line and exit 1, with a traceback
 only under -v; `--help` does not import the kubernetes client or pyhelm3;
 join-cmd and label-node pass validated options to the library.
 """
@@ -44,6 +44,12 @@ def _run(monkeypatch, capsys, argv):
 def test_usage_error_exits_2(monkeypatch, capsys):
     code, _, err = _run(monkeypatch, capsys, ["label-node"])
     assert code == 2 and "exactly one" in err
+
+
+def test_accept_drift_without_adopt_is_a_usage_error(monkeypatch, capsys):
+    monkeypatch.setattr(_common.Settings, "kube", lambda self, **kw: pytest.fail("no cluster call expected"))
+    code, _, err = _run(monkeypatch, capsys, ["install", "--accept-drift"])
+    assert code == 2 and "--accept-drift only applies with --adopt" in err
 
 
 def test_library_error_is_one_line(monkeypatch, capsys):

@@ -514,7 +514,7 @@ def test_install_passes_the_chosen_release_and_says_why(monkeypatch, capsys, fla
     monkeypatch.setattr(WiringHelm, "recorded", recorded)
     monkeypatch.setattr("kubectl_ascend.helm.Helm", WiringHelm)
     monkeypatch.setattr("kubectl_ascend.install.plan_install", plan)
-    monkeypatch.setattr("kubectl_ascend.install.survey", lambda kube, plan: [])  # nothing to adopt
+    monkeypatch.setattr("kubectl_ascend.install.survey", lambda kube, plan, accept_drift=False: [])  # nothing to adopt
     monkeypatch.setattr(_common.Settings, "kube", lambda self, **kw: object())
     code, out, err = _run(capsys, ["install", *flag, "--dry-run"])
     assert code == 0, err

@@ -13,7 +13,17 @@ Scenarios:
   super_pod_list kept, version 1.2);
 - objects of other releases and terminating pods are ignored;
 - a namespace without the release's global ConfigMap raises RanktableError;
-- selectors and differs_from().
+- selectors and differs_from();
+- hostile or broken per-instance tables (issue 22 item 3, kubectl_ascend.rankvalidate), refused naming
+  the ConfigMap and the field, nothing written: host_ip that is not an IP ("$(reboot)\\n...") or not
+  the pod's node; container_ip not an IP; duplicate device ids in a server and rank ids in a table;
+  server_count that disagrees; NaN / Infinity / -Infinity; duplicate keys; wrong types, fields the
+  operator never writes, an unknown version; 50,000-deep nesting and more than 1 MiB refused before
+  json.loads recurses, the same nesting in the global ConfigMap or a pod's device annotation does not
+  crash; a valid table still builds (device_ip "-1" only in a 1.2 table); the depth scan is not fooled
+  by brackets or escaped quotes in strings; a pod IP that is not an IP is refused in the global table;
+  wait_for_ranktables raises the refusal even with --wait and patches nothing; `status` shows a
+  hostile global table (deep nesting, a status that is not one of the operator's) as "unreadable".
 """
 from __future__ import annotations
 
@@ -21,6 +31,7 @@ import json
 
 import pytest
 
+from kubectl_ascend import errors, rankvalidate
 from kubectl_ascend.ranktable import (
     GLOBAL_KEY,
     RanktableError,
@@ -68,6 +79,11 @@ def devices(first_ip, n=2):
 
 
 def hccl(servers, status="completed", **extra):
+    """The operator's table: rank_id = server position * devices per server + device position
+    (mind-cluster v26.0.0 ascend-operator pkg/ranktable/common/common.go getDeviceList)."""
+    for n, srv in enumerate(servers):
+        for i, dev in enumerate(srv.get("device") or []):
+            dev["rank_id"] = str(n * len(srv["device"]) + i)
     return json.dumps({"status": status, "server_count": str(len(servers)),
                        "server_list": servers, "version": "1.0", **extra})
 
@@ -442,3 +458,185 @@ class TestWaitAndWrite:
         kube = _RanktableKube(cms, pods[:-1], [{"cms": cms, "pods": pods[:-1]}])
         with pytest.raises(errors.AscendError, match="timed out after 2s: "):
             wait_for_ranktables(kube, "ns", REL, wait=True, seconds=2, timeout_text="2s", report=lambda m: None)
+
+
+# -- hostile or broken per-instance tables (issue 22 item 3) ---------------------------------
+
+PREFILL = f"rings-config-{FULL}-prefill-0"
+GLOBAL_NAME = f"{FULL}-global-ranktable"
+
+
+def _with(mutate=None, text=None):
+    """The 1P2+1D release with prefill-0's hccl.json changed by `mutate` (on the parsed table) or set to `text`."""
+    cms, pods = cluster_1p2_1d()
+    cm = next(c for c in cms if c["metadata"]["name"] == PREFILL)
+    if text is None:
+        table = json.loads(cm["data"]["hccl.json"])
+        mutate(table)
+        text = json.dumps(table)
+    cm["data"]["hccl.json"] = text
+    return cms, pods
+
+
+def _refused(cms, pods, *fragments):
+    with pytest.raises(errors.AscendError) as e:
+        build_global_ranktable(REL, cms, pods)
+    msg = str(e.value)
+    assert msg.startswith(f"ConfigMap {PREFILL}: hccl.json "), msg
+    assert "nothing was written" in msg
+    for f in fragments:
+        assert f in msg, (f, msg)
+    assert "\n" not in msg
+    return msg
+
+
+def _set(path, value):
+    def mutate(table):
+        obj = table
+        for k in path[:-1]:
+            obj = obj[k]
+        obj[path[-1]] = value
+    return mutate
+
+
+def test_a_valid_table_still_builds():
+    cms, pods = cluster_1p2_1d()
+    assert build_global_ranktable(REL, cms, pods).ready
+
+
+def test_host_ip_that_is_a_command_is_refused():
+    cms, pods = _with(_set(["server_list", 0, "host_ip"], "$(reboot)\n192.168.0.11"))
+    _refused(cms, pods, "server_list[0].host_ip is '$(reboot)\\n192.168.0.11', not an IP address")
+
+
+def test_host_ip_of_another_node_is_refused():
+    cms, pods = _with(_set(["server_list", 1, "host_ip"], "192.168.0.99"))
+    _refused(cms, pods, "server_list[1].host_ip is '192.168.0.99' but pod rel-mindie-service-prefill-0-1 "
+                        "(container_ip 10.0.1.11) runs on 192.168.0.12")
+
+
+def test_host_ip_of_its_own_node_is_accepted_and_becomes_server_id():
+    cms, pods = _with(_set(["server_list", 1, "host_ip"], "192.168.0.12"))
+    result = build_global_ranktable(REL, cms, pods)
+    assert result.ready and result.ranktable["server_group_list"][2]["server_list"][1]["server_id"] == "192.168.0.12"
+
+
+def test_container_ip_not_an_ip_is_refused():
+    cms, pods = _with(_set(["server_list", 0, "container_ip"], "10.0.1.10; reboot"))
+    _refused(cms, pods, "server_list[0].container_ip", "not an IP address")
+
+
+def test_duplicate_device_and_rank_ids_are_refused():
+    def dup_device(table):
+        table["server_list"][0]["device"][1]["device_id"] = "0"
+    _refused(*_with(dup_device), "server_list[0].device[1].device_id '0' is listed twice in the server")
+
+    def dup_rank(table):
+        table["server_list"][1]["device"][0]["rank_id"] = "1"
+    _refused(*_with(dup_rank), "server_list[1].device[0].rank_id '1' is also the rank of hccl.json "
+                               "server_list[0].device[1]")
+
+
+def test_server_count_must_match():
+    _refused(*_with(_set(["server_count"], "3")), "server_count is '3' but server_list has 2 server(s)")
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_non_finite_numbers_are_refused(constant):
+    cms, pods = cluster_1p2_1d()
+    text = next(c for c in cms if c["metadata"]["name"] == PREFILL)["data"]["hccl.json"]
+    text = text.replace('"rank_id": "0"', f'"rank_id": "0", "rack_id": {constant}', 1)
+    _refused(*_with(text=text), f"contains {constant}, which is not JSON")
+
+
+def test_duplicate_keys_are_refused():
+    text = '{"status": "completed", "status": "completed", "server_list": []}'
+    _refused(*_with(text=text), "has the key 'status' twice")
+
+
+@pytest.mark.parametrize("path, value, fragment", [
+    (["server_list"], "abc", "server_list is 'abc', not a list"),
+    (["server_list", 0], 7, "server_list[0] is 7, not an object"),
+    (["server_list", 0, "device"], {"0": 1}, "server_list[0].device is {'0': 1}, not a list"),
+    (["server_list", 0, "device", 0, "device_id"], 0, "server_list[0].device[0].device_id is 0, not a string"),
+    (["server_list", 0, "device", 0, "rank_id"], "0x1", "server_list[0].device[0].rank_id is '0x1', not a decimal id"),
+    (["server_list", 0, "device", 0, "rack_id"], 1.5, "server_list[0].device[0].rack_id is 1.5, not an int32"),
+    (["server_list", 0, "device", 0, "super_pod_id"], True, "super_pod_id is True, not an int32"),
+    (["server_list", 0, "device", 0, "device_ip"], "29.0.0.300", "device_ip is '29.0.0.300', not an IP address"),
+    (["server_list", 0, "device", 0, "evil"], "x", "server_list[0].device[0].evil is not a field the Ascend "
+                                                   "Operator writes"),
+    (["server_list", 0, "hardware_type"], "a b\x1b[2J", "hardware_type is 'a b\\x1b[2J', not a name"),
+    (["version"], "9.9", "version is '9.9', not one of 1.0, 1.2"),
+    (["super_pod_list"], [{"super_pod_id": "0", "server_list": [{"server_id": ["x"]}]}],
+     "super_pod_list[0].server_list[0].server_id is ['x'], not a string"),
+])
+def test_wrong_types_and_fields_are_refused(path, value, fragment):
+    _refused(*_with(_set(path, value)), fragment)
+
+
+def test_deep_nesting_and_size_are_refused_before_parsing():
+    _refused(*_with(text="[" * 50_000 + "]" * 50_000), "nests deeper than 12 levels")
+    _refused(*_with(text='{"status": "completed", "x": "' + "a" * (1024 * 1024) + '"}'), "is larger than 1048576 bytes")
+
+
+def test_the_depth_scan_ignores_brackets_in_strings():
+    assert rankvalidate.load("cm", "k", '{"a": "[[[[[[[[[[[[[[[[\\"{{{{{{{{{{{{{{{"}') == {"a": '[[[[[[[[[[[[[[[["{{{{{{{{{{{{{{{'}
+    assert rankvalidate._depth('["\\\\", [[1]]]') == 3
+
+
+def test_deep_nesting_elsewhere_does_not_crash():
+    cms, pods = cluster_1p2_1d()
+    result = build_global_ranktable(REL, cms, pods)
+    assert result.differs_from("[" * 50_000 + "]" * 50_000, result.data()["pod_uids"])
+    ann = pods[2]["metadata"]["annotations"]
+    ann["ascend.kubectl.kubernetes.io/ascend-910-configuration"] = "[" * 50_000 + "]" * 50_000
+    assert not build_global_ranktable(REL, cms, pods).ready
+
+
+def test_device_ip_error_code_is_accepted_in_a_12_table_only():
+    """validateDeviceIP refuses "-1" in 1.0 tables; 1.2 tables (one logical super pod) may carry it."""
+    def minus_one(table):
+        table["server_list"][0]["device"][0]["device_ip"] = "-1"
+    _refused(*_with(minus_one), "device_ip is '-1', not an IP address")
+
+    def v12(table):
+        minus_one(table)
+        table["version"] = "1.2"
+    cms, _ = _with(v12)
+    table = json.loads(next(c for c in cms if c["metadata"]["name"] == PREFILL)["data"]["hccl.json"])
+    rankvalidate.check_table(PREFILL, "hccl.json", table)
+
+
+def test_a_pod_ip_that_is_not_an_ip_is_refused_in_the_global_table():
+    cms, pods = cluster_1p2_1d()
+    pods[0]["status"]["podIP"] = "10.0.0.2\n"
+    with pytest.raises(errors.AscendError, match=r"global ranktable server_group_list\[0\]\.server_list\[0\]\."
+                                                 r"server_ip is '10.0.0.2\\n', not an IP address"):
+        build_global_ranktable(REL, cms, pods)
+
+
+def test_the_command_refuses_even_with_wait_and_writes_nothing():
+    from kubectl_ascend.mindie import wait_for_ranktables
+
+    cms, pods = _with(_set(["server_list", 0, "host_ip"], "$(reboot)"))
+    kube = _RanktableKube(cms, pods, [{"cms": cms, "pods": pods}])
+    with pytest.raises(errors.InvalidInput, match="server_list\\[0\\].host_ip is '\\$\\(reboot\\)'"):
+        wait_for_ranktables(kube, "ns", REL, wait=True, seconds=5, timeout_text="5s", report=lambda m: None)
+    assert kube.patched == []
+
+
+@pytest.mark.parametrize("text", ["[" * 50_000 + "]" * 50_000, '{"status": {"x": 1}}', '{"status": "\u001b[2J"}',
+                                  "not json"])
+def test_status_shows_a_hostile_global_table_as_unreadable(text):
+    from kubectl_ascend.mindie import mindie_services
+
+    labels = {"app.kubernetes.io/instance": REL, "app.kubernetes.io/part-of": "mindie-service",
+              "mindie.huawei.com/role": "coordinator"}
+    pods = [{"metadata": {"name": "c", "namespace": "ns", "labels": labels}, "spec": {"containers": []},
+             "status": {}}]
+    cm = {"metadata": {"name": GLOBAL_NAME, "namespace": "ns", "labels": {"app.kubernetes.io/instance": REL}},
+          "data": {GLOBAL_KEY: text}}
+    [svc] = mindie_services(_RanktableKube([cm], pods), pods)
+    assert svc["ranktable"] == "unreadable"
+    cm["data"][GLOBAL_KEY] = '{"status": "completed"}'
+    assert mindie_services(_RanktableKube([cm], pods), pods)[0]["ranktable"] == "completed"
