@@ -23,7 +23,6 @@ import json
 import os
 import subprocess
 import tempfile
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +31,10 @@ import yaml
 
 from tests.chart.helmutil import find, one, render_error, template
 from tests.chart.mindie_values import CHART, FULL, values
-from tests.tooling import run
+from tests.tooling import pymotor_python, run
 
 pytestmark = pytest.mark.chart
 
-REPO = Path(__file__).resolve().parents[2]
 CONFIG = f"{FULL}-pymotor-config"
 
 
@@ -88,15 +86,8 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
 }
 
 
-@lru_cache(maxsize=1)
-def pymotor_python() -> str:
-    """The pymotor venv's python (hack/pymotor.sh installs mindie-motor on first use; make dev does)."""
-    proc = run([str(REPO / "hack/pymotor.sh"), "python"], timeout=1800)
-    return proc.stdout.strip().splitlines()[-1]
-
-
 def load_with_wheel(cfg: dict[str, Any], npus_p: int, npus_d: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR") or REPO / ".pytest_cache") as tmp:
+    with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR")) as tmp:
         path = Path(tmp) / "user_config.json"
         path.write_text(json.dumps(cfg))
         proc = run([pymotor_python(), str(Path(__file__).with_name("pymotor_load.py")), str(path),
