@@ -11,7 +11,8 @@ run, configured ONLY from what the release rendered and applied:
     emptyDir and hostPath as empty per-pod directories; a path in the env or command that starts
     with a volumeMount's mountPath is moved to that directory;
   * `stdin: true` gives the process an open pipe, otherwise /dev/null (as the kubelet does);
-  * the pod network: every pod IP is mapped to its own loopback address 127.77.x.y, which the
+  * the pod network: every pod IP is mapped to its own loopback address 127.N.x.y (N from the
+    namespace and release), which the
     processes can bind; POD_IP and pod IPs inside ConfigMap files (the operator's hccl.json) become
     that address. Service names resolve through hack/pymotor_dns/sitecustomize.py to the loopback
     address of a Ready endpoint of the Service (kube-dns + kube-proxy; Service port = target port
@@ -20,6 +21,9 @@ The image is emulated by PATH: the pinned mindie-motor venv's bin (python3 -> `m
 directory whose `engine_server` is hack/pymotor_engine_standin.py (vLLM-Ascend cannot run here).
 Processes of deleted pods are killed; processes that exit are restarted after a short back-off
 (restartPolicy Always).
+Limit: one pymotor release per host at a time. The 3.0.0b2 coordinator's processes talk over IPC
+sockets at fixed paths (/tmp/scheduler_frontend, /tmp/scheduler_instance_pub: motor/config/
+coordinator.py SchedulerProcessConfig, not configurable), which two coordinators would share.
 
 Usage: pymotor_loop.py --kubeconfig FILE --namespace NS --release NAME --workdir DIR
        [--python VENV_PYTHON] [--kubectl PATH]
@@ -35,6 +39,7 @@ import signal
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +59,8 @@ class Loop:
         standin.write_text(f"#!/bin/sh\nexec {a.python} {HERE / 'pymotor_engine_standin.py'} \"$@\"\n")
         standin.chmod(0o755)
         self.aliases: dict[str, str] = {}     # pod IP -> loopback address
+        # 127.<octet>.x.y: one /16 per namespace/release, so loops of different releases do not collide.
+        self.octet = 64 + zlib.crc32(f"{a.namespace}/{a.release}".encode()) % 128
         self.procs: dict[str, dict[str, Any]] = {}  # pod uid -> {proc, pod, started, restarts, ...}
         self.stopping = False
         self.logf = open(self.work / "loop.log", "a", buffering=1, encoding="utf-8")
@@ -70,8 +77,8 @@ class Loop:
 
     def alias(self, ip: str) -> str:
         if ip not in self.aliases:
-            n = len(self.aliases) + 2
-            self.aliases[ip] = f"127.77.{n // 250}.{n % 250 + 2}"
+            n = len(self.aliases)
+            self.aliases[ip] = f"127.{self.octet}.{n // 250}.{n % 250 + 2}"
             self.log(f"pod IP {ip} -> {self.aliases[ip]}")
         return self.aliases[ip]
 

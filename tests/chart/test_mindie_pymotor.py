@@ -19,9 +19,11 @@ Scenarios:
 """
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import subprocess
+import threading
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -184,9 +186,28 @@ def test_job_name_unique_per_instance_shared_by_its_pods() -> None:
     assert (cfg["p_instances_num"], cfg["single_p_instance_pod_num"], cfg["d_instances_num"]) == (2, 2, 2)
 
 
+class Ready(http.server.BaseHTTPRequestHandler):
+    calls: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802
+        Ready.calls.append(self.path)
+        body = b'{"status": "ok", "message": "Coordinator is ok", "ready": false}'
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
 def test_engine_entrypoint_cuts_own_server(tmp_path: Path) -> None:
     """Run the rendered engine script with sh (python3 stubbed out at the exec) on a two-server table."""
-    objs = render_pm(pm_values())
+    # A coordinator stand-in: the script registers only once the coordinator's /readiness answers.
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Ready)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    objs = render_pm(pm_values(pymotor={"coordinator": {"mgmtPort": port}}))
     script = container(one(objs, "StatefulSet", f"{FULL}-prefill-0"))["command"][2]
     rings = tmp_path / "rings" / "hccl.json"
     rings.parent.mkdir()
@@ -197,18 +218,29 @@ def test_engine_entrypoint_cuts_own_server(tmp_path: Path) -> None:
     script = script.replace("exec python3 -m motor.node_manager.main", 'echo "exec node_manager ROLE=$ROLE"')
     e = {"RINGS_CONFIG_PATH": str(rings), "CONFIG_PATH": str(conf), "HCCL_PATH": str(conf / "hccl.json"),
          "RANKTABLE_PATH": str(conf / "ranktable.json"), "POD_IP": "10.1.0.1", "ROLE": "prefill",
-         "PATH": os.environ["PATH"]}
-    proc = subprocess.run(["sh", "-c", script], env=e, capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
+         "PATH": os.environ["PATH"], "COORDINATOR_SERVICE": "127.0.0.1"}
+    try:
+        proc = subprocess.run(["sh", "-c", script], env=e, capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        assert Ready.calls, "the script did not ask the coordinator"
+        # An IP the table does not list is an error, not someone else's server.
+        bad = subprocess.run(["sh", "-c", script], env={**e, "POD_IP": "10.9.9.9"}, capture_output=True,
+                             text=True, timeout=60)
+        assert bad.returncode != 0 and "need exactly 1" in bad.stderr
+        # No coordinator: the script keeps waiting and never starts the node_manager.
+        server.shutdown()
+        server.server_close()
+        with pytest.raises(subprocess.TimeoutExpired) as waited:
+            subprocess.run(["sh", "-c", script], env=e, capture_output=True, text=True, timeout=5)
+        out = waited.value.stdout or ""
+        assert "waiting for the coordinator" in (out.decode() if isinstance(out, bytes) else out)
+    finally:
+        server.server_close()
     assert "exec node_manager ROLE=prefill" in proc.stdout
     own = json.loads((conf / "hccl.json").read_text())
     assert own["server_count"] == "1"
     assert [s["server_id"] for s in own["server_list"]] == ["node-1"]
     assert json.loads((conf / "ranktable.json").read_text())["server_count"] == "2"
-    # An IP the table does not list is an error, not someone else's server.
-    bad = subprocess.run(["sh", "-c", script], env={**e, "POD_IP": "10.9.9.9"}, capture_output=True, text=True,
-                         timeout=60)
-    assert bad.returncode != 0 and "need exactly 1" in bad.stderr
 
 
 def test_network_policy_admits_exactly_pymotor_traffic() -> None:

@@ -14,7 +14,10 @@ Scenarios:
   prefill stand-in's KV hand-off (the prefill engine of the other instance, the digest of this
   prompt): client -> coordinator -> decode -> coordinator metaserver -> prefill -> decode ->
   client. The time from install to the first answered request is printed (pytest -s) and bounded.
-- the same release streams a chat completion (SSE chunks, then [DONE]).
+  The same release streams a chat completion (SSE chunks, then [DONE]).
+- 2P1D with multi-pod prefill (2 instances x 2 pods, tp 2 dp 2, round_robin): the controller
+  assembles each instance from its two pods, and completions reach all 4 prefill engines, each on
+  its own pod address (each node_manager registered its own server from HCCL_PATH).
 """
 from __future__ import annotations
 
@@ -36,7 +39,6 @@ from tests.tooling import REPO_ROOT, need_tool, pymotor_python
 pytestmark = pytest.mark.e2e
 
 RELEASE = "motor"
-FULL = f"{RELEASE}-mindie-service"
 PROMPT = "Where does the KV cache of this prompt come from?"
 
 
@@ -64,11 +66,11 @@ def ready_cluster(cluster):
 class MotorLoop:
     """hack/pymotor_loop.py for one release, stopped (with everything it started) afterwards."""
 
-    def __init__(self, cluster, ns: str, workdir: Path) -> None:
+    def __init__(self, cluster, ns: str, release: str, workdir: Path) -> None:
         self.workdir = workdir
         self.proc = subprocess.Popen(
             [pymotor_python(), str(REPO_ROOT / "hack" / "pymotor_loop.py"), "--kubeconfig", cluster.kubeconfig,
-             "--namespace", ns, "--release", RELEASE, "--workdir", str(workdir), "--python", pymotor_python(),
+             "--namespace", ns, "--release", release, "--workdir", str(workdir), "--python", pymotor_python(),
              "--kubectl", need_tool("kubectl")],
             stdout=subprocess.DEVNULL, stderr=open(workdir / "loop.stderr", "w"), start_new_session=True)
 
@@ -117,57 +119,68 @@ def get(url: str, timeout: float = 5) -> tuple[int, str]:
         return 0, str(e)
 
 
-@pytest.fixture(scope="module")
-def served(ready_cluster, tmp_path_factory):
-    """A 1P1D pymotor release, its loop, and the seconds from `helm install` to the first answer."""
-    c = ready_cluster
+def serve(cluster, release: str, values: dict, workdir: Path):
+    """Install RELEASE (no --wait) with its loop; yield what the first answered completion took."""
     ns = f"pm-{os.urandom(3).hex()}"
-    c.kubectl("create", "namespace", ns)
-    work = tmp_path_factory.mktemp("pymotor-loop")
-    loop = MotorLoop(c, ns, work)
-    releases = Releases(c, ns, work)
+    cluster.kubectl("create", "namespace", ns)
+    loop = MotorLoop(cluster, ns, release, workdir)
+    releases = Releases(cluster, ns, workdir)
     try:
         t0 = time.monotonic()
-        releases.install(RELEASE, pymotor_values(), wait=False)
-        coord = f"{FULL}-coordinator"
+        releases.install(release, values, wait=False)
+        coord = f"{release}-mindie-service-coordinator"
 
         def answered():
             ip = loop.address(coord, ns)
             if not ip:
                 return None
+            code, ready = get(f"http://{ip}:1026/readiness")
+            if code != 200 or not json.loads(ready).get("ready"):
+                return None
             code, text = post(f"http://{ip}:1025/v1/completions",
                               {"model": "qwen2.5-7b", "prompt": PROMPT, "max_tokens": 64})
-            return (ip, text) if code == 200 else None
+            # "ready" is true with prefill instances alone, and the coordinator then answers from
+            # prefill (single-node fallback: motor/coordinator/router/router.py handle_request);
+            # the first answer that counts is one the PD path made.
+            if code != 200 or not json.loads(text)["choices"][0]["text"].startswith("decoded by"):
+                return None
+            return ip, text
         try:
             ip, first = until("a completion answered through the coordinator", answered, timeout=240, interval=1)
         except AssertionError as e:
             raise AssertionError(f"{e}\n{loop.logs()}") from None
         seconds = time.monotonic() - t0
-        print(f"\npymotor 1P1D: install -> first answered completion {seconds:.1f} s")
+        print(f"\npymotor {release}: install -> first answered completion {seconds:.1f} s")
         yield {"ns": ns, "ip": ip, "first": first, "seconds": seconds, "loop": loop}
     finally:
         loop.stop()
         releases.cleanup()
-        c.kubectl("delete", "namespace", ns, "--wait=false", check=False)
+        cluster.kubectl("delete", "namespace", ns, "--wait=false", check=False)
 
 
-def test_completion_through_real_coordinator(served):
+@pytest.fixture
+def served(ready_cluster, tmp_path_factory):
+    """A 1P1D pymotor release, its loop, and the seconds from `helm install` to the first answer.
+    Function-scoped: one release (one coordinator) on the host at a time (hack/pymotor_loop.py)."""
+    yield from serve(ready_cluster, RELEASE, pymotor_values(), tmp_path_factory.mktemp("pymotor-1p1d"))
+
+
+def test_1p1d_completion_and_streamed_chat(served):
     body = json.loads(served["first"])
     [choice] = body["choices"]
     text = choice["text"]
     # Made by the decode stand-in from what the prefill stand-in handed over for THIS prompt,
     # each engine named by its loopback pod address and port.
     digest = hashlib.sha256(PROMPT.encode()).hexdigest()[:16]
-    assert text.startswith("decoded by decode-127.77."), text
-    assert "from prefill prefill-127.77." in text and text.endswith(f"kv {digest}"), text
+    assert text.startswith("decoded by decode-127."), text
+    assert "from prefill prefill-127." in text and text.endswith(f"kv {digest}"), text
     assert body["id"].startswith("cmpl-") and body["id"].endswith("-0")
     # The coordinator answers /readiness with 200 and readiness in the body.
     code, ready = get(f"http://{served['ip']}:1026/readiness")
     assert code == 200 and json.loads(ready)["ready"] is True, ready
     assert served["seconds"] < 240
 
-
-def test_streamed_chat_through_real_coordinator(served):
+    # The same release streams a chat completion.
     req = urllib.request.Request(
         f"http://{served['ip']}:1025/v1/chat/completions", method="POST",
         headers={"Content-Type": "application/json"},
@@ -183,5 +196,39 @@ def test_streamed_chat_through_real_coordinator(served):
     assert len(chunks) > 1
     text = "".join(ch["choices"][0]["delta"].get("content", "") for ch in chunks)
     digest = hashlib.sha256(PROMPT.encode()).hexdigest()[:16]
-    assert text.startswith("decoded by decode-127.77.") and text.endswith(f"kv {digest}"), text
+    assert text.startswith("decoded by decode-127.") and text.endswith(f"kv {digest}"), text
     assert all(ch["id"].startswith("chatcmpl-") for ch in chunks)
+
+
+def test_2p1d_multipod_prefill(ready_cluster, tmp_path_factory):
+    """Two prefill instances of two pods each (tp 2, dp 2: one engine per pod, PodGroups of 2) and one
+    decode: every pod's node_manager registers its own server (HCCL_PATH cut from the instance's
+    2-server rings-config), the controller assembles each instance from its two pods (same JOB_NAME),
+    and requests reach the prefill engines of both pods of both instances."""
+    values = {**pymotor_values(), "prefill": {"instances": 2, "podsPerInstance": 2, "npusPerPod": 2},
+              "pymotor": {"parallel": {"prefill": {"tp": 2, "dp": 2}, "decode": {"tp": 2}},
+                          "coordinator": {"schedulerType": "round_robin"}}}
+    gen = serve(ready_cluster, "motor2", values, tmp_path_factory.mktemp("pymotor-2p1d"))
+    s = next(gen)
+    try:
+        # The controller assembled each instance from the node_managers sharing its JOB_NAME.
+        for name in ("prefill-0", "prefill-1", "decode-0"):
+            until(f"controller: instance {name} ready", lambda n=name: f"Instance ready: motor2-mindie-service-{n}" in
+                  "".join(f.read_text() for f in s["loop"].workdir.glob("motor2-mindie-service-controller-*.log")),
+                  timeout=60)
+        seen: set[str] = set()
+
+        def all_prefill_engines():
+            code, text = post(f"http://{s['ip']}:1025/v1/completions",
+                              {"model": "qwen2.5-7b", "prompt": PROMPT, "max_tokens": 64})
+            assert code == 200, text
+            answer = json.loads(text)["choices"][0]["text"]
+            assert answer.startswith("decoded by decode-"), answer
+            seen.add(answer.split(" from prefill ")[1].split(" kv ")[0])
+            return len(seen) == 4
+        # 4 prefill engines (2 instances x 2 pods, one engine each), each on its own pod address.
+        until("completions through all 4 prefill engines", all_prefill_engines, timeout=60, interval=0.2)
+        addresses = {e.split("-", 1)[1].rsplit(":", 1)[0] for e in seen}
+        assert len(addresses) == 4, seen
+    finally:
+        gen.close()

@@ -115,6 +115,23 @@ until grep -Eq '"status"[[:space:]]*:[[:space:]]*"completed"' "$RINGS_CONFIG_PAT
   echo "waiting for $RINGS_CONFIG_PATH (the Ascend Operator completes it)"
   sleep 2
 done
+{{- /*
+Register only once the coordinator answers: the 3.0.0b2 controller pushes each assembled instance
+to the coordinator once (an ADD event, dropped when the coordinator is unreachable) and resends
+all of them only while the coordinator reports not ready (motor/controller/core/event_pusher.py
+_coordinator_heartbeat_detector). A coordinator that came up between two ADDs holds a subset,
+reports ready with prefill alone, and serves single-node forever (seen in tests/e2e/test_mindie_pymotor.py).
+*/}}
+{{ .Values.pymotor.python }} - {{ printf "http://$COORDINATOR_SERVICE:%d/readiness" (int .Values.pymotor.coordinator.mgmtPort) | quote }} <<'PY'
+import sys, time, urllib.request
+while True:
+    try:
+        urllib.request.urlopen(sys.argv[1], timeout=3).read()
+        break
+    except Exception as e:
+        print(f"waiting for the coordinator at {sys.argv[1]}: {e}", flush=True)
+        time.sleep(2)
+PY
 mkdir -p "$CONFIG_PATH"
 cp "$RINGS_CONFIG_PATH" "$RANKTABLE_PATH"
 {{ .Values.pymotor.python }} - "$RINGS_CONFIG_PATH" "$POD_IP" "$HCCL_PATH" <<'PY'
@@ -404,8 +421,9 @@ MindIE 3.x (PyMotor {{ $v.pymotor.version }}) PD-separated service "{{ $v.model.
   Every process reads ConfigMap {{ include "mindie-service.pymotor.configName" . }} (user_config.json).
 
 1. Each engine pod starts its node_manager once the Ascend Operator has
-   completed its instance's rings-config-* ConfigMap; the controller then
-   assembles the instances and tells the coordinator. Watch them:
+   completed its instance's rings-config-* ConfigMap and the coordinator
+   answers; the controller then assembles the instances and tells the
+   coordinator. Watch them:
 
      kubectl -n {{ $ns }} get pods -l app.kubernetes.io/instance={{ .Release.Name }} -w
 
