@@ -14,7 +14,8 @@ Scenarios:
   prefill stand-in's KV hand-off (the prefill engine of the other instance, the digest of this
   prompt): client -> coordinator -> decode -> coordinator metaserver -> prefill -> decode ->
   client. The time from install to the first answered request is printed (pytest -s) and bounded.
-  The same release streams a chat completion (SSE chunks, then [DONE]).
+  The same release streams a chat completion (SSE chunks, then [DONE]), and `kubectl ascend status`
+  lists it with mode pymotor and its four roles.
 - 2P1D with multi-pod prefill (2 instances x 2 pods, tp 2 dp 2, round_robin): the controller
   assembles each instance from its two pods, and completions reach all 4 prefill engines, each on
   its own pod address (each node_manager registered its own server from HCCL_PATH).
@@ -151,7 +152,7 @@ def serve(cluster, release: str, values: dict, workdir: Path):
             raise AssertionError(f"{e}\n{loop.logs()}") from None
         seconds = time.monotonic() - t0
         print(f"\npymotor {release}: install -> first answered completion {seconds:.1f} s")
-        yield {"ns": ns, "ip": ip, "first": first, "seconds": seconds, "loop": loop}
+        yield {"ns": ns, "ip": ip, "first": first, "seconds": seconds, "loop": loop, "cluster": cluster}
     finally:
         loop.stop()
         releases.cleanup()
@@ -179,6 +180,13 @@ def test_1p1d_completion_and_streamed_chat(served):
     code, ready = get(f"http://{served['ip']}:1026/readiness")
     assert code == 200 and json.loads(ready)["ready"] is True, ready
     assert served["seconds"] < 240
+    # `kubectl ascend status` knows the release as a pymotor one, with its roles.
+    proc = served["cluster"].plugin("status", "-o", "json")
+    assert proc.returncode == 0, proc.stderr
+    [svc] = [x for x in json.loads(proc.stdout)["services"] if (x["namespace"], x["release"]) == (served["ns"], RELEASE)]
+    assert svc["mode"] == "pymotor" and svc["ranktable"] is None, svc
+    assert {r: v["pods"] for r, v in svc["roles"].items()} == \
+        {"controller": 1, "coordinator": 1, "prefill": 1, "decode": 1}, svc["roles"]
 
     # The same release streams a chat completion.
     req = urllib.request.Request(
