@@ -3,13 +3,15 @@
 # join command -> MindCluster labels -> MindCluster stack -> status/doctor ->
 # a small PD-separated MindIE service -> gang scheduling by the real Volcano
 # scheduler (an over-subscribed service waits whole, binds when a server
-# joins). Leaves the cluster running
+# joins) -> a MindIE 3.x (PyMotor) service answering one completion through
+# the real mindie-motor control plane. Leaves the cluster running
 # (`make cluster-down` removes it). Rerunnable: every step is idempotent.
 set -o errexit -o nounset -o pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 DEMO_WORK=""
+LOOP_PID=""
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
@@ -48,6 +50,39 @@ gang_demo() {
   run kubectl ascend status
 }
 
+# pymotor_demo: a mode-pymotor release served by the real PyMotor controller, coordinator and
+# node_managers (hack/pymotor_loop.py runs them as host processes from the applied objects; the
+# vLLM engines are hack/pymotor_engine_standin.py); one completion through the coordinator.
+pymotor_demo() {
+  step "Make room: the gang demo's service goes"
+  run helm uninstall demo-gang -n mindie --wait --timeout 2m
+  step "MindIE 3.x: a PyMotor service (1 Prefill + 1 Decode, 2 NPUs each), its control plane the real mindie-motor ${PYMOTOR_VERSION} running as host processes"
+  local py work coord="demo-motor-mindie-service-coordinator.mindie.svc.cluster.local" ip="" answer="" deadline
+  py="$(hack/pymotor.sh python)"
+  work="${DEMO_WORK}/pymotor"
+  mkdir -p "${work}"
+  "${py}" hack/pymotor_loop.py --kubeconfig "${KUBECONFIG}" --namespace mindie --release demo-motor \
+    --workdir "${work}" --python "${py}" --kubectl "$(command -v kubectl)" &
+  LOOP_PID=$!
+  run helm upgrade --install demo-motor charts/mindie-service -n mindie -f hack/demo/mindie-pymotor.yaml
+  run kubectl get configmap demo-motor-mindie-service-pymotor-config -n mindie -o jsonpath='{.data.user_config\.json}'
+  printf '\n'
+  deadline=$((SECONDS + 240))
+  until [[ -n "${answer}" ]]; do
+    (( SECONDS < deadline )) || die "no answer from the PyMotor coordinator within 4 minutes; logs in ${work}"
+    sleep 2
+    ip="$("${py}" -c 'import json,sys; print(json.load(open(sys.argv[1])).get(sys.argv[2], ""))' "${work}/hosts.json" "${coord}" 2>/dev/null || true)"
+    [[ -n "${ip}" ]] || continue
+    answer="$(curl -sf "http://${ip}:1025/v1/completions" -H 'Content-Type: application/json' \
+      -d '{"model": "qwen2.5-7b", "prompt": "Hello from the local cluster", "max_tokens": 32}' || true)"
+  done
+  step "One completion through the coordinator (Service ${coord} -> ${ip}): client -> coordinator -> decode -> metaserver -> prefill -> decode"
+  printf '%s\n' "${answer}"
+  kill "${LOOP_PID}" && wait "${LOOP_PID}" || true
+  LOOP_PID=""
+  printf 'The PyMotor processes stopped with the demo; the release stays installed.\n'
+}
+
 main() {
   cd "${ASCEND_REPO_ROOT}"
   export PATH="${ASCEND_REPO_ROOT}/.venv/bin:${ASCEND_TOOLS_BIN}:${PATH}"
@@ -55,7 +90,7 @@ main() {
   KUBECONFIG="$(hack/cluster.sh up | tail -n1)"
   export KUBECONFIG
   DEMO_WORK="$(mktemp -d)"
-  trap 'rm -rf "${DEMO_WORK}"' EXIT
+  trap 'if [[ -n "${LOOP_PID}" ]]; then kill "${LOOP_PID}" 2>/dev/null || true; fi; rm -rf "${DEMO_WORK}"' EXIT
 
   step "The servers and their NPUs, as the kubelet and device plugin report them"
   run kubectl get nodes -o custom-columns='NAME:.metadata.name,ARCH:.status.nodeInfo.architecture,CHIP:.metadata.labels.node\.kubernetes\.io/npu\.chip\.name,ASCEND910:.status.allocatable.huawei\.com/Ascend910,ASCEND310P:.status.allocatable.huawei\.com/Ascend310P'
@@ -85,6 +120,7 @@ main() {
   run kubectl ascend status
 
   gang_demo
+  pymotor_demo
   printf '\nThe cluster keeps running: export KUBECONFIG=%s (make cluster-down removes it)\n' "${KUBECONFIG}"
 }
 

@@ -18,6 +18,8 @@ main() {
     "${venv}/bin/pip" install --quiet --disable-pip-version-check -e '.[test]' 'mypy==2.4.1' 'ruff==0.17.6' types-PyYAML 'setuptools>=61' wheel
     touch "${stamp}"
   fi
+  # The MindIE 3.x control plane the pymotor chart tests and the local loop run, in its own venv.
+  hack/pymotor.sh install
 }
 
 main "$@"

@@ -12,6 +12,10 @@ from kubectl_ascend.ranktable import RanktableError, RanktableResult, build_glob
 from kubectl_ascend.workloads import pod_npu_requests
 
 
+#: Label the mindie-service chart puts on every pod of a `mode: pymotor` release (value "pymotor").
+PYMOTOR_LABEL = "mindie.huawei.com/engine"
+
+
 def mindie_services(kube: KubeAPI, pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """MindIE releases (mindie-service chart) found from their pods: ready pods per role, ranktable state."""
     services: dict[tuple[str, str], dict[str, Any]] = {}
@@ -23,7 +27,9 @@ def mindie_services(kube: KubeAPI, pods: list[dict[str, Any]]) -> list[dict[str,
             continue
         key = (p["metadata"]["namespace"], labels.get("app.kubernetes.io/instance", "?"))
         svc = services.setdefault(key, {"namespace": key[0], "release": key[1], "roles": {}, "npus": 0,
-                                        "ranktable": None, "instances": []})
+                                        "ranktable": None, "instances": [], "pymotor": False})
+        # mode pymotor (MindIE 3.x): the chart labels every PyMotor pod; no global ranktable.
+        svc["pymotor"] = svc["pymotor"] or labels.get(PYMOTOR_LABEL) == "pymotor"
         members.setdefault(key, []).append(p)
         ready = any(c.get("type") == "Ready" and c.get("status") == "True"
                     for c in (p.get("status") or {}).get("conditions") or [])
@@ -49,7 +55,7 @@ def mindie_services(kube: KubeAPI, pods: list[dict[str, Any]]) -> list[dict[str,
                 services[key]["ranktable"] = status if status in rankvalidate.STATUSES else "unreadable"
     out = []
     for svc in sorted(services.values(), key=lambda s: (s["namespace"], s["release"])):
-        svc["mode"] = "single" if "single" in svc["roles"] else "pd"
+        svc["mode"] = "single" if "single" in svc["roles"] else "pymotor" if svc.pop("pymotor") else "pd"
         svc["roles"] = {k: svc["roles"][k] for k in ROLE_ORDER if k in svc["roles"]}
         out.append(svc)
     return out

@@ -5,6 +5,7 @@ skip: a test skipped in CI counts as not written.
 """
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -88,3 +89,11 @@ def ensure_chart_deps(chart: Path) -> None:
         return
     build_chart_deps(chart)
     _DEPS_BUILT.add(chart)
+
+
+@functools.lru_cache(maxsize=1)
+def pymotor_python() -> str:
+    """The python of the pinned mindie-motor venv (hack/pymotor.sh; `make dev` installs it, this installs it
+    on first use if it is missing)."""
+    proc = run([str(REPO_ROOT / "hack" / "pymotor.sh"), "python"], timeout=1800)
+    return proc.stdout.strip().splitlines()[-1]
