@@ -107,7 +107,9 @@ def test_statefulset_instance_never_numbers_a_recreated_pod(rcluster, tmp_path):
         assert c.get_json("statefulset", "-n", ns, f"{FULL}-prefill-0")["spec"]["replicas"] == 2
         old = {p["metadata"]["uid"] for p in first}
         lost = first[0]["metadata"]["name"]
-        c.kubectl("delete", "pod", "-n", ns, lost)
+        # --wait=false: the StatefulSet recreates the pod under the same name at once, and kubectl's
+        # wait for the deletion can miss it and hang (the replacement is waited for by UID below)
+        c.kubectl("delete", "pod", "-n", ns, lost, "--wait=false")
 
         def replacement():
             new = [p for p in prefill_pods(c, ns) if p["metadata"]["uid"] not in old
@@ -132,7 +134,7 @@ def test_statefulset_instance_never_numbers_a_recreated_pod(rcluster, tmp_path):
 
         # the action it names: every pod of the instance recreated at once
         before = {p["metadata"]["uid"] for p in prefill_pods(c, ns)}
-        c.kubectl(*command.split()[1:])
+        c.kubectl(*command.split()[1:], "--wait=false")
 
         def fresh():
             now = prefill_pods(c, ns)
