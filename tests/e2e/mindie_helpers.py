@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterator
 
 import yaml
 
+from tests.clusters import Cluster, install_stack, start_cluster, stop_cluster, wait_for_volcano
 from tests.tooling import CHARTS, ensure_chart_deps, need_tool, run
 
 CHART = CHARTS / "mindie-service"
@@ -200,3 +201,21 @@ def running_pods(cluster, ns: str, release: str, count: int, timeout: float) -> 
         up = [p for p in pods(cluster, ns, release) if running(p)]
         return up if len(up) == count else None
     return until(f"{count} Running pods of {release}", check, timeout=timeout)
+
+
+@contextmanager
+def operator_cluster(prefix: str) -> Iterator[Cluster]:
+    """A cluster of its own (PREFIX-<random>) with the stack, the real Volcano and the operator emulator.
+
+    --long-running-jobs: pods of a Volcano Job with restartPolicy Always keep running, as on a
+    real kubelet (hack/cluster.sh)."""
+    c = start_cluster(f"{prefix}-{secrets.token_hex(3)}", "--long-running-jobs")
+    op = AscendOperator(c)
+    try:
+        install_stack(c)
+        wait_for_volcano(c)
+        op.install()
+        yield c
+    finally:
+        op.uninstall()
+        stop_cluster(c)

@@ -22,13 +22,11 @@ Scenarios:
 from __future__ import annotations
 
 import json
-import secrets
 import time
 
 import pytest
 
-from tests.clusters import install_stack, start_cluster, stop_cluster, wait_for_volcano
-from tests.e2e.mindie_helpers import AscendOperator, configmap, pd_values, pods, running, running_pods, \
+from tests.e2e.mindie_helpers import configmap, pd_values, pods, running, running_pods, operator_cluster, \
     scratch_namespace, until
 
 pytestmark = pytest.mark.e2e
@@ -42,16 +40,8 @@ RINGS = f"rings-config-{FULL}-prefill-0"
 
 @pytest.fixture(scope="module")
 def rcluster():
-    c = start_cluster(f"recreate-{secrets.token_hex(3)}", "--long-running-jobs")
-    op = AscendOperator(c)
-    try:
-        install_stack(c)
-        wait_for_volcano(c)
-        op.install()
+    with operator_cluster("recreate") as c:
         yield c
-    finally:
-        op.uninstall()
-        stop_cluster(c)
 
 
 def two_pod_prefill(**extra) -> dict:

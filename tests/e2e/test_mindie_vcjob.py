@@ -30,14 +30,12 @@ What this cannot check: ClusterD itself (no image here) and MindIE.
 from __future__ import annotations
 
 import json
-import secrets
 
 import pytest
 import yaml
 
-from tests.clusters import install_stack, start_cluster, stop_cluster, wait_for_volcano
 from tests.contract.mindie_reader import check_release
-from tests.e2e.mindie_helpers import AscendOperator, clusterd_pd_values, configmap, helm, pods, running, running_pods, \
+from tests.e2e.mindie_helpers import clusterd_pd_values, configmap, helm, pods, running, running_pods, operator_cluster, \
     scratch_namespace, until
 
 pytestmark = pytest.mark.e2e
@@ -57,17 +55,8 @@ def controller_uid(obj: dict) -> str:
 
 @pytest.fixture(scope="module")
 def vcluster():
-    # pods of a Volcano Job with restartPolicy Always keep running, as on a real kubelet (hack/cluster.sh)
-    c = start_cluster(f"vcjob-{secrets.token_hex(3)}", "--long-running-jobs")
-    op = AscendOperator(c)
-    try:
-        install_stack(c)
-        wait_for_volcano(c)
-        op.install()
+    with operator_cluster("vcjob") as c:
         yield c
-    finally:
-        op.uninstall()
-        stop_cluster(c)
 
 
 def test_pd_roles_run_as_volcano_jobs_clusterd_can_key(vcluster, tmp_path):
