@@ -155,6 +155,12 @@ class AscendOperator:
             helm(self.cluster, "uninstall", self.RELEASE, "-n", self.NS, "--wait", "--timeout", "60s", check=False)
             self.installed = False
 
+    @property
+    def real(self) -> bool:
+        """True under `make conformance`: the cluster runs Huawei's real Ascend Operator."""
+        base = Path(self.cluster.kubeconfig).parent / "clusters" / self.cluster.name
+        return (base / "logs" / "addon-ascend-operator-real.log").exists()
+
     def log(self, step: str = "ascend-operator") -> str:
         """An emulator addon's log, `ascend-operator` or `device-plugin` (clusters started by hack/cluster.sh only).
 
