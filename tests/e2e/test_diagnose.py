@@ -65,8 +65,8 @@ def test_gang_too_big_for_the_free_nodes_is_scheduling(cluster, tmp_path):
 
         def stuck():
             code, rep = diagnose(cluster, ns, "big")
-            return (code, rep) if "Volcano:" in findings(rep, "scheduling") and "gang needs" in \
-                findings(rep, "scheduling") else None
+            t = findings(rep, "scheduling")  # Volcano's own words, once vc-scheduler has looked at the gang
+            return (code, rep) if "Volcano: " in t and "no scheduler has looked at it yet" not in t else None
         code, rep = until("diagnose to see the prefill gang waiting", stuck, timeout=120, interval=3)
     assert code == 1
     assert rep["firstFailing"] == "scheduling" and verdicts(rep)["scheduling"] == "FAIL"
