@@ -312,6 +312,23 @@ def _container_npus(c: dict[str, Any]) -> int:
     return total
 
 
+#: Seconds after placement a pod whose containers have not started may still wait for its allocation.
+ALLOCATION_GRACE = 60.0
+
+
+def _allocation_due(pod: dict[str, Any], now: float) -> bool:
+    """Should the device plugin have annotated this placed pod by now? It does so in Allocate, which the
+    kubelet calls before it creates the containers: yes once a container started, or ALLOCATION_GRACE
+    seconds after the pod was placed (its PodScheduled condition)."""
+    status = pod.get("status") or {}
+    if any((cs.get("state") or {}).get("running") or (cs.get("state") or {}).get("terminated")
+           or (cs.get("lastState") or {}).get("terminated") for cs in status.get("containerStatuses") or []):
+        return True
+    placed = next((timestamp(c.get("lastTransitionTime")) for c in status.get("conditions") or []
+                   if c.get("type") == "PodScheduled" and c.get("status") == "True"), None)
+    return placed is None or now - placed >= ALLOCATION_GRACE
+
+
 def devices(snap: Snapshot) -> Layer:
     """Each placed NPU pod has the device plugin's allocation annotation with as many devices as it
     requests (ascend-device-plugin pkg/device/ascendcommon.go AddPodAnnotation writes
@@ -319,6 +336,7 @@ def devices(snap: Snapshot) -> Layer:
     Pod910DeviceAnno; the Ascend Operator counts a pod as allocated only with it), and no container
     overrides or contradicts the runtime's device env."""
     fails: list[Finding] = []
+    warns: list[Finding] = []
     dp_state = {(p.get("spec") or {}).get("nodeName"): pod_state(p) for p in snap.device_plugin_pods}
     npu_pods = 0
     for p in snap.live_pods():
@@ -328,7 +346,10 @@ def devices(snap: Snapshot) -> Layer:
             continue
         npu_pods += 1
         ids = _device_ids(p)
-        if ids is None:
+        if ids is None and not _allocation_due(p, snap.now):
+            warns.append(Finding(f"pod {_name(p)} on {node} was placed moments ago and has no device-plugin "
+                                 "allocation annotation yet", "rerun diagnose in a minute"))
+        elif ids is None:
             plugin = dp_state.get(node)
             fails.append(Finding(
                 f"pod {_name(p)} on {node} requests {npus} NPU(s) but carries no device-plugin allocation "
@@ -372,7 +393,7 @@ def devices(snap: Snapshot) -> Layer:
                         + (f" ({', '.join(bad)} out of range)" if bad else " (an id repeats)")
                         + ": the runtime refuses it (\"Invalid device ID\")",
                         f"use logical ids below {n} (e.g. {','.join(str(i) for i in range(n))}) or drop the variable"))
-    return _layer("devices", fails, [], f"{npu_pods} NPU pod(s) carry their device allocation and a consistent "
+    return _layer("devices", fails, warns, f"{npu_pods} NPU pod(s) carry their device allocation and a consistent "
                   "device env" if npu_pods else "no NPU pod is placed yet")
 
 

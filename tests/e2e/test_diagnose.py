@@ -38,7 +38,7 @@ def operator(cluster):
 
 def diagnose(cluster, ns: str, release: str, *args: str) -> tuple[int, dict]:
     proc = cluster.plugin("diagnose", release, "-n", ns, "-o", "json", *args)
-    assert proc.returncode in (0, 1), proc.stderr
+    assert proc.returncode in (0, 1) and proc.stdout.startswith("{"), proc.stderr
     return proc.returncode, json.loads(proc.stdout)
 
 

@@ -339,7 +339,7 @@ def test_service_log_signatures(line, meaning):
     lay = layer(snap, "service")
     assert lay["verdict"] == "FAIL"
     [finding] = lay["findings"]
-    assert finding["what"].startswith(f"d0/mindie: ") and meaning in finding["what"]
+    assert finding["what"].startswith("d0/mindie: ") and meaning in finding["what"]
     assert repr(" ".join(line.split())) in finding["what"]
     assert finding["fix"]
 
@@ -373,3 +373,17 @@ def test_bundle_is_in_faultdiag_layout_and_refuses_a_used_directory(tmp_path: Pa
     assert json.loads((out / "diagnose.json").read_text()) == report
     with pytest.raises(dg.errors.InvalidInput, match="exists and is not an empty directory"):
         dg.write_bundle(str(out), snap, report, {})
+
+
+def test_devices_a_pod_placed_moments_ago_may_still_wait_for_its_allocation():
+    snap = healthy_pd()
+    p = snap.pods[2]
+    del p["metadata"]["annotations"][DEV_ANNO]
+    p["status"]["containerStatuses"] = [{"name": "mindie", "state": {"waiting": {"reason": "ContainerCreating"}}}]
+    p["status"]["conditions"].append({"type": "PodScheduled", "status": "True",
+                                      "lastTransitionTime": "2027-01-15T08:00:00Z"})
+    snap.now = (dg.timestamp("2027-01-15T08:00:00Z") or 0.0) + 10
+    lay = layer(snap, "devices")
+    assert lay["verdict"] == "WARN" and "placed moments ago" in text(lay)
+    snap.now += 60
+    assert layer(snap, "devices")["verdict"] == "FAIL"
