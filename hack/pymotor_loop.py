@@ -19,8 +19,9 @@ run, configured ONLY from what the release rendered and applied:
     is assumed, as the chart renders it).
 The image is emulated by PATH: the pinned mindie-motor venv's bin (python3 -> `motor`) and a bin
 directory whose `engine_server` is hack/pymotor_engine_standin.py (vLLM-Ascend cannot run here).
-Processes of deleted pods are killed; processes that exit are restarted after a short back-off
-(restartPolicy Always).
+Processes of deleted pods are killed; when a pod's main process exits, what it left in its process
+group (e.g. the node_manager's engines) is killed too, as the container runtime would, and it is
+restarted in the same pod after a short back-off (restartPolicy Always).
 Limit: one pymotor release per host at a time. The 3.0.0b2 coordinator's processes talk over IPC
 sockets at fixed paths (/tmp/scheduler_frontend, /tmp/scheduler_instance_pub: motor/config/
 coordinator.py SchedulerProcessConfig, not configurable), which two coordinators would share.
@@ -110,7 +111,12 @@ class Loop:
             if st is None:
                 self.start_pod(uid, p)
             elif st["proc"].poll() is not None and time.monotonic() >= st["next_start"]:
+                # The container's main process is gone, so the container is: like the runtime tearing
+                # down its PID namespace, kill what it left (the node_manager's engine_server children
+                # share its process group), then restart it in place (same pod, same IP).
+                kill_group(st["proc"])
                 self.log(f"{p['metadata']['name']}: exited {st['proc'].returncode}, restarting")
+                st["out"].close()
                 self.start_pod(uid, p, restarts=st["restarts"] + 1)
 
     def write_hosts(self) -> None:
@@ -218,15 +224,21 @@ class Loop:
 
 
 def kill_group(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
+    """Stop the process group PROC leads (a container): SIGTERM, then SIGKILL after 5 s. The group may
+    outlive its leader (orphaned children keep its ID), so it is signalled even when PROC has exited."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    else:
         try:
-            os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=5)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     try:
         proc.wait(timeout=5)
     except subprocess.TimeoutExpired:

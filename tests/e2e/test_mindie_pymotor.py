@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.mindie_helpers import AscendOperator, Releases, base_values, until
+from tests.e2e.mindie_helpers import INSTANCE, ROLE, AscendOperator, Releases, base_values, until
 from tests.tooling import REPO_ROOT, need_tool, pymotor_python
 
 pytestmark = pytest.mark.e2e
@@ -105,6 +105,35 @@ def controller_pid(loop: MotorLoop) -> int:
             if "-controller-" in line and " started pid " in line]
     assert pids, "the loop started no controller"
     return pids[-1]
+
+
+def started(loop: MotorLoop, pod_part: str) -> dict[str, int]:
+    """{pod: PID of its main process} of the pods whose name contains POD_PART, as the loop started them
+    last (its loop.log: "<pod>: started pid N: ...")."""
+    out: dict[str, int] = {}
+    for line in (loop.workdir / "loop.log").read_text().splitlines():
+        if " started pid " in line:
+            name = line.split(" ", 2)[1].rstrip(":")
+            if pod_part in name:
+                out[name] = int(line.split(" started pid ")[1].split(":")[0])
+    return out
+
+
+def engines_of(group: int) -> dict[int, int]:
+    """{PID: start time in clock ticks} of the engine stand-ins in process group GROUP (the pod whose
+    main process, the node_manager, leads it: engines are its children, /proc/PID/stat)."""
+    out = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+            cmd = (d / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[2]) == group and b"pymotor_engine_standin.py" in cmd:
+            out[int(d.name)] = int(fields[19])
+    return out
 
 
 def cpu_seconds(pid: int) -> float:
@@ -262,3 +291,84 @@ def test_2p1d_multipod_prefill(ready_cluster, tmp_path_factory):
         assert len(addresses) == 4, seen
     finally:
         gen.close()
+
+
+def pd_answer(ip: str) -> tuple[int, str]:
+    """One completion through the coordinator at IP: (HTTP status, text or error)."""
+    code, text = post(f"http://{ip}:1025/v1/completions", {"model": "qwen2.5-7b", "prompt": PROMPT, "max_tokens": 64},
+                      timeout=10)
+    if code == 200:
+        text = json.loads(text)["choices"][0]["text"]
+    return code, text
+
+
+def test_killed_decode_node_manager_comes_back(served):
+    """The decode pod's node_manager dies (SIGKILL): its container is gone with its engine, the loop restarts
+    it in the same pod (same IP, same rendered env: restartPolicy Always), it registers again, and
+    completions are served through the PD path again."""
+    loop, ip, release = served["loop"], served["ip"], f"{RELEASE}-mindie-service"
+    [(pod, pid)] = started(loop, f"{release}-decode-").items()
+    old_engines = engines_of(pid)
+    assert len(old_engines) == 1, old_engines
+    t0 = time.monotonic()
+    os.kill(pid, signal.SIGKILL)
+    seen: list[tuple[float, int, str]] = []
+
+    def served_again():
+        now = started(loop, f"{release}-decode-")
+        if now.get(pod) in (None, pid):
+            return None
+        code, text = pd_answer(ip)
+        seen.append((round(time.monotonic() - t0, 1), code, text[:60]))
+        new_engines = engines_of(now[pod])
+        return code == 200 and text.startswith("decoded by decode-") and new_engines and now[pod]
+    try:
+        new_pid = until("the restarted decode node_manager serving again", served_again, timeout=180, interval=1)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\nseen: {seen}\n{loop.logs()}") from None
+    print(f"\npymotor: decode node_manager killed -> served again after {time.monotonic() - t0:.1f} s; "
+          f"answers meanwhile (s, status, text): {seen}")
+    # The old engine went with its container; a new node_manager started a new one.
+    assert not any(Path(f"/proc/{p}").exists() and engines_of(pid).get(p) == t for p, t in old_engines.items())
+    assert len(engines_of(new_pid)) == 1
+    # The controller assembled the decode instance again from the new registration.
+    ctl = "".join(f.read_text() for f in loop.workdir.glob(f"{release}-controller-*.log"))
+    assert ctl.count(f"Instance ready: {release}-decode-0") >= 2, ctl[-3000:]
+
+
+def test_restarted_coordinator_gets_the_instances_back(served):
+    """The coordinator's pod is deleted and its Deployment makes a new one (new IP): the controller notices
+    (its heartbeat to the coordinator fails, then the new one reports not ready) and pushes every instance
+    to it again; the engines and node_managers are never restarted."""
+    loop, ns, release = served["loop"], served["ns"], f"{RELEASE}-mindie-service"
+    nms = started(loop, f"{release}-prefill-") | started(loop, f"{release}-decode-")
+    assert len(nms) == 2, nms
+    engines = {pod: engines_of(pid) for pod, pid in nms.items()}
+    assert all(len(e) == 1 for e in engines.values()), engines
+    controller = started(loop, f"{release}-controller-")
+    cluster = served["cluster"]
+    old = cluster.get_json("pods", "-n", ns, "-l", f"{INSTANCE}={RELEASE},{ROLE}=coordinator")["items"]
+    assert len(old) == 1
+    t0 = time.monotonic()
+    cluster.kubectl("delete", "pod", "-n", ns, old[0]["metadata"]["name"], "--wait=false")
+    seen: list[tuple[float, int, str]] = []
+
+    def served_by_new():
+        ip = loop.address(f"{release}-coordinator", ns)
+        if not ip or ip == served["ip"]:
+            return None
+        code, text = pd_answer(ip)
+        seen.append((round(time.monotonic() - t0, 1), code, text[:60]))
+        return code == 200 and text.startswith("decoded by decode-") and ip
+    try:
+        ip = until("a completion through the new coordinator", served_by_new, timeout=180, interval=1)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\nseen: {seen}\n{loop.logs()}") from None
+    print(f"\npymotor: coordinator pod deleted -> new coordinator served after {time.monotonic() - t0:.1f} s; "
+          f"answers meanwhile (s, status, text): {seen}")
+    code, ready = get(f"http://{ip}:1026/readiness")
+    assert code == 200 and json.loads(ready)["ready"] is True, ready
+    # Same node_manager processes, same engine processes (PID and start time), same controller.
+    assert started(loop, f"{release}-prefill-") | started(loop, f"{release}-decode-") == nms
+    assert {pod: engines_of(pid) for pod, pid in nms.items()} == engines
+    assert started(loop, f"{release}-controller-") == controller
