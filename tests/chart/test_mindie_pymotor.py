@@ -117,7 +117,9 @@ def test_1p1d_objects_and_wiring() -> None:
     for role in ("prefill", "decode"):
         assert cfg[f"motor_engine_{role}_config"]["model_config"][f"{role}_parallel_config"] == \
             {"tp_size": 8, "dp_size": 1, "pp_size": 1, "enable_ep": False, "dp_rpc_port": 9000}
-    assert {p["port"] for p in ctl_svc["spec"]["ports"]} == {1026}
+    # api for the node_managers; observability for GET /observability/inventory (status, restarted engines)
+    assert {p["name"]: p["port"] for p in ctl_svc["spec"]["ports"]} == {"api": 1026, "observability": 1027}
+    assert cfg["motor_controller_config"]["observability_config"] == {"observability_enable": True}
     assert {p["name"]: p["port"] for p in coord_svc["spec"]["ports"]} == {"http": 1025, "management": 1026}
 
     ctl = one(objs, "Deployment", f"{FULL}-controller")
@@ -194,6 +196,26 @@ def test_job_name_unique_per_instance_shared_by_its_pods() -> None:
     assert (cfg["p_instances_num"], cfg["single_p_instance_pod_num"], cfg["d_instances_num"]) == (2, 2, 2)
 
 
+class Inventory(http.server.BaseHTTPRequestHandler):
+    """The controller's GET /observability/inventory (motor/controller/observability/inventory/
+    inventory_collector.py collect_inventory, wrapped by http_response.py format_success_response)."""
+    running: list[str] = []
+    calls: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802
+        Inventory.calls.append(self.path)
+        listed = [{"ID": j, "Name": j, "InstanceStatus": "running", "podInfoList": []} for j in Inventory.running]
+        body = json.dumps({"code": 200, "message": "Success", "data": {"inventories": {
+            "PInstanceList": listed, "DInstanceList": [{"Name": "other", "InstanceStatus": "error"}]}}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
 class Ready(http.server.BaseHTTPRequestHandler):
     calls: list[str] = []
 
@@ -215,7 +237,10 @@ def test_engine_entrypoint_cuts_own_server(tmp_path: Path) -> None:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Ready)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     port = server.server_address[1]
-    objs = render_pm(pm_values(pymotor={"coordinator": {"mgmtPort": port}}))
+    inventory = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Inventory)
+    threading.Thread(target=inventory.serve_forever, daemon=True).start()
+    objs = render_pm(pm_values(pymotor={"coordinator": {"mgmtPort": port},
+                                        "controller": {"observabilityPort": inventory.server_address[1]}}))
     script = container(one(objs, "StatefulSet", f"{FULL}-prefill-0"))["command"][2]
     rings = tmp_path / "rings" / "hccl.json"
     rings.parent.mkdir()
@@ -226,7 +251,8 @@ def test_engine_entrypoint_cuts_own_server(tmp_path: Path) -> None:
     script = script.replace("exec python3 -m motor.node_manager.main", 'echo "exec node_manager ROLE=$ROLE"')
     e = {"RINGS_CONFIG_PATH": str(rings), "CONFIG_PATH": str(conf), "HCCL_PATH": str(conf / "hccl.json"),
          "RANKTABLE_PATH": str(conf / "ranktable.json"), "POD_IP": "10.1.0.1", "ROLE": "prefill",
-         "PATH": os.environ["PATH"], "COORDINATOR_SERVICE": "127.0.0.1"}
+         "PATH": os.environ["PATH"], "COORDINATOR_SERVICE": "127.0.0.1", "CONTROLLER_SERVICE": "127.0.0.1",
+         "JOB_NAME": f"{FULL}-prefill-0"}
     try:
         proc = subprocess.run(["sh", "-c", script], env=e, capture_output=True, text=True, timeout=60)
         assert proc.returncode == 0, proc.stderr
@@ -244,6 +270,10 @@ def test_engine_entrypoint_cuts_own_server(tmp_path: Path) -> None:
         assert "waiting for the coordinator" in (out.decode() if isinstance(out, bytes) else out)
     finally:
         server.server_close()
+        inventory.shutdown()
+        inventory.server_close()
+    # The first start asks the coordinator only; every later one (a restarted container) the controller too.
+    assert len(Inventory.calls) == 1, Inventory.calls
     assert "exec node_manager ROLE=prefill" in proc.stdout
     own = json.loads((conf / "hccl.json").read_text())
     assert own["server_count"] == "1"
@@ -266,7 +296,7 @@ def test_network_policy_admits_exactly_pymotor_traffic() -> None:
     assert meta["ports"][0]["endPort"] == 12002
     assert meta["from"][0]["podSelector"]["matchLabels"]["mindie.huawei.com/role"] == "decode"
     ctl = one(objs, "NetworkPolicy", f"{FULL}-controller")["spec"]["ingress"]
-    assert [p["port"] for r in ctl for p in r["ports"]] == [1026]
+    assert [p["port"] for r in ctl for p in r["ports"]] == [1026, 1027]
     eng = one(objs, "NetworkPolicy", f"{FULL}-engines")["spec"]["ingress"]
     ports = [(p["port"], p.get("endPort")) for r in eng for p in r["ports"]]
     assert ports == [(1026, None), (10000, 10001), (9000, None), (20000, 20100)]
@@ -396,3 +426,45 @@ def test_golden_defaults() -> None:
         path.write_text(got)
     assert path.exists(), f"{path} missing; run with UPDATE_GOLDEN=1 to create it"
     assert got == path.read_text(), f"{path.name} differs; review, then regenerate with UPDATE_GOLDEN=1"
+
+
+def test_restarted_engine_container_waits_until_the_controller_drops_its_instance(tmp_path: Path) -> None:
+    """A restarted engine container (its emptyDir keeps the mark of the first start) starts the node_manager
+    only once the controller's inventory no longer lists its JOB_NAME as running: the 3.0.0b2 controller
+    would answer its registration "already registered" and keep the instance ACTIVE with a dead engine."""
+    coordinator = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Ready)
+    inventory = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Inventory)
+    for srv in (coordinator, inventory):
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+    job = f"{FULL}-decode-0"
+    objs = render_pm(pm_values(pymotor={"coordinator": {"mgmtPort": coordinator.server_address[1]},
+                                        "controller": {"observabilityPort": inventory.server_address[1]}}))
+    script = container(one(objs, "StatefulSet", job))["command"][2]
+    script = script.replace("exec python3 -m motor.node_manager.main", 'echo "exec node_manager"')
+    rings = tmp_path / "rings" / "hccl.json"
+    rings.parent.mkdir()
+    rings.write_text(json.dumps({"status": "completed", "server_count": "1", "server_list": [
+        {"server_id": "n", "container_ip": "10.1.0.1", "device": [{"device_id": "0", "rank_id": "0"}]}]}))
+    conf = tmp_path / "conf"
+    e = {"RINGS_CONFIG_PATH": str(rings), "CONFIG_PATH": str(conf), "HCCL_PATH": str(conf / "hccl.json"),
+         "RANKTABLE_PATH": str(conf / "ranktable.json"), "POD_IP": "10.1.0.1", "ROLE": "decode",
+         "PATH": os.environ["PATH"], "COORDINATOR_SERVICE": "127.0.0.1", "CONTROLLER_SERVICE": "127.0.0.1",
+         "JOB_NAME": job}
+    try:
+        Inventory.running = [job]
+        first = subprocess.run(["sh", "-c", script], env=e, capture_output=True, text=True, timeout=60)
+        assert first.returncode == 0 and "exec node_manager" in first.stdout, first.stderr
+        # Restarted while the controller still holds the instance running: it waits.
+        with pytest.raises(subprocess.TimeoutExpired) as waited:
+            subprocess.run(["sh", "-c", script], env=e, capture_output=True, text=True, timeout=6)
+        out = waited.value.stdout or ""
+        out = out.decode() if isinstance(out, bytes) else out
+        assert f"waiting until the controller drops instance {job}" in out and "exec node_manager" not in out
+        # Once the controller lists it no longer as running (or not at all), it starts.
+        Inventory.running = []
+        again = subprocess.run(["sh", "-c", script], env=e, capture_output=True, text=True, timeout=60)
+        assert again.returncode == 0 and "exec node_manager" in again.stdout, again.stderr
+    finally:
+        for srv in (coordinator, inventory):
+            srv.shutdown()
+            srv.server_close()
