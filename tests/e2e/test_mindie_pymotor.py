@@ -67,12 +67,12 @@ def ready_cluster(cluster):
 class MotorLoop:
     """hack/pymotor_loop.py for one release, stopped (with everything it started) afterwards."""
 
-    def __init__(self, cluster, ns: str, release: str, workdir: Path) -> None:
+    def __init__(self, cluster, ns: str, release: str, workdir: Path, serve_pod_ips: bool = False) -> None:
         self.workdir = workdir
         self.proc = subprocess.Popen(
             [pymotor_python(), str(REPO_ROOT / "hack" / "pymotor_loop.py"), "--kubeconfig", cluster.kubeconfig,
              "--namespace", ns, "--release", release, "--workdir", str(workdir), "--python", pymotor_python(),
-             "--kubectl", need_tool("kubectl")],
+             "--kubectl", need_tool("kubectl"), *(["--serve-pod-ips"] if serve_pod_ips else [])],
             stdout=subprocess.DEVNULL, stderr=open(workdir / "loop.stderr", "w"), start_new_session=True)
 
     def address(self, service: str, ns: str) -> str | None:
@@ -164,11 +164,13 @@ def get(url: str, timeout: float = 5) -> tuple[int, str]:
         return 0, str(e)
 
 
-def serve(cluster, release: str, values: dict, workdir: Path):
-    """Install RELEASE (no --wait) with its loop; yield what the first answered completion took."""
+def serve(cluster, release: str, values: dict, workdir: Path, serve_pod_ips: bool = False):
+    """Install RELEASE (no --wait) with its loop; yield what the first answered completion took.
+    serve_pod_ips: the loop relays the controller's and coordinator's pod IPs to their processes, so the
+    API server's service proxy (what `kubectl ascend status` asks them through) reaches them."""
     ns = f"pm-{os.urandom(3).hex()}"
     cluster.kubectl("create", "namespace", ns)
-    loop = MotorLoop(cluster, ns, release, workdir)
+    loop = MotorLoop(cluster, ns, release, workdir, serve_pod_ips)
     releases = Releases(cluster, ns, workdir)
     try:
         t0 = time.monotonic()
@@ -207,7 +209,8 @@ def serve(cluster, release: str, values: dict, workdir: Path):
 def served(ready_cluster, tmp_path_factory):
     """A 1P1D pymotor release, its loop, and the seconds from `helm install` to the first answer.
     Function-scoped: one release (one coordinator) on the host at a time (hack/pymotor_loop.py)."""
-    yield from serve(ready_cluster, RELEASE, pymotor_values(), tmp_path_factory.mktemp("pymotor-1p1d"))
+    yield from serve(ready_cluster, RELEASE, pymotor_values(), tmp_path_factory.mktemp("pymotor-1p1d"),
+                     serve_pod_ips=True)
 
 
 def test_1p1d_completion_and_streamed_chat(served):
@@ -238,6 +241,14 @@ def test_1p1d_completion_and_streamed_chat(served):
     assert svc["mode"] == "pymotor" and svc["ranktable"] is None, svc
     assert {r: v["pods"] for r, v in svc["roles"].items()} == \
         {"controller": 1, "coordinator": 1, "prefill": 1, "decode": 1}, svc["roles"]
+    # ... and what its real controller and coordinator answer through the API server's service proxy
+    # (the loop relays their pod IPs): both instances assembled and running, the coordinator ready.
+    assert svc["controlPlane"] == {
+        "expected": {"prefill": 1, "decode": 1}, "controllerError": None, "coordinatorError": None,
+        "registered": {"prefill": {"running": 1, "init": 0, "error": 0}, "decode": {"running": 1, "init": 0, "error": 0}},
+        "coordinatorReady": True}, svc["controlPlane"]
+    text = served["cluster"].plugin("status")
+    assert f"{served['ns']}/{RELEASE}: instances P 1/1 D 1/1, coordinator ready" in text.stdout, text.stdout
 
     # The same release streams a chat completion.
     req = urllib.request.Request(
