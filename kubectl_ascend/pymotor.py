@@ -152,3 +152,189 @@ def summary(cp: dict[str, Any]) -> str:
     parts.append("coordinator " + ("ready" if ready else "not ready" if ready is False
                                    else f"? ({cp.get('coordinatorError')})"))
     return ", ".join(parts)
+
+
+# -- doctor ---------------------------------------------------------------------------------------
+# Pure functions of cluster objects (pods, ConfigMaps, NetworkPolicies as dicts); doctor.py feeds them.
+# Each returns (status, message, fix) rows, one per check that has something to look at.
+
+ENGINE_LABEL = "mindie.huawei.com/engine"
+Row = tuple[str, str, str]
+
+
+def _releases(pods: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Live pods of pymotor releases by (namespace, release)."""
+    out: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for p in pods:
+        labels = p["metadata"].get("labels") or {}
+        if labels.get(ENGINE_LABEL) != "pymotor" or p["metadata"].get("deletionTimestamp"):
+            continue
+        if (p.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            continue
+        out.setdefault((p["metadata"]["namespace"], labels.get(INSTANCE_LABEL, "?")), []).append(p)
+    return out
+
+
+def _env(pod: dict[str, Any], name: str) -> str | None:
+    """NAME's value in the pod's first container; of repeated names the last counts, as in the kubelet."""
+    value = None
+    for e in (((pod.get("spec") or {}).get("containers") or [{}])[0]).get("env") or []:
+        if e.get("name") == name:
+            value = str(e["value"]) if "value" in e else None
+    return value
+
+
+def _instance(pod: dict[str, Any]) -> str:
+    """Which instance a pod belongs to: its owner (StatefulSet or Volcano Job), else role + index labels."""
+    owners = pod["metadata"].get("ownerReferences") or []
+    if owners:
+        return f"{owners[0].get('kind')}/{owners[0].get('name')}"
+    labels = pod["metadata"].get("labels") or {}
+    return f"{labels.get(ROLE_LABEL)}-{labels.get('mindie.huawei.com/instance-index')}"
+
+
+def job_name_rows(pods: list[dict[str, Any]]) -> list[Row]:
+    """JOB_NAME: the 3.0.0b2 controller assembles an instance from the node_managers reporting one job_name
+    (motor/controller/core/instance_assembler.py register, keyed by msg.job_name): two instances sharing
+    one are merged into one (or the second refused as "already registered"), and one instance whose pods
+    differ is split into incomplete halves."""
+    shared, split, n = [], [], 0
+    for (ns, release), ps in sorted(_releases(pods).items()):
+        engines = [p for p in ps if (p["metadata"].get("labels") or {}).get(ROLE_LABEL) in ("prefill", "decode")]
+        if not engines:
+            continue
+        n += 1
+        by_job: dict[str, set[str]] = {}
+        by_inst: dict[str, set[str]] = {}
+        for p in engines:
+            job, inst = _env(p, "JOB_NAME") or "<unset>", _instance(p)
+            by_job.setdefault(job, set()).add(inst)
+            by_inst.setdefault(inst, set()).add(job)
+        shared += [f"{ns}/{release}: JOB_NAME {job!r} on {', '.join(sorted(insts))}"
+                   for job, insts in sorted(by_job.items()) if len(insts) > 1]
+        split += [f"{ns}/{release}: {inst} has JOB_NAMEs {', '.join(sorted(jobs))}"
+                  for inst, jobs in sorted(by_inst.items()) if len(jobs) > 1]
+    if not n:
+        return []
+    if shared or split:
+        return [("FAIL", "PyMotor instances and JOB_NAMEs do not match one to one (the controller assembles an "
+                 "instance from the pods sharing a JOB_NAME): " + "; ".join((shared + split)[:5]),
+                 "give every pod of one instance the same JOB_NAME and every instance its own (the "
+                 "mindie-service chart renders <release>-mindie-service-<role>-<index>; remove extraEnv "
+                 "JOB_NAME overrides and helm upgrade)")]
+    return [("PASS", f"every PyMotor instance of {n} release(s) has its own JOB_NAME, shared by its pods", "")]
+
+
+def stdin_rows(pods: list[dict[str, Any]]) -> list[Row]:
+    """The 3.0.0b2 controller polls stdin (motor/controller/main.py main: select on sys.stdin); on /dev/null
+    (a container without `stdin: true`) select returns at once and the loop spins a CPU core."""
+    bad, n = [], 0
+    for (ns, release), ps in sorted(_releases(pods).items()):
+        for p in ps:
+            if (p["metadata"].get("labels") or {}).get(ROLE_LABEL) != "controller":
+                continue
+            n += 1
+            c = ((p.get("spec") or {}).get("containers") or [{}])[0]
+            if not c.get("stdin"):
+                bad.append(f"{ns}/{p['metadata']['name']}")
+    if not n:
+        return []
+    if bad:
+        return [("WARN", "PyMotor controller container(s) without stdin: true spin a CPU core polling an empty "
+                 "stdin: " + ", ".join(bad[:5]),
+                 "set stdin: true on the controller container (the mindie-service chart does; re-render with "
+                 "helm upgrade)")]
+    return [("PASS", f"{n} PyMotor controller(s) keep stdin open", "")]
+
+
+def _selects(sel: dict[str, Any] | None, labels: dict[str, str]) -> bool:
+    """A LabelSelector matches LABELS ({} matches everything)."""
+    sel = sel or {}
+    if any(labels.get(k) != v for k, v in (sel.get("matchLabels") or {}).items()):
+        return False
+    for ex in sel.get("matchExpressions") or []:
+        key, op, values = ex.get("key"), ex.get("operator"), ex.get("values") or []
+        ok = {"In": labels.get(key) in values, "NotIn": labels.get(key) not in values,
+              "Exists": key in labels, "DoesNotExist": key not in labels}.get(op, False)
+        if not ok:
+            return False
+    return True
+
+
+def _admits(policies: list[dict[str, Any]], dst: dict[str, Any], src: dict[str, Any], port: int) -> bool:
+    """Whether the NetworkPolicies of DST's namespace admit TCP from pod SRC (same namespace) to DST:PORT.
+    No policy selecting DST for Ingress: admitted; else some rule of one of them must (Kubernetes semantics;
+    ipBlock peers are not evaluated: pod IPs are not known in advance)."""
+    dlabels = dst["metadata"].get("labels") or {}
+    slabels = src["metadata"].get("labels") or {}
+    named = {cp.get("name"): cp.get("containerPort") for c in (dst.get("spec") or {}).get("containers") or []
+             for cp in c.get("ports") or []}
+    selecting = [np for np in policies if np["metadata"].get("namespace") == dst["metadata"]["namespace"]
+                 and _selects((np.get("spec") or {}).get("podSelector"), dlabels)
+                 and "Ingress" in ((np.get("spec") or {}).get("policyTypes") or ["Ingress"])]
+    if not selecting:
+        return True
+    for np in selecting:
+        for rule in (np.get("spec") or {}).get("ingress") or []:
+            peers = rule.get("from")
+            if peers and not any("podSelector" in peer and "namespaceSelector" not in peer
+                                 and _selects(peer["podSelector"], slabels) for peer in peers):
+                continue
+            ports = rule.get("ports")
+            if not ports:
+                return True
+            for pt in ports:
+                if (pt.get("protocol") or "TCP") != "TCP":
+                    continue
+                lo = pt.get("port")
+                lo = named.get(lo) if isinstance(lo, str) else lo
+                if lo is None or lo == port or (pt.get("endPort") and int(lo) <= port <= int(pt["endPort"])):
+                    return True
+    return False
+
+
+def metaserver_rows(pods: list[dict[str, Any]], configmaps: list[dict[str, Any]],
+                    policies: list[dict[str, Any]]) -> list[Row]:
+    """Decode engines call the coordinator's worker metaserver (motor/coordinator/process/inference_manager.py:
+    worker_metaserver_base_port + worker index; the decode side gets its URL in kv_transfer_params,
+    router/separate_cdp_router.py). Port 0 turns it off (every PD request 404s); a NetworkPolicy that does
+    not admit decode pods on those ports makes every PD request hang and fail."""
+    cfgs: dict[tuple[str, str], tuple[int, int] | None] = {}
+    for cm in configmaps:
+        key = (cm["metadata"]["namespace"], (cm["metadata"].get("labels") or {}).get(INSTANCE_LABEL, "?"))
+        try:
+            coord = json.loads((cm.get("data") or {})["user_config.json"])["motor_coordinator_config"]
+            w = coord.get("inference_workers_config") or {}
+            cfgs[key] = (int(w.get("worker_metaserver_base_port", 0)), int(w.get("num_workers", 1) or 1))
+        except (KeyError, ValueError, TypeError, AttributeError):
+            cfgs[key] = None
+    problems, n = [], 0
+    for key, ps in sorted(_releases(pods).items()):
+        role = {id(p): (p["metadata"].get("labels") or {}).get(ROLE_LABEL) for p in ps}
+        coords = [p for p in ps if role[id(p)] == "coordinator"]
+        decodes = [p for p in ps if role[id(p)] == "decode"]
+        if not coords or not decodes:
+            continue
+        n += 1
+        where = f"{key[0]}/{key[1]}"
+        cfg = cfgs.get(key)
+        if cfg is None:
+            problems.append(f"{where}: no readable user_config.json ConfigMap ({CONFIG_LABEL})")
+            continue
+        base, workers = cfg
+        if base == 0:
+            problems.append(f"{where}: worker_metaserver_base_port is 0 (metaserver off: PD requests get 404)")
+            continue
+        for port in range(base, base + workers):
+            if not _admits(policies, coords[0], decodes[0], port):
+                problems.append(f"{where}: no NetworkPolicy rule admits decode pod {decodes[0]['metadata']['name']} "
+                                f"to coordinator {coords[0]['metadata']['name']}:{port} (worker metaserver)")
+                break
+    if not n:
+        return []
+    if problems:
+        return [("FAIL", "decode engines cannot reach the coordinator's worker metaserver: " + "; ".join(problems[:5]),
+                 "set pymotor.coordinator.workerMetaserverBasePort (e.g. 12000) and admit decode pods to "
+                 "workerMetaserverBasePort..+numWorkers-1 on the coordinator (the chart's pymotor.networkPolicy "
+                 "does); then helm upgrade")]
+    return [("PASS", f"decode engines of {n} PyMotor release(s) may reach the coordinator's worker metaserver", "")]

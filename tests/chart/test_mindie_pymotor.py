@@ -468,3 +468,119 @@ def test_restarted_engine_container_waits_until_the_controller_drops_its_instanc
         for srv in (coordinator, inventory):
             srv.shutdown()
             srv.server_close()
+
+
+# -- doctor's pymotor checks (kubectl_ascend/pymotor.py) on what the chart renders ------------------------
+
+def as_pods(objs: list[dict[str, Any]], ns: str = "default") -> list[dict[str, Any]]:
+    """The pods the rendered workloads make, as the API would list them (Running; labels, spec and owner from
+    the pod templates): Deployments and StatefulSets one per replica, Volcano Jobs one per task replica."""
+    pods = []
+    for o in objs:
+        if o["kind"] in ("Deployment", "StatefulSet"):
+            tasks = [(o["spec"].get("replicas", 1), o["spec"]["template"])]
+        elif o["kind"] == "Job" and o["apiVersion"] == "batch.volcano.sh/v1alpha1":
+            tasks = [(t.get("replicas", 1), t["template"]) for t in o["spec"]["tasks"]]
+        else:
+            continue
+        for t, (replicas, tpl) in enumerate(tasks):
+            for i in range(replicas):
+                pods.append({"metadata": {"name": f"{o['metadata']['name']}-{t}-{i}", "namespace": ns,
+                                          "labels": tpl["metadata"].get("labels") or {},
+                                          "ownerReferences": [{"kind": o["kind"], "name": o["metadata"]["name"]}]},
+                             "spec": tpl["spec"], "status": {"phase": "Running"}})
+    return pods
+
+
+def doctor_rows(objs: list[dict[str, Any]]) -> dict[str, tuple[str, str]]:
+    from kubectl_ascend import pymotor
+
+    for o in objs:
+        o["metadata"].setdefault("namespace", "default")
+    pods = as_pods(objs)
+    cms = [o for o in find(objs, "ConfigMap") if pymotor.CONFIG_LABEL in (o["metadata"].get("labels") or {})]
+    rows = {"job-names": pymotor.job_name_rows(pods), "stdin": pymotor.stdin_rows(pods),
+            "metaserver": pymotor.metaserver_rows(pods, cms, find(objs, "NetworkPolicy"))}
+    out = {}
+    for name, got in rows.items():
+        [(status, message, _fix)] = got
+        out[name] = (status, message)
+    return out
+
+
+@pytest.mark.parametrize("policy", [False, True])
+def test_doctor_passes_what_the_chart_renders(policy: bool) -> None:
+    objs = render_pm(pm_values(prefill={"instances": 2, "podsPerInstance": 2, "npusPerPod": 8},
+                               pymotor={"networkPolicy": {"enabled": policy}, "coordinator": {"numWorkers": 2},
+                                        "parallel": {"prefill": {"tp": 8, "dp": 2}}}))
+    rows = doctor_rows(objs)
+    assert {k: v[0] for k, v in rows.items()} == {"job-names": "PASS", "stdin": "PASS", "metaserver": "PASS"}, rows
+
+
+def test_doctor_fails_when_the_metaserver_port_is_dropped_from_the_network_policy() -> None:
+    objs = render_pm(pm_values(pymotor={"networkPolicy": {"enabled": True}, "coordinator": {"numWorkers": 2}}))
+    coord = one(objs, "NetworkPolicy", f"{FULL}-coordinator")
+    # Only the metaserver rule goes: clients and the controller are still admitted.
+    coord["spec"]["ingress"] = [r for r in coord["spec"]["ingress"]
+                                if not any(p["port"] == 12000 for p in r["ports"])]
+    status, message = doctor_rows(objs)["metaserver"]
+    assert status == "FAIL" and ":12000 (worker metaserver)" in message, message
+    # The rule admitting only the first of two workers' ports is not enough either.
+    objs = render_pm(pm_values(pymotor={"networkPolicy": {"enabled": True}, "coordinator": {"numWorkers": 2}}))
+    for r in one(objs, "NetworkPolicy", f"{FULL}-coordinator")["spec"]["ingress"]:
+        for p in r["ports"]:
+            p.pop("endPort", None)
+    status, message = doctor_rows(objs)["metaserver"]
+    assert status == "FAIL" and ":12001 (worker metaserver)" in message, message
+
+
+def test_doctor_fails_on_metaserver_port_zero() -> None:
+    """The chart refuses 0; a ConfigMap edited by hand (or another chart) is what doctor sees."""
+    objs = render_pm(pm_values())
+    cm = one(objs, "ConfigMap", CONFIG)
+    cfg = json.loads(cm["data"]["user_config.json"])
+    cfg["motor_coordinator_config"]["inference_workers_config"]["worker_metaserver_base_port"] = 0
+    cm["data"]["user_config.json"] = json.dumps(cfg)
+    status, message = doctor_rows(objs)["metaserver"]
+    assert status == "FAIL" and "worker_metaserver_base_port is 0" in message, message
+
+
+def test_doctor_fails_on_two_instances_one_job_name() -> None:
+    objs = render_pm(pm_values(prefill={"instances": 2}))
+    sts = one(objs, "StatefulSet", f"{FULL}-prefill-1")
+    for e in container(sts)["env"]:
+        if e["name"] == "JOB_NAME":
+            e["value"] = f"{FULL}-prefill-0"
+    status, message = doctor_rows(objs)["job-names"]
+    assert status == "FAIL" and f"JOB_NAME '{FULL}-prefill-0' on StatefulSet/{FULL}-prefill-0, " \
+        f"StatefulSet/{FULL}-prefill-1" in message, message
+
+
+def test_doctor_fails_on_a_multipod_instance_split_over_job_names() -> None:
+    objs = render_pm(pm_values(prefill={"instances": 1, "podsPerInstance": 2, "npusPerPod": 8},
+                               pymotor={"parallel": {"prefill": {"tp": 8, "dp": 2}}}))
+    pods = [p for p in as_pods(objs) if p["metadata"]["labels"].get("mindie.huawei.com/role") == "prefill"]
+    assert len(pods) == 2
+    from kubectl_ascend import pymotor
+
+    pods[1] = json.loads(json.dumps(pods[1]))
+    for e in pods[1]["spec"]["containers"][0]["env"]:
+        if e["name"] == "JOB_NAME":
+            e["value"] = "other"
+    [(status, message, _)] = pymotor.job_name_rows([pods[0], pods[1]])
+    assert status == "FAIL" and "has JOB_NAMEs" in message, message
+
+
+def test_doctor_warns_on_a_controller_without_stdin() -> None:
+    objs = render_pm(pm_values())
+    container(one(objs, "Deployment", f"{FULL}-controller")).pop("stdin")
+    status, message = doctor_rows(objs)["stdin"]
+    assert status == "WARN" and f"{FULL}-controller" in message, message
+
+
+@pytest.mark.parametrize("name", ["JOB_NAME", "ROLE", "POD_IP", "HCCL_PATH", "USER_CONFIG_PATH"])
+def test_extra_env_may_not_override_what_pymotor_reads(name: str) -> None:
+    """extraEnv comes after the chart's env, and of repeated names the last counts: one extraEnv JOB_NAME
+    would give every instance the same one."""
+    err = render_error(CHART, pm_values(extraEnv=[{"name": name, "value": "x"}]))
+    assert f"extraEnv sets {name}" in err, err
