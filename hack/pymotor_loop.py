@@ -162,7 +162,7 @@ class Loop:
                 continue
             ip = p["status"]["podIP"]
             add = subprocess.run(["ip", "addr", "add", f"{ip}/32", "dev", "lo"], capture_output=True, text=True)
-            if add.returncode != 0 and "File exists" not in add.stderr:
+            if add.returncode != 0 and "File exists" not in add.stderr and "already assigned" not in add.stderr:
                 self.log(f"cannot add {ip} to lo: {add.stderr.strip()}")
                 continue
             ports = [int(cp["containerPort"]) for cp in p["spec"]["containers"][0].get("ports") or []]
