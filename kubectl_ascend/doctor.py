@@ -554,7 +554,11 @@ def check_pymotor_metaserver(kube: KubeAPI, cluster: Cluster) -> list[Check]:
     """mindie-service mode pymotor: decode pods reach the coordinator's worker metaserver (pymotor.metaserver_rows)."""
     if not any((p["metadata"].get("labels") or {}).get(pymotor.ENGINE_LABEL) == "pymotor" for p in cluster.pods):
         return []
-    policies = (kube.get_object("/apis/networking.k8s.io/v1/networkpolicies") or {}).get("items") or []
+    try:
+        policies = (kube.get_object("/apis/networking.k8s.io/v1/networkpolicies") or {}).get("items") or []
+    except errors.AscendError as e:
+        return [Check("pymotor-metaserver", "WARN", f"cannot list NetworkPolicies to check the coordinator's worker "
+                      f"metaserver: {e}", "run doctor with permission to list networkpolicies")]
     return _pymotor_check("pymotor-metaserver", pymotor.metaserver_rows(
         cluster.pods, kube.list_configmaps(None, pymotor.CONFIG_LABEL), policies))
 

@@ -87,3 +87,19 @@ def test_answers_of_another_shape_are_not_guessed() -> None:
 def test_count_inventory_ignores_unknown_states() -> None:
     assert count_inventory(inventory(["running", "odd"], [])) == {
         "prefill": {"running": 1, "init": 0, "error": 0}, "decode": {"running": 0, "init": 0, "error": 0}}
+
+
+def test_doctor_metaserver_check_without_permission_to_list_network_policies_warns() -> None:
+    from kubectl_ascend import doctor
+
+    class NoPolicies:
+        def list_pods(self, *a: Any, **k: Any) -> list[dict[str, Any]]:
+            return [{"metadata": {"name": "c", "namespace": NS, "labels": {"mindie.huawei.com/engine": "pymotor",
+                                                                         "mindie.huawei.com/role": "coordinator"}}}]
+
+        def get_object(self, path: str) -> dict[str, Any]:
+            raise errors.Forbidden(f"get {path}: forbidden (403)")
+
+    kube = NoPolicies()
+    [row] = doctor.check_pymotor_metaserver(kube, doctor.Cluster(kube))  # type: ignore[arg-type]
+    assert row.status == "WARN" and "403" in row.message and "networkpolicies" in row.fix
