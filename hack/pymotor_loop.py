@@ -166,7 +166,16 @@ class Loop:
                 self.log(f"cannot add {ip} to lo: {add.stderr.strip()}")
                 continue
             ports = [int(cp["containerPort"]) for cp in p["spec"]["containers"][0].get("ports") or []]
-            self.relays[uid] = (ip, [Relay(ip, port, self.aliases[ip]) for port in ports])
+            relays: list[Relay] = []
+            try:
+                for port in ports:
+                    relays.append(Relay(ip, port, self.aliases[ip]))
+            except OSError as e:  # tried again next pass; never holds up starting the pods
+                for r in relays:
+                    r.close()
+                self.log(f"{p['metadata']['name']}: cannot relay {ip}: {e}")
+                continue
+            self.relays[uid] = (ip, relays)
             self.log(f"{p['metadata']['name']}: relaying {ip}:{ports} -> {self.aliases[ip]}")
 
     def pod_dir(self, uid: str) -> Path:
@@ -284,6 +293,11 @@ class Relay:
                 threading.Thread(target=pipe, args=(a, b), daemon=True).start()
 
     def close(self) -> None:
+        # shutdown first: on Linux, close() alone leaves the socket listening while accept() blocks on it
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.sock.close()
 
 
