@@ -19,14 +19,21 @@ run, configured ONLY from what the release rendered and applied:
     is assumed, as the chart renders it).
 The image is emulated by PATH: the pinned mindie-motor venv's bin (python3 -> `motor`) and a bin
 directory whose `engine_server` is hack/pymotor_engine_standin.py (vLLM-Ascend cannot run here).
-Processes of deleted pods are killed; processes that exit are restarted after a short back-off
-(restartPolicy Always).
+Processes of deleted pods are killed; when a pod's main process exits, what it left in its process
+group (e.g. the node_manager's engines) is killed too, as the container runtime would, and it is
+restarted in the same pod after a short back-off (restartPolicy Always).
+--serve-pod-ips (root only: it adds addresses to the host's lo): the API server's service proxy
+(`kubectl get --raw /api/v1/namespaces/NS/services/NAME:PORT/proxy/...`, what `kubectl ascend
+status` uses) dials the pod IP of a Ready endpoint, which no process here listens on. With the flag
+the loop adds the controller's and coordinator's pod IPs to lo (/32) and relays each of their
+containerPorts from the pod IP to the loopback alias the process binds, so the API server reaches
+the real processes; the addresses are removed when the pod goes or the loop stops.
 Limit: one pymotor release per host at a time. The 3.0.0b2 coordinator's processes talk over IPC
 sockets at fixed paths (/tmp/scheduler_frontend, /tmp/scheduler_instance_pub: motor/config/
 coordinator.py SchedulerProcessConfig, not configurable), which two coordinators would share.
 
 Usage: pymotor_loop.py --kubeconfig FILE --namespace NS --release NAME --workdir DIR
-       [--python VENV_PYTHON] [--kubectl PATH]
+       [--python VENV_PYTHON] [--kubectl PATH] [--serve-pod-ips]
 Logs: DIR/loop.log and DIR/<pod>.log. Stops on SIGTERM/SIGINT, killing what it started.
 """
 from __future__ import annotations
@@ -36,7 +43,9 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
+import threading
 import sys
 import time
 import zlib
@@ -63,6 +72,7 @@ class Loop:
         self.octet = 64 + zlib.crc32(f"{a.namespace}/{a.release}".encode()) % 128
         self.procs: dict[str, dict[str, Any]] = {}  # pod uid -> {proc, pod, started, restarts, ...}
         self.stopping = False
+        self.relays: dict[str, tuple[str, list[Relay]]] = {}  # pod uid -> (pod IP, its relays) (--serve-pod-ips)
         self.logf = open(self.work / "loop.log", "a", buffering=1, encoding="utf-8")
 
     def log(self, msg: str) -> None:
@@ -104,13 +114,20 @@ class Loop:
         for uid in list(self.procs):
             if uid not in live:
                 self.stop_pod(uid, "pod gone")
+        if self.a.serve_pod_ips:
+            self.sync_relays(live)
         for uid, p in live.items():
             self.sync_volumes(uid, p, cms)
             st = self.procs.get(uid)
             if st is None:
                 self.start_pod(uid, p)
             elif st["proc"].poll() is not None and time.monotonic() >= st["next_start"]:
+                # The container's main process is gone, so the container is: like the runtime tearing
+                # down its PID namespace, kill what it left (the node_manager's engine_server children
+                # share its process group), then restart it in place (same pod, same IP).
+                kill_group(st["proc"])
                 self.log(f"{p['metadata']['name']}: exited {st['proc'].returncode}, restarting")
+                st["out"].close()
                 self.start_pod(uid, p, restarts=st["restarts"] + 1)
 
     def write_hosts(self) -> None:
@@ -129,6 +146,37 @@ class Loop:
             tmp.write_text(text)
             tmp.replace(self.hosts_file)
             self.log(f"hosts {text}")
+
+    def sync_relays(self, live: dict[str, dict[str, Any]]) -> None:
+        """--serve-pod-ips: relay the controller's and coordinator's containerPorts from their pod IPs."""
+        for uid in list(self.relays):
+            if uid not in live:
+                ip, relays = self.relays.pop(uid)
+                for r in relays:
+                    r.close()
+                subprocess.run(["ip", "addr", "del", f"{ip}/32", "dev", "lo"], capture_output=True)
+                self.log(f"relays of pod {uid} closed, {ip} removed from lo")
+        for uid, p in live.items():
+            role = (p["metadata"].get("labels") or {}).get("mindie.huawei.com/role")
+            if uid in self.relays or role not in ("controller", "coordinator"):
+                continue
+            ip = p["status"]["podIP"]
+            add = subprocess.run(["ip", "addr", "add", f"{ip}/32", "dev", "lo"], capture_output=True, text=True)
+            if add.returncode != 0 and "File exists" not in add.stderr and "already assigned" not in add.stderr:
+                self.log(f"cannot add {ip} to lo: {add.stderr.strip()}")
+                continue
+            ports = [int(cp["containerPort"]) for cp in p["spec"]["containers"][0].get("ports") or []]
+            relays: list[Relay] = []
+            try:
+                for port in ports:
+                    relays.append(Relay(ip, port, self.aliases[ip]))
+            except OSError as e:  # tried again next pass; never holds up starting the pods
+                for r in relays:
+                    r.close()
+                self.log(f"{p['metadata']['name']}: cannot relay {ip}: {e}")
+                continue
+            self.relays[uid] = (ip, relays)
+            self.log(f"{p['metadata']['name']}: relaying {ip}:{ports} -> {self.aliases[ip]}")
 
     def pod_dir(self, uid: str) -> Path:
         return self.work / "pods" / uid
@@ -215,18 +263,74 @@ class Loop:
             time.sleep(1)
         for uid in list(self.procs):
             self.stop_pod(uid, "loop stopping")
+        self.sync_relays({})
+
+
+class Relay:
+    """Accepts TCP connections on LISTEN_IP:PORT and pipes each to TARGET_IP:PORT (one thread per direction)."""
+
+    def __init__(self, listen_ip: str, port: int, target_ip: str) -> None:
+        self.listen_ip, self.port, self.target_ip = listen_ip, port, target_ip
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((listen_ip, port))
+        self.sock.listen(64)
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection((self.target_ip, self.port), timeout=5)
+                upstream.settimeout(None)
+            except OSError:
+                client.close()
+                continue
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=pipe, args=(a, b), daemon=True).start()
+
+    def close(self) -> None:
+        # shutdown first: on Linux, close() alone leaves the socket listening while accept() blocks on it
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+
+
+def pipe(src: socket.socket, dst: socket.socket) -> None:
+    try:
+        while data := src.recv(65536):
+            dst.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 def kill_group(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
+    """Stop the process group PROC leads (a container): SIGTERM, then SIGKILL after 5 s. The group may
+    outlive its leader (orphaned children keep its ID), so it is signalled even when PROC has exited."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    else:
         try:
-            os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=5)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     try:
         proc.wait(timeout=5)
     except subprocess.TimeoutExpired:
@@ -241,6 +345,8 @@ def main() -> None:
     p.add_argument("--workdir", required=True)
     p.add_argument("--python", default=sys.executable, help="python of the mindie-motor venv (hack/pymotor.sh python)")
     p.add_argument("--kubectl", default=shutil.which("kubectl") or "kubectl")
+    p.add_argument("--serve-pod-ips", action="store_true",
+                   help="relay the controller's and coordinator's ports from their pod IPs (root: adds them to lo)")
     Loop(p.parse_args()).run()
 
 

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import yaml
 
-from kubectl_ascend import errors
+from kubectl_ascend import errors, pymotor
 from kubectl_ascend.gang import CONDITION_REFRESH, GROUP_ANNOTATION, PLACED_PHASES, STUCK_AFTER, UNATTENDED_AFTER, \
     VOLCANO_SCHEDULER, age, attended, podgroup_events, unbound, volcano_reason
 from kubectl_ascend.install import CRDS
@@ -541,6 +541,33 @@ def check_volcano_kubernetes(kube: KubeAPI, cluster: Cluster) -> list[Check]:
                   f"{rng[0]}-{rng[1]}", fix)]
 
 
+def _pymotor_check(name: str, rows: list[tuple[str, str, str]]) -> list[Check]:
+    return [Check(name, status, message, fix) for status, message, fix in rows]
+
+
+def check_pymotor_job_names(kube: KubeAPI, cluster: Cluster) -> list[Check]:
+    """mindie-service mode pymotor: one JOB_NAME per instance, shared by its pods (pymotor.job_name_rows)."""
+    return _pymotor_check("pymotor-job-names", pymotor.job_name_rows(cluster.pods))
+
+
+def check_pymotor_metaserver(kube: KubeAPI, cluster: Cluster) -> list[Check]:
+    """mindie-service mode pymotor: decode pods reach the coordinator's worker metaserver (pymotor.metaserver_rows)."""
+    if not any((p["metadata"].get("labels") or {}).get(pymotor.ENGINE_LABEL) == "pymotor" for p in cluster.pods):
+        return []
+    try:
+        policies = (kube.get_object("/apis/networking.k8s.io/v1/networkpolicies") or {}).get("items") or []
+    except errors.AscendError as e:
+        return [Check("pymotor-metaserver", "WARN", f"cannot list NetworkPolicies to check the coordinator's worker "
+                      f"metaserver: {e}", "run doctor with permission to list networkpolicies")]
+    return _pymotor_check("pymotor-metaserver", pymotor.metaserver_rows(
+        cluster.pods, kube.list_configmaps(None, pymotor.CONFIG_LABEL), policies))
+
+
+def check_pymotor_controller_stdin(kube: KubeAPI, cluster: Cluster) -> list[Check]:
+    """mindie-service mode pymotor: the controller container keeps stdin open (pymotor.stdin_rows)."""
+    return _pymotor_check("pymotor-controller-stdin", pymotor.stdin_rows(cluster.pods))
+
+
 #: The checks in the order `doctor` runs and prints them.
 CHECKS: list[Callable[[KubeAPI, Cluster], list[Check]]] = [
     check_kubernetes_version,
@@ -558,6 +585,9 @@ CHECKS: list[Callable[[KubeAPI, Cluster], list[Check]]] = [
     check_volcano_plugin_log,
     check_gang_scheduling,
     check_crds,
+    check_pymotor_job_names,
+    check_pymotor_metaserver,
+    check_pymotor_controller_stdin,
 ]
 
 

@@ -7,6 +7,7 @@ from kubectl_ascend import errors, rankvalidate
 from kubectl_ascend.clusterd import find_clusterd
 from kubectl_ascend.gang import GROUP_ANNOTATION, MINDIE_ROLE, ROLE_ORDER, gang_instances, podgroup_events
 from kubectl_ascend.kubeapi import KubeAPI
+from kubectl_ascend.pymotor import control_plane
 from kubectl_ascend.ranktable import RanktableError, RanktableResult, build_global_ranktable, configmap_selector, \
     pod_selector
 from kubectl_ascend.workloads import pod_npu_requests
@@ -56,6 +57,9 @@ def mindie_services(kube: KubeAPI, pods: list[dict[str, Any]]) -> list[dict[str,
     out = []
     for svc in sorted(services.values(), key=lambda s: (s["namespace"], s["release"])):
         svc["mode"] = "single" if "single" in svc["roles"] else "pymotor" if svc.pop("pymotor") else "pd"
+        # pymotor: what its controller and coordinator say (kubectl_ascend/pymotor.py), else None
+        svc["controlPlane"] = control_plane(kube, svc["namespace"], svc["release"]) \
+            if svc["mode"] == "pymotor" else None
         svc["roles"] = {k: svc["roles"][k] for k in ROLE_ORDER if k in svc["roles"]}
         out.append(svc)
     return out

@@ -331,6 +331,7 @@ def status(settings: Settings, output: str | None) -> None:
     Multi-pod MindIE instances also show their Volcano PodGroup phase and, while
     pods wait, Volcano's reason in one line."""
     from kubectl_ascend.gang import gang_line
+    from kubectl_ascend.pymotor import summary as motor_summary
     from kubectl_ascend.status import cluster_status
 
     data = cluster_status(settings.kube())
@@ -350,6 +351,10 @@ def status(settings: Settings, output: str | None) -> None:
                                    [[s["release"], s["namespace"], s["mode"],
                                      " ".join(f"{k}={v['ready']}/{v['pods']}" for k, v in s["roles"].items()),
                                      s["npus"], s["ranktable"] or "-"] for s in d["services"]])
+            motors = [f"  {s['namespace']}/{s['release']}: {escape(motor_summary(s['controlPlane']))}"
+                      for s in d["services"] if s.get("controlPlane")]
+            if motors:
+                out += "\n\nPyMotor control plane (asked through the API server's service proxy):\n" + "\n".join(motors)
             gangs = [f"  {s['namespace']}/{s['release']} {escape(gang_line(i))}" for s in d["services"]
                      for i in s["instances"]]
             if gangs:

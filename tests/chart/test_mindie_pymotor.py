@@ -117,7 +117,9 @@ def test_1p1d_objects_and_wiring() -> None:
     for role in ("prefill", "decode"):
         assert cfg[f"motor_engine_{role}_config"]["model_config"][f"{role}_parallel_config"] == \
             {"tp_size": 8, "dp_size": 1, "pp_size": 1, "enable_ep": False, "dp_rpc_port": 9000}
-    assert {p["port"] for p in ctl_svc["spec"]["ports"]} == {1026}
+    # api for the node_managers; observability for GET /observability/inventory (status, restarted engines)
+    assert {p["name"]: p["port"] for p in ctl_svc["spec"]["ports"]} == {"api": 1026, "observability": 1027}
+    assert cfg["motor_controller_config"]["observability_config"] == {"observability_enable": True}
     assert {p["name"]: p["port"] for p in coord_svc["spec"]["ports"]} == {"http": 1025, "management": 1026}
 
     ctl = one(objs, "Deployment", f"{FULL}-controller")
@@ -194,6 +196,26 @@ def test_job_name_unique_per_instance_shared_by_its_pods() -> None:
     assert (cfg["p_instances_num"], cfg["single_p_instance_pod_num"], cfg["d_instances_num"]) == (2, 2, 2)
 
 
+class Inventory(http.server.BaseHTTPRequestHandler):
+    """The controller's GET /observability/inventory (motor/controller/observability/inventory/
+    inventory_collector.py collect_inventory, wrapped by http_response.py format_success_response)."""
+    running: list[str] = []
+    calls: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802
+        Inventory.calls.append(self.path)
+        listed = [{"ID": j, "Name": j, "InstanceStatus": "running", "podInfoList": []} for j in Inventory.running]
+        body = json.dumps({"code": 200, "message": "Success", "data": {"inventories": {
+            "PInstanceList": listed, "DInstanceList": [{"Name": "other", "InstanceStatus": "error"}]}}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
 class Ready(http.server.BaseHTTPRequestHandler):
     calls: list[str] = []
 
@@ -215,7 +237,10 @@ def test_engine_entrypoint_cuts_own_server(tmp_path: Path) -> None:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Ready)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     port = server.server_address[1]
-    objs = render_pm(pm_values(pymotor={"coordinator": {"mgmtPort": port}}))
+    inventory = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Inventory)
+    threading.Thread(target=inventory.serve_forever, daemon=True).start()
+    objs = render_pm(pm_values(pymotor={"coordinator": {"mgmtPort": port},
+                                        "controller": {"observabilityPort": inventory.server_address[1]}}))
     script = container(one(objs, "StatefulSet", f"{FULL}-prefill-0"))["command"][2]
     rings = tmp_path / "rings" / "hccl.json"
     rings.parent.mkdir()
@@ -226,7 +251,8 @@ def test_engine_entrypoint_cuts_own_server(tmp_path: Path) -> None:
     script = script.replace("exec python3 -m motor.node_manager.main", 'echo "exec node_manager ROLE=$ROLE"')
     e = {"RINGS_CONFIG_PATH": str(rings), "CONFIG_PATH": str(conf), "HCCL_PATH": str(conf / "hccl.json"),
          "RANKTABLE_PATH": str(conf / "ranktable.json"), "POD_IP": "10.1.0.1", "ROLE": "prefill",
-         "PATH": os.environ["PATH"], "COORDINATOR_SERVICE": "127.0.0.1"}
+         "PATH": os.environ["PATH"], "COORDINATOR_SERVICE": "127.0.0.1", "CONTROLLER_SERVICE": "127.0.0.1",
+         "JOB_NAME": f"{FULL}-prefill-0"}
     try:
         proc = subprocess.run(["sh", "-c", script], env=e, capture_output=True, text=True, timeout=60)
         assert proc.returncode == 0, proc.stderr
@@ -244,6 +270,10 @@ def test_engine_entrypoint_cuts_own_server(tmp_path: Path) -> None:
         assert "waiting for the coordinator" in (out.decode() if isinstance(out, bytes) else out)
     finally:
         server.server_close()
+        inventory.shutdown()
+        inventory.server_close()
+    # The first start asks the coordinator only; every later one (a restarted container) the controller too.
+    assert len(Inventory.calls) == 1, Inventory.calls
     assert "exec node_manager ROLE=prefill" in proc.stdout
     own = json.loads((conf / "hccl.json").read_text())
     assert own["server_count"] == "1"
@@ -266,7 +296,7 @@ def test_network_policy_admits_exactly_pymotor_traffic() -> None:
     assert meta["ports"][0]["endPort"] == 12002
     assert meta["from"][0]["podSelector"]["matchLabels"]["mindie.huawei.com/role"] == "decode"
     ctl = one(objs, "NetworkPolicy", f"{FULL}-controller")["spec"]["ingress"]
-    assert [p["port"] for r in ctl for p in r["ports"]] == [1026]
+    assert [p["port"] for r in ctl for p in r["ports"]] == [1026, 1027]
     eng = one(objs, "NetworkPolicy", f"{FULL}-engines")["spec"]["ingress"]
     ports = [(p["port"], p.get("endPort")) for r in eng for p in r["ports"]]
     assert ports == [(1026, None), (10000, 10001), (9000, None), (20000, 20100)]
@@ -396,3 +426,161 @@ def test_golden_defaults() -> None:
         path.write_text(got)
     assert path.exists(), f"{path} missing; run with UPDATE_GOLDEN=1 to create it"
     assert got == path.read_text(), f"{path.name} differs; review, then regenerate with UPDATE_GOLDEN=1"
+
+
+def test_restarted_engine_container_waits_until_the_controller_drops_its_instance(tmp_path: Path) -> None:
+    """A restarted engine container (its emptyDir keeps the mark of the first start) starts the node_manager
+    only once the controller's inventory no longer lists its JOB_NAME as running: the 3.0.0b2 controller
+    would answer its registration "already registered" and keep the instance ACTIVE with a dead engine."""
+    coordinator = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Ready)
+    inventory = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Inventory)
+    for srv in (coordinator, inventory):
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+    job = f"{FULL}-decode-0"
+    objs = render_pm(pm_values(pymotor={"coordinator": {"mgmtPort": coordinator.server_address[1]},
+                                        "controller": {"observabilityPort": inventory.server_address[1]}}))
+    script = container(one(objs, "StatefulSet", job))["command"][2]
+    script = script.replace("exec python3 -m motor.node_manager.main", 'echo "exec node_manager"')
+    rings = tmp_path / "rings" / "hccl.json"
+    rings.parent.mkdir()
+    rings.write_text(json.dumps({"status": "completed", "server_count": "1", "server_list": [
+        {"server_id": "n", "container_ip": "10.1.0.1", "device": [{"device_id": "0", "rank_id": "0"}]}]}))
+    conf = tmp_path / "conf"
+    e = {"RINGS_CONFIG_PATH": str(rings), "CONFIG_PATH": str(conf), "HCCL_PATH": str(conf / "hccl.json"),
+         "RANKTABLE_PATH": str(conf / "ranktable.json"), "POD_IP": "10.1.0.1", "ROLE": "decode",
+         "PATH": os.environ["PATH"], "COORDINATOR_SERVICE": "127.0.0.1", "CONTROLLER_SERVICE": "127.0.0.1",
+         "JOB_NAME": job}
+    try:
+        Inventory.running = [job]
+        first = subprocess.run(["sh", "-c", script], env=e, capture_output=True, text=True, timeout=60)
+        assert first.returncode == 0 and "exec node_manager" in first.stdout, first.stderr
+        # Restarted while the controller still holds the instance running: it waits.
+        with pytest.raises(subprocess.TimeoutExpired) as waited:
+            subprocess.run(["sh", "-c", script], env=e, capture_output=True, text=True, timeout=6)
+        out = waited.value.stdout or ""
+        out = out.decode() if isinstance(out, bytes) else out
+        assert f"waiting until the controller drops instance {job}" in out and "exec node_manager" not in out
+        # Once the controller lists it no longer as running (or not at all), it starts.
+        Inventory.running = []
+        again = subprocess.run(["sh", "-c", script], env=e, capture_output=True, text=True, timeout=60)
+        assert again.returncode == 0 and "exec node_manager" in again.stdout, again.stderr
+    finally:
+        for srv in (coordinator, inventory):
+            srv.shutdown()
+            srv.server_close()
+
+
+# -- doctor's pymotor checks (kubectl_ascend/pymotor.py) on what the chart renders ------------------------
+
+def as_pods(objs: list[dict[str, Any]], ns: str = "default") -> list[dict[str, Any]]:
+    """The pods the rendered workloads make, as the API would list them (Running; labels, spec and owner from
+    the pod templates): Deployments and StatefulSets one per replica, Volcano Jobs one per task replica."""
+    pods = []
+    for o in objs:
+        if o["kind"] in ("Deployment", "StatefulSet"):
+            tasks = [(o["spec"].get("replicas", 1), o["spec"]["template"])]
+        elif o["kind"] == "Job" and o["apiVersion"] == "batch.volcano.sh/v1alpha1":
+            tasks = [(t.get("replicas", 1), t["template"]) for t in o["spec"]["tasks"]]
+        else:
+            continue
+        for t, (replicas, tpl) in enumerate(tasks):
+            for i in range(replicas):
+                pods.append({"metadata": {"name": f"{o['metadata']['name']}-{t}-{i}", "namespace": ns,
+                                          "labels": tpl["metadata"].get("labels") or {},
+                                          "ownerReferences": [{"kind": o["kind"], "name": o["metadata"]["name"]}]},
+                             "spec": tpl["spec"], "status": {"phase": "Running"}})
+    return pods
+
+
+def doctor_rows(objs: list[dict[str, Any]]) -> dict[str, tuple[str, str]]:
+    from kubectl_ascend import pymotor
+
+    for o in objs:
+        o["metadata"].setdefault("namespace", "default")
+    pods = as_pods(objs)
+    cms = [o for o in find(objs, "ConfigMap") if pymotor.CONFIG_LABEL in (o["metadata"].get("labels") or {})]
+    rows = {"job-names": pymotor.job_name_rows(pods), "stdin": pymotor.stdin_rows(pods),
+            "metaserver": pymotor.metaserver_rows(pods, cms, find(objs, "NetworkPolicy"))}
+    out = {}
+    for name, got in rows.items():
+        [(status, message, _fix)] = got
+        out[name] = (status, message)
+    return out
+
+
+@pytest.mark.parametrize("policy", [False, True])
+def test_doctor_passes_what_the_chart_renders(policy: bool) -> None:
+    objs = render_pm(pm_values(prefill={"instances": 2, "podsPerInstance": 2, "npusPerPod": 8},
+                               pymotor={"networkPolicy": {"enabled": policy}, "coordinator": {"numWorkers": 2},
+                                        "parallel": {"prefill": {"tp": 8, "dp": 2}}}))
+    rows = doctor_rows(objs)
+    assert {k: v[0] for k, v in rows.items()} == {"job-names": "PASS", "stdin": "PASS", "metaserver": "PASS"}, rows
+
+
+def test_doctor_fails_when_the_metaserver_port_is_dropped_from_the_network_policy() -> None:
+    objs = render_pm(pm_values(pymotor={"networkPolicy": {"enabled": True}, "coordinator": {"numWorkers": 2}}))
+    coord = one(objs, "NetworkPolicy", f"{FULL}-coordinator")
+    # Only the metaserver rule goes: clients and the controller are still admitted.
+    coord["spec"]["ingress"] = [r for r in coord["spec"]["ingress"]
+                                if not any(p["port"] == 12000 for p in r["ports"])]
+    status, message = doctor_rows(objs)["metaserver"]
+    assert status == "FAIL" and ":12000 (worker metaserver)" in message, message
+    # The rule admitting only the first of two workers' ports is not enough either.
+    objs = render_pm(pm_values(pymotor={"networkPolicy": {"enabled": True}, "coordinator": {"numWorkers": 2}}))
+    for r in one(objs, "NetworkPolicy", f"{FULL}-coordinator")["spec"]["ingress"]:
+        for p in r["ports"]:
+            p.pop("endPort", None)
+    status, message = doctor_rows(objs)["metaserver"]
+    assert status == "FAIL" and ":12001 (worker metaserver)" in message, message
+
+
+def test_doctor_fails_on_metaserver_port_zero() -> None:
+    """The chart refuses 0; a ConfigMap edited by hand (or another chart) is what doctor sees."""
+    objs = render_pm(pm_values())
+    cm = one(objs, "ConfigMap", CONFIG)
+    cfg = json.loads(cm["data"]["user_config.json"])
+    cfg["motor_coordinator_config"]["inference_workers_config"]["worker_metaserver_base_port"] = 0
+    cm["data"]["user_config.json"] = json.dumps(cfg)
+    status, message = doctor_rows(objs)["metaserver"]
+    assert status == "FAIL" and "worker_metaserver_base_port is 0" in message, message
+
+
+def test_doctor_fails_on_two_instances_one_job_name() -> None:
+    objs = render_pm(pm_values(prefill={"instances": 2}))
+    sts = one(objs, "StatefulSet", f"{FULL}-prefill-1")
+    for e in container(sts)["env"]:
+        if e["name"] == "JOB_NAME":
+            e["value"] = f"{FULL}-prefill-0"
+    status, message = doctor_rows(objs)["job-names"]
+    assert status == "FAIL" and f"JOB_NAME '{FULL}-prefill-0' on StatefulSet/{FULL}-prefill-0, " \
+        f"StatefulSet/{FULL}-prefill-1" in message, message
+
+
+def test_doctor_fails_on_a_multipod_instance_split_over_job_names() -> None:
+    objs = render_pm(pm_values(prefill={"instances": 1, "podsPerInstance": 2, "npusPerPod": 8},
+                               pymotor={"parallel": {"prefill": {"tp": 8, "dp": 2}}}))
+    pods = [p for p in as_pods(objs) if p["metadata"]["labels"].get("mindie.huawei.com/role") == "prefill"]
+    assert len(pods) == 2
+    from kubectl_ascend import pymotor
+
+    pods[1] = json.loads(json.dumps(pods[1]))
+    for e in pods[1]["spec"]["containers"][0]["env"]:
+        if e["name"] == "JOB_NAME":
+            e["value"] = "other"
+    [(status, message, _)] = pymotor.job_name_rows([pods[0], pods[1]])
+    assert status == "FAIL" and "has JOB_NAMEs" in message, message
+
+
+def test_doctor_warns_on_a_controller_without_stdin() -> None:
+    objs = render_pm(pm_values())
+    container(one(objs, "Deployment", f"{FULL}-controller")).pop("stdin")
+    status, message = doctor_rows(objs)["stdin"]
+    assert status == "WARN" and f"{FULL}-controller" in message, message
+
+
+@pytest.mark.parametrize("name", ["JOB_NAME", "ROLE", "POD_IP", "HCCL_PATH", "USER_CONFIG_PATH"])
+def test_extra_env_may_not_override_what_pymotor_reads(name: str) -> None:
+    """extraEnv comes after the chart's env, and of repeated names the last counts: one extraEnv JOB_NAME
+    would give every instance the same one."""
+    err = render_error(CHART, pm_values(extraEnv=[{"name": name, "value": "x"}]))
+    assert f"extraEnv sets {name}" in err, err

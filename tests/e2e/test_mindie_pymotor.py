@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.mindie_helpers import AscendOperator, Releases, base_values, until
+from tests.e2e.mindie_helpers import INSTANCE, ROLE, AscendOperator, Releases, base_values, until
 from tests.tooling import REPO_ROOT, need_tool, pymotor_python
 
 pytestmark = pytest.mark.e2e
@@ -67,12 +67,12 @@ def ready_cluster(cluster):
 class MotorLoop:
     """hack/pymotor_loop.py for one release, stopped (with everything it started) afterwards."""
 
-    def __init__(self, cluster, ns: str, release: str, workdir: Path) -> None:
+    def __init__(self, cluster, ns: str, release: str, workdir: Path, serve_pod_ips: bool = False) -> None:
         self.workdir = workdir
         self.proc = subprocess.Popen(
             [pymotor_python(), str(REPO_ROOT / "hack" / "pymotor_loop.py"), "--kubeconfig", cluster.kubeconfig,
              "--namespace", ns, "--release", release, "--workdir", str(workdir), "--python", pymotor_python(),
-             "--kubectl", need_tool("kubectl")],
+             "--kubectl", need_tool("kubectl"), *(["--serve-pod-ips"] if serve_pod_ips else [])],
             stdout=subprocess.DEVNULL, stderr=open(workdir / "loop.stderr", "w"), start_new_session=True)
 
     def address(self, service: str, ns: str) -> str | None:
@@ -107,6 +107,35 @@ def controller_pid(loop: MotorLoop) -> int:
     return pids[-1]
 
 
+def started(loop: MotorLoop, pod_part: str) -> dict[str, int]:
+    """{pod: PID of its main process} of the pods whose name contains POD_PART, as the loop started them
+    last (its loop.log: "<pod>: started pid N: ...")."""
+    out: dict[str, int] = {}
+    for line in (loop.workdir / "loop.log").read_text().splitlines():
+        if " started pid " in line:
+            name = line.split(" ", 2)[1].rstrip(":")
+            if pod_part in name:
+                out[name] = int(line.split(" started pid ")[1].split(":")[0])
+    return out
+
+
+def engines_of(group: int) -> dict[int, int]:
+    """{PID: start time in clock ticks} of the engine stand-ins in process group GROUP (the pod whose
+    main process, the node_manager, leads it: engines are its children, /proc/PID/stat)."""
+    out = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+            cmd = (d / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[2]) == group and b"pymotor_engine_standin.py" in cmd:
+            out[int(d.name)] = int(fields[19])
+    return out
+
+
 def cpu_seconds(pid: int) -> float:
     """utime + stime of PID (/proc/PID/stat), in seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -135,11 +164,13 @@ def get(url: str, timeout: float = 5) -> tuple[int, str]:
         return 0, str(e)
 
 
-def serve(cluster, release: str, values: dict, workdir: Path):
-    """Install RELEASE (no --wait) with its loop; yield what the first answered completion took."""
+def serve(cluster, release: str, values: dict, workdir: Path, serve_pod_ips: bool = False):
+    """Install RELEASE (no --wait) with its loop; yield what the first answered completion took.
+    serve_pod_ips: the loop relays the controller's and coordinator's pod IPs to their processes, so the
+    API server's service proxy (what `kubectl ascend status` asks them through) reaches them."""
     ns = f"pm-{os.urandom(3).hex()}"
     cluster.kubectl("create", "namespace", ns)
-    loop = MotorLoop(cluster, ns, release, workdir)
+    loop = MotorLoop(cluster, ns, release, workdir, serve_pod_ips)
     releases = Releases(cluster, ns, workdir)
     try:
         t0 = time.monotonic()
@@ -178,7 +209,8 @@ def serve(cluster, release: str, values: dict, workdir: Path):
 def served(ready_cluster, tmp_path_factory):
     """A 1P1D pymotor release, its loop, and the seconds from `helm install` to the first answer.
     Function-scoped: one release (one coordinator) on the host at a time (hack/pymotor_loop.py)."""
-    yield from serve(ready_cluster, RELEASE, pymotor_values(), tmp_path_factory.mktemp("pymotor-1p1d"))
+    yield from serve(ready_cluster, RELEASE, pymotor_values(), tmp_path_factory.mktemp("pymotor-1p1d"),
+                     serve_pod_ips=True)
 
 
 def test_1p1d_completion_and_streamed_chat(served):
@@ -209,6 +241,19 @@ def test_1p1d_completion_and_streamed_chat(served):
     assert svc["mode"] == "pymotor" and svc["ranktable"] is None, svc
     assert {r: v["pods"] for r, v in svc["roles"].items()} == \
         {"controller": 1, "coordinator": 1, "prefill": 1, "decode": 1}, svc["roles"]
+    # ... and what its real controller and coordinator answer through the API server's service proxy
+    # (the loop relays their pod IPs): both instances assembled and running, the coordinator ready.
+    assert svc["controlPlane"] == {
+        "expected": {"prefill": 1, "decode": 1}, "controllerError": None, "coordinatorError": None,
+        "registered": {"prefill": {"running": 1, "init": 0, "error": 0}, "decode": {"running": 1, "init": 0, "error": 0}},
+        "coordinatorReady": True}, svc["controlPlane"]
+    text = served["cluster"].plugin("status")
+    assert f"{served['ns']}/{RELEASE}: instances P 1/1 D 1/1, coordinator ready" in text.stdout, text.stdout
+    # doctor's pymotor checks read the live pods, ConfigMaps and NetworkPolicies: all pass on what the chart made.
+    proc = served["cluster"].plugin("doctor", "-o", "json")
+    rows = {c["check"]: c for c in json.loads(proc.stdout)["checks"] if c["check"].startswith("pymotor-")}
+    assert {k: c["status"] for k, c in rows.items()} == {"pymotor-job-names": "PASS", "pymotor-metaserver": "PASS",
+                                                       "pymotor-controller-stdin": "PASS"}, rows
 
     # The same release streams a chat completion.
     req = urllib.request.Request(
@@ -262,3 +307,87 @@ def test_2p1d_multipod_prefill(ready_cluster, tmp_path_factory):
         assert len(addresses) == 4, seen
     finally:
         gen.close()
+
+
+def pd_answer(ip: str) -> tuple[int, str]:
+    """One completion through the coordinator at IP: (HTTP status, text or error)."""
+    code, text = post(f"http://{ip}:1025/v1/completions", {"model": "qwen2.5-7b", "prompt": PROMPT, "max_tokens": 64},
+                      timeout=10)
+    if code == 200:
+        text = json.loads(text)["choices"][0]["text"]
+    return code, text
+
+
+def test_killed_decode_node_manager_comes_back(served):
+    """The decode pod's node_manager dies (SIGKILL): its container is gone with its engine, the loop restarts
+    it in the same pod (same IP, same rendered env: restartPolicy Always), it registers again, and
+    completions are served through the PD path again."""
+    loop, ip, release = served["loop"], served["ip"], f"{RELEASE}-mindie-service"
+    [(pod, pid)] = started(loop, f"{release}-decode-").items()
+    old_engines = engines_of(pid)
+    assert len(old_engines) == 1, old_engines
+    t0 = time.monotonic()
+    os.kill(pid, signal.SIGKILL)
+    seen: list[tuple[float, int, str]] = []
+
+    def served_again():
+        now = started(loop, f"{release}-decode-")
+        if now.get(pod) in (None, pid):
+            return None
+        code, text = pd_answer(ip)
+        seen.append((round(time.monotonic() - t0, 1), code, text[:60]))
+        new_engines = engines_of(now[pod])
+        return code == 200 and text.startswith("decoded by decode-") and new_engines and now[pod]
+    try:
+        new_pid = until("the restarted decode node_manager serving again", served_again, timeout=180, interval=1)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\nseen: {seen}\n{loop.logs()}") from None
+    print(f"\npymotor: decode node_manager killed -> served again after {time.monotonic() - t0:.1f} s; "
+          f"answers meanwhile (s, status, text): {seen}")
+    # The old engine went with its container; a new node_manager started a new one.
+    assert not any(Path(f"/proc/{p}").exists() and engines_of(pid).get(p) == t for p, t in old_engines.items())
+    assert len(engines_of(new_pid)) == 1
+    # The controller assembled the decode instance again from the new registration.
+    ctl = "".join(f.read_text() for f in loop.workdir.glob(f"{release}-controller-*.log"))
+    assert ctl.count(f"Instance ready: {release}-decode-0") >= 2, ctl[-3000:]
+
+
+def test_restarted_coordinator_gets_the_instances_back(served):
+    """The coordinator's pod is deleted and its Deployment makes a new one (new IP): the controller notices
+    (its heartbeat to the coordinator fails, then the new one reports not ready) and pushes every instance
+    to it again; the engines and node_managers are never restarted."""
+    loop, ns, release = served["loop"], served["ns"], f"{RELEASE}-mindie-service"
+    nms = started(loop, f"{release}-prefill-") | started(loop, f"{release}-decode-")
+    assert len(nms) == 2, nms
+    engines = {pod: engines_of(pid) for pod, pid in nms.items()}
+    assert all(len(e) == 1 for e in engines.values()), engines
+    controller = started(loop, f"{release}-controller-")
+    cluster = served["cluster"]
+    old = cluster.get_json("pods", "-n", ns, "-l", f"{INSTANCE}={RELEASE},{ROLE}=coordinator")["items"]
+    assert len(old) == 1
+    t0 = time.monotonic()
+    cluster.kubectl("delete", "pod", "-n", ns, old[0]["metadata"]["name"], "--wait=false")
+    seen: list[tuple[float, int, str]] = []
+
+    def served_by_new():
+        # The new pod's process (KWOK may give the new pod the old one's IP, so the address may not change).
+        if not set(started(loop, f"{release}-coordinator-")) - {old[0]["metadata"]["name"]}:
+            return None
+        ip = loop.address(f"{release}-coordinator", ns)
+        if not ip:
+            return None
+        code, text = pd_answer(ip)
+        seen.append((round(time.monotonic() - t0, 1), code, text[:60]))
+        return code == 200 and text.startswith("decoded by decode-") and ip
+    try:
+        ip = until("a completion through the new coordinator", served_by_new, timeout=180, interval=1)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\nseen: {seen}\n{loop.logs()}") from None
+    print(f"\npymotor: coordinator pod deleted -> new coordinator served after {time.monotonic() - t0:.1f} s; "
+          f"answers meanwhile (s, status, text): {seen}")
+    code, ready = get(f"http://{ip}:1026/readiness")
+    assert code == 200 and json.loads(ready)["ready"] is True, ready
+    # Same node_manager processes, same engine processes (PID and start time), same controller.
+    assert started(loop, f"{release}-prefill-") | started(loop, f"{release}-decode-") == nms
+    assert {pod: engines_of(pid) for pod, pid in nms.items()} == engines
+    assert started(loop, f"{release}-controller-") == controller

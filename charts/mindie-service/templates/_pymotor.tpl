@@ -56,6 +56,7 @@ NodeManagerConfig.from_json, engine_server DeployConfig.load.
     "controller_api_port" (int $p.controller.port)
     "observability_api_port" (int $p.controller.observabilityPort))
   "fault_tolerance_config" (dict "enable_fault_tolerance" $p.controller.faultTolerance)
+  "observability_config" (dict "observability_enable" true)
 -}}
 {{- $coordinator := dict
   "logging_config" $log
@@ -132,7 +133,38 @@ while True:
         print(f"waiting for the coordinator at {sys.argv[1]}: {e}", flush=True)
         time.sleep(2)
 PY
+{{- /*
+A restarted container (the node_manager died; $CONFIG_PATH is an emptyDir, so the mark survives) keeps
+the pod IP. The 3.0.0b2 controller refuses a registration for an instance it still holds ACTIVE ("already
+registered": motor/controller/core/instance_assembler.py register), which the node_manager takes for
+success (node_manager/api_client/controller_api_client.py register), and when that instance's heartbeats
+stop it asks the node_manager at the same IP, which answers normal with no engines
+(controller/core/instance_manager.py _check_node_managers_status): the instance stays ACTIVE with a dead
+engine for good. So wait until the controller's inventory (observability_config, GET
+/observability/inventory) no longer lists this JOB_NAME as running: with nothing on the node_manager
+port its heartbeat check fails 5 s after the last heartbeat (common/resources/instance.py
+ACTIVE_INSTANCE_HEARTBEAT_TIMEOUT) and the instance leaves "running".
+*/}}
+if [ -e "$CONFIG_PATH/.node-manager-started" ]; then
+{{ .Values.pymotor.python }} - {{ printf "http://$CONTROLLER_SERVICE:%d/observability/inventory" (int .Values.pymotor.controller.observabilityPort) | quote }} "$JOB_NAME" <<'PY'
+import json, sys, time, urllib.request
+url, job = sys.argv[1:]
+deadline = time.monotonic() + 120
+while time.monotonic() < deadline:
+    try:
+        inv = json.load(urllib.request.urlopen(url, timeout=3))["data"]["inventories"]
+        held = [i for i in inv["PInstanceList"] + inv["DInstanceList"]
+                if i.get("Name") == job and i.get("InstanceStatus") == "running"]
+        if not held:
+            break
+        print(f"restarted: waiting until the controller drops instance {job} (it still holds it running)", flush=True)
+    except Exception as e:
+        print(f"restarted: waiting for the controller's inventory at {url}: {e}", flush=True)
+    time.sleep(2)
+PY
+fi
 mkdir -p "$CONFIG_PATH"
+touch "$CONFIG_PATH/.node-manager-started"
 cp "$RINGS_CONFIG_PATH" "$RANKTABLE_PATH"
 {{ .Values.pymotor.python }} - "$RINGS_CONFIG_PATH" "$POD_IP" "$HCCL_PATH" <<'PY'
 import json, sys
