@@ -253,3 +253,20 @@ def test_dry_run_prints_the_plan_and_upgrades_nothing(monkeypatch, capsys):
     assert doc["dryRun"] is True and doc["target"] == {"prefill": 1, "decode": 2}
     assert doc["steps"] == [{"instances": {"prefill": 1, "decode": 2}, "add": {"decode": [1]}, "remove": {}}]
     assert helm.upgrades == []
+
+
+def test_status_rows_count_instances_and_check_the_band():
+    from kubectl_ascend.mindie import scale_rows
+
+    def cm(role, index, release="r", band=None):
+        return {"metadata": {"name": f"rings-config-{release}-{role}-{index}", "namespace": "ns",
+                             "labels": {"app.kubernetes.io/instance": release, "mindie.huawei.com/ranktable": "instance",
+                                        "mindie.huawei.com/role": role, "mindie.huawei.com/instance-index": str(index)},
+                             "annotations": {"mindie.huawei.com/ratio-band": band} if band else {}}}
+    cms = [cm("prefill", 0, band="1:2"), cm("prefill", 1, band="1:2"), cm("prefill", 2, band="1:2"),
+           cm("decode", 0, band="1:2"), cm("prefill", 0, release="q"), cm("decode", 0, release="q"),
+           {"metadata": {"name": "g", "namespace": "ns", "labels": {"app.kubernetes.io/instance": "r",
+                                                                    "mindie.huawei.com/ranktable": "global"}}}]
+    rows = scale_rows(cms)
+    assert rows[("ns", "r")] == {"prefill": 3, "decode": 1, "ratio": "3:1 (3.00)", "band": "1:2", "inBand": False}
+    assert rows[("ns", "q")] == {"prefill": 1, "decode": 1, "ratio": "1:1 (1.00)", "band": None, "inBand": None}
