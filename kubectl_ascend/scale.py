@@ -402,7 +402,17 @@ class Context:
     chart: str
 
 
-def gather(kube: KubeAPI, helm: ScaleHelm, release: str, ns: str) -> Context:
+def bundled_chart_version() -> str:
+    """Version of the mindie-service chart shipped with kubectl-ascend."""
+    import yaml
+
+    from kubectl_ascend.helm import charts_root
+
+    meta = yaml.safe_load((charts_root() / "mindie-service" / "Chart.yaml").read_text()) or {}
+    return str(meta.get("version") or "")
+
+
+def gather(kube: KubeAPI, helm: ScaleHelm, release: str, ns: str, chart_given: bool = False) -> Context:
     """Read the release (helm) and the cluster (nodes, pods, Volcano queues and PodGroups)."""
     rel = helm.release(release, ns)
     if rel is None:
@@ -411,6 +421,10 @@ def gather(kube: KubeAPI, helm: ScaleHelm, release: str, ns: str) -> Context:
     if not chart.startswith("mindie-service-"):
         raise Refused(f"release {release} is chart {chart or '?'}, not mindie-service: `mindie scale` scales "
                       "mindie-service releases installed on their own")
+    bundled = f"mindie-service-{bundled_chart_version()}"
+    if not chart_given and chart != bundled:
+        raise Refused(f"release {release} runs chart {chart}, this kubectl-ascend ships {bundled}: a scale must "
+                      "not change the chart; pass --chart with the release's chart")
     user = helm.user_values(release, ns) or {}
     shape = shape_of(helm.computed_values(release, ns))
     nodes = kube.list_nodes()
@@ -429,9 +443,9 @@ def gather(kube: KubeAPI, helm: ScaleHelm, release: str, ns: str) -> Context:
 
 
 def plan_scale(kube: KubeAPI, helm: ScaleHelm, release: str, ns: str, prefill: int | None, decode: int | None,
-               ratio: str | None) -> tuple[Plan, Context]:
+               ratio: str | None, chart_given: bool = False) -> tuple[Plan, Context]:
     """Read everything and decide (Refused / NotFound before any change)."""
-    ctx = gather(kube, helm, release, ns)
+    ctx = gather(kube, helm, release, ns, chart_given)
     band = parse_ratio(ratio, "--ratio") if ratio else None
     if band is None and ctx.shape.ratio:
         try:

@@ -156,7 +156,7 @@ def scale(settings: Settings, release: str, prefill: int | None, decode: int | N
     ns = settings.effective_namespace()
     kube, helm = settings.kube(), settings.helm()
     out = fmt(settings, output)
-    plan, ctx = lib.plan_scale(kube, helm, release, ns, prefill, decode, ratio)
+    plan, ctx = lib.plan_scale(kube, helm, release, ns, prefill, decode, ratio, chart_given=bool(chart))
     if dry_run != "none" or not plan.steps:
         emit({**plan.to_dict(), "dryRun": dry_run != "none", "applied": []}, out, lambda d: plan.text())
         return
