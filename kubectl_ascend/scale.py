@@ -568,3 +568,91 @@ def apply_plan(kube: KubeAPI, helm: ScaleHelm, plan: Plan, ctx: Context, *, char
                 report(f"step {i}: global ranktable {row['ranktable']}")
         done.append(row)
     return done
+
+
+# -- --watch: an autoscaler's wish through the same checks -------------------
+
+#: Keys of the wish ConfigMap `mindie-scale-<release>` that `mindie scale --watch` follows.
+WISH_KEYS = ("prefill", "decode")
+#: Key the watcher writes its answer to (one line: applied / refused and why).
+WISH_STATUS = "status"
+#: Seconds of one watch round (the watch is renewed until interrupted).
+WATCH_ROUND = 3600.0
+
+
+def wish_name(release: str) -> str:
+    """The wish ConfigMap of a release: a planner (or a person) writes prefill/decode into it."""
+    return f"mindie-scale-{release}"
+
+
+def read_wish(cm: dict[str, Any] | None) -> tuple[dict[str, int] | None, str | None]:
+    """(wanted counts, None) from the wish ConfigMap, or (None, why it is unusable)."""
+    data = (cm or {}).get("data") or {}
+    out: dict[str, int] = {}
+    for k in WISH_KEYS:
+        raw = str(data.get(k, "")).strip()
+        if not raw.isdigit() or int(raw) < 1:
+            return None, f"{k}: {raw!r} is not a whole number of instances, at least 1"
+        out[k] = int(raw)
+    return out, None
+
+
+def watch(kube: KubeAPI, helm: ScaleHelm, release: str, ns: str, *, ratio: str | None, chart: str | None,
+          seconds: float, timeout_text: str, report: Callable[[str], None],
+          rounds: int | None = None) -> None:
+    """Follow the wish ConfigMap and scale the release to each new wish, through plan_scale's checks.
+
+    Creates the ConfigMap with the release's current counts when it is missing. Each wish
+    that differs from the release's counts is planned (capacity, band) and, if it passes,
+    applied and waited for; the outcome goes to the ConfigMap's `status` key and to
+    `report`. A refused wish changes nothing and is not retried until the wish changes.
+    """
+    name = wish_name(release)
+    ctx = gather(kube, helm, release, ns, bool(chart))
+    if kube.get_configmap(ns, name) is None:
+        body = {"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": name, "labels": {"app.kubernetes.io/instance": release,
+                                                      "app.kubernetes.io/managed-by": "kubectl-ascend"}},
+                "data": {**{k: str(ctx.shape.instances[k]) for k in WISH_KEYS},
+                         WISH_STATUS: "created with the release's counts"}}
+        kube.create_cluster_object(f"configmap {ns}/{name}", f"/api/v1/namespaces/{ns}/configmaps", body)
+        report(f"created configmap {name} with prefill {ctx.shape.instances['prefill']}, "
+               f"decode {ctx.shape.instances['decode']}")
+    report(f"watching configmap {name} (keys prefill, decode); Ctrl-C stops")
+    seen: tuple[int, int] | None = None
+    source = {"wish": (f"/api/v1/namespaces/{ns}/configmaps", {"fieldSelector": f"metadata.name={name}"})}
+    done = 0
+    while rounds is None or done < rounds:
+        done += 1
+        for snap in kube.observe(f"watch configmap {name}", source, WATCH_ROUND):
+            cm = next(iter(snap["wish"]), None)
+            wish, why = read_wish(cm)
+            if wish is None:
+                key = (-1, -1)
+                if seen != key:
+                    seen = key
+                    _answer(kube, ns, name, f"ignored: {why}", report)
+                continue
+            key = (wish["prefill"], wish["decode"])
+            if key == seen:
+                continue
+            seen = key
+            try:
+                plan, pctx = plan_scale(kube, helm, release, ns, wish["prefill"], wish["decode"], ratio, bool(chart))
+                if not plan.steps:
+                    _answer(kube, ns, name, f"nothing to do: prefill {key[0]}, decode {key[1]}", report)
+                    continue
+                report(plan.text())
+                rows = apply_plan(kube, helm, plan, pctx, chart=chart, wait=True, seconds=seconds,
+                                  timeout_text=timeout_text, report=report)
+                _answer(kube, ns, name, f"applied: prefill {key[0]}, decode {key[1]} (revision "
+                        f"{rows[-1]['revision']})", report)
+            except Refused as e:
+                _answer(kube, ns, name, f"refused: {e}", report)
+            except errors.AscendError as e:
+                _answer(kube, ns, name, f"failed: {e}", report)
+
+
+def _answer(kube: KubeAPI, ns: str, name: str, text: str, report: Callable[[str], None]) -> None:
+    report(text)
+    kube.patch_configmap_data(ns, name, {WISH_STATUS: text})

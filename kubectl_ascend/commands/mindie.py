@@ -117,12 +117,16 @@ def _count(ctx: click.Context, param: click.Parameter, value: int | None) -> int
 @click.option("--wait", is_flag=True,
               help="After the last upgrade, wait until the new instances run whole (and, pd, the global "
                    "ranktable is rewritten).")
+@click.option("--watch", "watch_wishes", is_flag=True,
+              help="Keep running: follow ConfigMap mindie-scale-RELEASE (keys prefill, decode; created with the "
+                   "current counts) and scale to each new wish through the same checks, writing the outcome to "
+                   "its status key. Not with --prefill/--decode/--dry-run.")
 @click.option("--timeout", default="10m", show_default=True, help="How long each wait may take (Go duration).")
 @dry_run_option(("none", "client"), help="print the plan (after every check) and change nothing.")
 @output_option
 @pass_settings
 def scale(settings: Settings, release: str, prefill: int | None, decode: int | None, ratio: str | None,
-          chart: str | None, wait: bool, timeout: str, dry_run: str, output: str | None) -> None:
+          chart: str | None, wait: bool, watch_wishes: bool, timeout: str, dry_run: str, output: str | None) -> None:
     """Scale the Prefill and Decode instances of a pd or pymotor release, whole gangs only.
 
     Checks first, changes nothing when a check fails: every NEW instance must fit as a
@@ -136,18 +140,26 @@ def scale(settings: Settings, release: str, prefill: int | None, decode: int | N
     their pods. pd: the global ranktable is rewritten without removed instances before
     they go, and once the new instances' rings-config are completed.
 
+    --watch is the hook for autoscalers: a planner (or a person) writes the wanted
+    prefill/decode pair into ConfigMap mindie-scale-RELEASE, and every wish goes through
+    these checks; a refused wish changes nothing and its reason is written back.
+
     \b
     Examples:
       kubectl ascend -n llm mindie scale qwen --prefill 3 --decode 1 --dry-run
       kubectl ascend -n llm mindie scale qwen --prefill 2 --decode 2 --ratio 1:3 --wait
+      kubectl ascend -n llm mindie scale qwen --watch
     """
     from kubectl_ascend import scale as lib
     from kubectl_ascend import validate
     from kubectl_ascend.tokens import parse_duration
 
     usage_check(validate.release_name, release, "release")
-    if prefill is None and decode is None:
-        raise errors.UsageError("give --prefill N and/or --decode M (the instances wanted)")
+    if watch_wishes and (prefill is not None or decode is not None or dry_run != "none" or wait):
+        raise errors.UsageError("--watch takes the counts from ConfigMap mindie-scale-RELEASE and always waits: "
+                                "it does not go with --prefill, --decode, --wait or --dry-run")
+    if prefill is None and decode is None and not watch_wishes:
+        raise errors.UsageError("give --prefill N and/or --decode M (the instances wanted), or --watch")
     if ratio is not None:
         usage_check(lib.parse_ratio, ratio, "--ratio")
     seconds = usage_check(parse_duration, timeout, "--timeout").total_seconds()
@@ -156,6 +168,13 @@ def scale(settings: Settings, release: str, prefill: int | None, decode: int | N
     ns = settings.effective_namespace()
     kube, helm = settings.kube(), settings.helm()
     out = fmt(settings, output)
+    if watch_wishes:
+        try:
+            lib.watch(kube, helm, release, ns, ratio=ratio, chart=chart, seconds=seconds, timeout_text=timeout,
+                      report=info)
+        except KeyboardInterrupt:
+            raise errors.Interrupted(f"stopped watching release {release} in {ns}") from None
+        return
     plan, ctx = lib.plan_scale(kube, helm, release, ns, prefill, decode, ratio, chart_given=bool(chart))
     if dry_run != "none" or not plan.steps:
         emit({**plan.to_dict(), "dryRun": dry_run != "none", "applied": []}, out, lambda d: plan.text())

@@ -14,11 +14,18 @@ Scenarios (pd releases of 2-NPU single-pod instances unless said; nodes: two Atl
 - --dry-run prints the plan (-o json) and changes nothing;
 - one role up and the other down (2P1D -> 1P2D): two upgrades, decode-1 runs before prefill-1 is
   deleted, and the global ranktable stops listing prefill-1 while its pod still runs, never
-  listing it once the pod is going.
+  listing it once the pod is going;
+- --watch: the command creates ConfigMap mindie-scale-<release> with the current counts; a wish
+  outside the band is refused (status says why, revision unchanged), a wish within it is applied
+  (new instance running, status "applied", one more revision).
 """
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -234,3 +241,43 @@ def test_one_role_up_the_other_down_orders_upgrades_and_drops_removed_instances_
     for name in ("prefill-0", "decode-0"):
         assert after[name]["metadata"]["uid"] == before[name]["metadata"]["uid"]
     assert uids(after.values()) <= set(global_cm(c, ns, rel)["data"]["pod_uids"].split())
+
+
+def test_watch_puts_each_wish_through_the_same_checks(ready_cluster, namespace, releases, tmp_path):
+    c, ns, rel = ready_cluster, namespace, "watched"
+    install_with_table(c, releases, ns, rel, {**pd_values(), "scaling": {"ratio": "1:2"}})
+    rev = revision(c, ns, rel)
+    name = f"mindie-scale-{rel}"
+
+    def status() -> str:
+        cm = c.get_json("configmap", "-n", ns, name) if c.kubectl("get", "configmap", "-n", ns, name,
+                                                                  check=False).returncode == 0 else {}
+        return (cm.get("data") or {}).get("status", "")
+
+    log = open(tmp_path / "watch.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "kubectl_ascend", "--kubeconfig", c.kubeconfig, "-n", ns,
+                             "mindie", "scale", rel, "--watch", "--timeout", "3m"],
+                            stdout=log, stderr=log, start_new_session=True)
+    try:
+        until("the wish ConfigMap", lambda: status().startswith("nothing to do"), timeout=60)
+        assert c.get_json("configmap", "-n", ns, name)["data"]["prefill"] == "1"
+        c.kubectl("patch", "configmap", "-n", ns, name, "--type", "merge", "-p",
+                  json.dumps({"data": {"prefill": "3"}}))
+        until("the refusal", lambda: status().startswith("refused:"), timeout=60)
+        assert "outside the P:D band 1:2 (value scaling.ratio)" in status()
+        assert revision(c, ns, rel) == rev
+        c.kubectl("patch", "configmap", "-n", ns, name, "--type", "merge", "-p",
+                  json.dumps({"data": {"prefill": "2", "decode": "2"}}))
+        until("the wish applied", lambda: status().startswith("applied:"), timeout=240)
+        assert revision(c, ns, rel) == rev + 1
+        after = servers(c, ns, rel)
+        assert set(after) == {"prefill-0", "prefill-1", "decode-0", "decode-1"}
+        assert all(running(p) for p in after.values())
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+    assert "refused:" in (tmp_path / "watch.log").read_text()

@@ -10,7 +10,9 @@ Scenarios:
   other is two with the growing one first; refusals name what fits per role and what is missing;
 - the global ranktable of a shrunk release is built without the removed instances;
 - the upgrade sends the release's own values with only the instance counts changed;
-- CLI usage errors (bad --ratio, numbers below 1, no count at all) exit 2 before any cluster call;
+- the --watch wish ConfigMap: whole numbers of at least 1 per role, anything else ignored with why;
+- CLI usage errors (bad --ratio, numbers below 1, no count at all, --watch with counts or --dry-run)
+  exit 2 before any cluster call;
   a single-mode release is refused with one line.
 """
 from __future__ import annotations
@@ -188,6 +190,8 @@ def _run(capsys, argv):
     (["--prefill=-1"], "at least 1"),
     (["--decode", "0"], "at least 1"),
     ([], "give --prefill N and/or --decode M"),
+    (["--watch", "--prefill", "2"], "--watch takes the counts from ConfigMap"),
+    (["--watch", "--dry-run"], "--watch takes the counts from ConfigMap"),
 ])
 def test_usage_errors_exit_2_without_a_cluster(monkeypatch, capsys, args, why):
     monkeypatch.setattr(_common.Settings, "kube", lambda self, **kw: pytest.fail("no cluster call expected"))
@@ -270,3 +274,15 @@ def test_status_rows_count_instances_and_check_the_band():
     rows = scale_rows(cms)
     assert rows[("ns", "r")] == {"prefill": 3, "decode": 1, "ratio": "3:1 (3.00)", "band": "1:2", "inBand": False}
     assert rows[("ns", "q")] == {"prefill": 1, "decode": 1, "ratio": "1:1 (1.00)", "band": None, "inBand": None}
+
+
+@pytest.mark.parametrize("data, want, why", [
+    ({"prefill": "2", "decode": "3", "status": "x"}, {"prefill": 2, "decode": 3}, None),
+    ({"prefill": "0", "decode": "3"}, None, "prefill: '0' is not a whole number of instances, at least 1"),
+    ({"prefill": "2"}, None, "decode: '' is not a whole number"),
+    ({"prefill": "2", "decode": "1.5"}, None, "decode: '1.5' is not a whole number"),
+])
+def test_watch_wish_is_read_strictly(data, want, why):
+    got, reason = s.read_wish({"data": data})
+    assert got == want
+    assert (reason is None) if why is None else why in reason
