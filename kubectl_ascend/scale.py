@@ -460,8 +460,8 @@ def plan_scale(kube: KubeAPI, helm: ScaleHelm, release: str, ns: str, prefill: i
         if any(s.remove for s in plan.steps):
             plan.notes.append("global ranktable: rewritten without the removed instances before an upgrade "
                               "removes them")
-        plan.notes.append("global ranktable: rewritten after each upgrade once every rings-config is completed "
-                          "and the restarted controller and coordinator have IPs")
+        plan.notes.append("global ranktable: rewritten after each upgrade (the last one only with --wait) once "
+                          "every rings-config is completed and the restarted controller and coordinator have IPs")
     elif plan.ranktable == "clusterd" and plan.steps:
         plan.notes.append("global ranktable: ClusterD rebuilds it from the rings-config ConfigMaps")
     return plan, ctx
