@@ -244,18 +244,19 @@ class Helm:
             raise _explain(RuntimeError(proc.stderr), what)
         return proc.stdout
 
-    def prepare_chart(self, chart: str | None) -> str:
+    def prepare_chart(self, chart: str | None, name: str = UMBRELLA) -> str:
         """A chart reference helm can install.
 
         --chart values (OCI/repo refs, archives, directories) go to helm as given, exactly as
         `helm install` would take them (a directory must have its dependencies built). The
-        bundled umbrella gets its file:// dependencies built in a private cached copy.
+        bundled chart `name` (the umbrella unless told) gets its file:// dependencies built in
+        a private cached copy.
         """
         if chart:
             if not chart.startswith("oci://") and Path(chart).is_dir() and not (Path(chart) / "Chart.yaml").is_file():
                 raise errors.InvalidInput(f"--chart {chart} is not a Helm chart (no Chart.yaml)")
             return chart
-        src = charts_root() / UMBRELLA
+        src = charts_root() / name
         # A private copy of the chart and its siblings (so file://../<dep> resolves) with the
         # dependencies built, cached by content: reruns skip the copy and `helm dependency build`.
         digest = _tree_digest(src.parent)
@@ -337,6 +338,14 @@ class Helm:
             return await self._command().get_values(release, namespace=namespace)
 
         doc = _run(go(), LOOKUP_TIMEOUT, f"helm get values {release}")
+        return doc if isinstance(doc, dict) else {}
+
+    def computed_values(self, release: str, namespace: str) -> dict[str, Any]:
+        """Every value the release's current revision was rendered with (`helm get values --all`)."""
+        async def go() -> Any:
+            return await self._command().get_values(release, namespace=namespace, computed=True)
+
+        doc = _run(go(), LOOKUP_TIMEOUT, f"helm get values --all {release}")
         return doc if isinstance(doc, dict) else {}
 
     def uninstall(self, release: str, namespace: str, *, wait: bool = True, timeout: str = "5m") -> None:

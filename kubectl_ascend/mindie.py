@@ -44,7 +44,15 @@ def mindie_services(kube: KubeAPI, pods: list[dict[str, Any]]) -> list[dict[str,
         for key, ps in members.items():
             services[key]["instances"] = gang_instances(ps, podgroups, events, key)
     if services:
-        for cm in kube.list_configmaps(None, "mindie.huawei.com/ranktable=global"):
+        ranktables = kube.list_configmaps(None, "mindie.huawei.com/ranktable")
+        for svc in services.values():
+            svc["scale"] = None
+        for key, scale in scale_rows(ranktables).items():
+            if key in services:
+                services[key]["scale"] = scale
+        for cm in ranktables:
+            if (cm["metadata"].get("labels") or {}).get("mindie.huawei.com/ranktable") != "global":
+                continue
             key = (cm["metadata"]["namespace"], (cm["metadata"].get("labels") or {}).get("app.kubernetes.io/instance"))
             if key in services:
                 # anyone who edits ConfigMaps can write it: parsed within bounds, only a known status shown
@@ -62,6 +70,35 @@ def mindie_services(kube: KubeAPI, pods: list[dict[str, Any]]) -> list[dict[str,
             if svc["mode"] == "pymotor" else None
         svc["roles"] = {k: svc["roles"][k] for k in ROLE_ORDER if k in svc["roles"]}
         out.append(svc)
+    return out
+
+
+#: Annotation of a release's per-instance ranktable ConfigMaps carrying values scaling.ratio.
+RATIO_BAND = "mindie.huawei.com/ratio-band"
+
+
+def scale_rows(configmaps: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Per (namespace, release): prefill/decode instances (one per-instance ranktable ConfigMap each),
+    the P:D ratio, and the band from values scaling.ratio with whether the ratio is inside it."""
+    from kubectl_ascend.scale import parse_ratio, ratio_text
+
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for cm in configmaps:
+        labels = cm["metadata"].get("labels") or {}
+        role = labels.get(MINDIE_ROLE)
+        if labels.get("mindie.huawei.com/ranktable") != "instance" or role not in ("prefill", "decode"):
+            continue
+        key = (cm["metadata"]["namespace"], labels.get("app.kubernetes.io/instance", "?"))
+        row = out.setdefault(key, {"prefill": 0, "decode": 0, "ratio": None, "band": None, "inBand": None})
+        row[role] += 1
+        row["band"] = row["band"] or (cm["metadata"].get("annotations") or {}).get(RATIO_BAND)
+    for row in out.values():
+        row["ratio"] = ratio_text(row["prefill"], row["decode"]) if row["decode"] else None
+        if row["band"]:
+            try:
+                row["inBand"] = parse_ratio(row["band"], "scaling.ratio").holds(row["prefill"], row["decode"])
+            except errors.InvalidInput:
+                row["inBand"] = None
     return out
 
 

@@ -322,6 +322,15 @@ def uninstall(settings: Settings, release: str, wait: bool, dry_run: str, output
           "kept": kept}, fmt(settings, output), lambda d: text)
 
 
+def _pd_ratio(scale: dict[str, Any] | None) -> str:
+    """`2:1 (2.00) band 1:3` / `... band 1:3, OUTSIDE` / `-` for single mode."""
+    if not scale or not scale.get("ratio"):
+        return "-"
+    band = scale.get("band")
+    return str(scale["ratio"]) + (f" band {band}" + (", OUTSIDE" if scale.get("inBand") is False else "")
+                             if band else "")
+
+
 @click.command("status", cls=StrictCommand)
 @output_option
 @pass_settings
@@ -347,10 +356,12 @@ def status(settings: Settings, output: str | None) -> None:
             "No MindCluster components installed (kubectl ascend install)."
         out = f"{nodes}\n\n{comps}"
         if d["services"]:
-            out += "\n\n" + table(["MINDIE SERVICE", "NAMESPACE", "MODE", "READY PODS (BY ROLE)", "NPUS", "RANKTABLE"],
+            out += "\n\n" + table(["MINDIE SERVICE", "NAMESPACE", "MODE", "READY PODS (BY ROLE)", "NPUS", "RANKTABLE",
+                                    "P:D (BAND)"],
                                    [[s["release"], s["namespace"], s["mode"],
                                      " ".join(f"{k}={v['ready']}/{v['pods']}" for k, v in s["roles"].items()),
-                                     s["npus"], s["ranktable"] or "-"] for s in d["services"]])
+                                     s["npus"], s["ranktable"] or "-", _pd_ratio(s.get("scale"))]
+                                    for s in d["services"]])
             motors = [f"  {s['namespace']}/{s['release']}: {escape(motor_summary(s['controlPlane']))}"
                       for s in d["services"] if s.get("controlPlane")]
             if motors:

@@ -634,7 +634,8 @@ def test_status_shows_a_hostile_global_table_as_unreadable(text):
               "mindie.huawei.com/role": "coordinator"}
     pods = [{"metadata": {"name": "c", "namespace": "ns", "labels": labels}, "spec": {"containers": []},
              "status": {}}]
-    cm = {"metadata": {"name": GLOBAL_NAME, "namespace": "ns", "labels": {"app.kubernetes.io/instance": REL}},
+    cm = {"metadata": {"name": GLOBAL_NAME, "namespace": "ns", "labels": {"app.kubernetes.io/instance": REL,
+                                                                         "mindie.huawei.com/ranktable": "global"}},
           "data": {GLOBAL_KEY: text}}
     [svc] = mindie_services(_RanktableKube([cm], pods), pods)
     assert svc["ranktable"] == "unreadable"

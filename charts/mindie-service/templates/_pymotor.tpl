@@ -99,6 +99,23 @@ NodeManagerConfig.from_json, engine_server DeployConfig.load.
 {{- end -}}
 
 {{/*
+checksum/config of an engine pod: user_config.json without the instance counts
+(motor_deploy_config p_instances_num / d_instances_num). Scaling prefill or
+decode changes only those; the controller and coordinator restart (their
+checksum covers the whole file), the engines that stay keep running. In
+3.0.0b2 the node_manager reads the counts only in single-container mode
+(motor/config/node_manager.py SingleContainerNodemanagerConfig.from_json,
+deploy_mode pd_disaggregation_single_container), which this chart never
+renders (scheduler_config.deploy_mode pd_separate).
+*/}}
+{{- define "mindie-service.pymotor.engineChecksum" -}}
+{{- $cfg := include "mindie-service.pymotor.userConfig" . | fromJson -}}
+{{- $deploy := omit (get $cfg "motor_deploy_config") "p_instances_num" "d_instances_num" -}}
+{{- $_ := set $cfg "motor_deploy_config" $deploy -}}
+{{- toJson $cfg | sha256sum -}}
+{{- end -}}
+
+{{/*
 Entrypoint of an engine pod. Paths come only from the environment
 (CONFIG_PATH, USER_CONFIG_PATH, HCCL_PATH, RANKTABLE_PATH, RINGS_CONFIG_PATH)
 so the same script runs in the pod and, with the paths moved, in the local
@@ -249,7 +266,7 @@ metadata:
     {{- toYaml . | nindent 4 }}
     {{- end }}
   annotations:
-    checksum/config: {{ include "mindie-service.pymotor.userConfig" $ctx | sha256sum }}
+    checksum/config: {{ include "mindie-service.pymotor.engineChecksum" $ctx }}
     {{- if and (gt $pods 1) $v.gang.enabled }}
     scheduling.k8s.io/group-name: {{ $instance }}
     {{- end }}
