@@ -32,6 +32,7 @@ LAZY_COMMANDS = {
     "uninstall": "kubectl_ascend.commands.stack:uninstall",
     "status": "kubectl_ascend.commands.stack:status",
     "doctor": "kubectl_ascend.commands.stack:doctor",
+    "preflight": "kubectl_ascend.commands.preflight:preflight",
     "images": "kubectl_ascend.commands.images:images",
     "mindie": "kubectl_ascend.commands.mindie:mindie_group",
     "completion": "kubectl_ascend.commands.completion:completion",
