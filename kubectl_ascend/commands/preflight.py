@@ -51,7 +51,7 @@ def preflight(settings: Settings, nodes: tuple[str, ...], all_nodes: bool, hccl:
     """
     from kubectl_ascend import validate
     from kubectl_ascend.preflight import compat
-    from kubectl_ascend.preflight.run import DEFAULT_IMAGE, preflight as run_preflight
+    from kubectl_ascend.preflight import run as run_module
 
     if all_nodes and nodes:
         raise click.UsageError("give node names or --all, not both")
@@ -71,20 +71,17 @@ def preflight(settings: Settings, nodes: tuple[str, ...], all_nodes: bool, hccl:
             raise click.UsageError(f"cannot tell the CANN version of --image {image!r} from its tag (it must start "
                                    f"with one of {', '.join(compat.CANN_DRIVER)}); give --cann VERSION")
     seconds = _timeout(timeout)
-    pod_image = agent_image
-    if pod_image is None:
-        pod_image = DEFAULT_IMAGE
+    pod_image, secrets = agent_image, []
+    if pod_image is None:  # the stack's registry and pull secrets, so it works air-gapped
         installed, problem = installed_release_values(settings, release)
         if problem:
             warn(problem)
-        registry = ((installed or {}).get("global") or {}).get("imageRegistry") or ""
-        if registry:
-            from kubectl_ascend.images import rewrite_registry
-
-            pod_image = rewrite_registry(DEFAULT_IMAGE, registry)
-    data = run_preflight(settings.kube(), names=list(nodes), all_nodes=all_nodes,
-                         namespace=settings.namespace or "kube-system", image=pod_image, cann=version, hccl=hccl,
-                         timeout=seconds)
+        glob = (installed or {}).get("global") or {}
+        pod_image = run_module.agent_image(glob.get("imageRegistry") or "")
+        secrets = [s if isinstance(s, str) else s.get("name") for s in glob.get("imagePullSecrets") or []]
+    data = run_module.preflight(settings.kube(), names=list(nodes), all_nodes=all_nodes,
+                                namespace=settings.namespace or "kube-system", image=pod_image, cann=version,
+                                hccl=hccl, timeout=seconds, pull_secrets=secrets)
 
     def text(d: dict[str, Any]) -> str:
         lines = []

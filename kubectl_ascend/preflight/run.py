@@ -31,8 +31,8 @@ LABEL_NAME = "app.kubernetes.io/name"
 NAME = "ascend-preflight"
 ANNOTATION_NODE = "ascend.dev/preflight-node"
 #: The agent's image: any image with python3 (3.8+) and glibc runs it; the host's tools are mounted.
-#: A pinned Debian-based Python image; global.imageRegistry of the installed stack (or --registry)
-#: moves it to a mirror, and `kubectl ascend images` lists it.
+#: A pinned Debian-based Python image; global.imageRegistry of the installed stack moves it to a
+#: mirror (its global.imagePullSecrets go on the pods), and `kubectl ascend images` lists it.
 DEFAULT_IMAGE = "docker.io/library/python:3.12.8-slim-bookworm"
 
 
@@ -75,7 +75,7 @@ def select_nodes(kube: PreflightKube, names: list[str], all_nodes: bool) -> list
 
 
 def pod_manifest(run: str, index: str, node: dict[str, Any], namespace: str, image: str, args: list[str],
-                 owner: dict[str, Any]) -> dict[str, Any]:
+                 owner: dict[str, Any], pull_secrets: list[str] | None = None) -> dict[str, Any]:
     name = node["metadata"]["name"]
     host = [("host-etc", "/etc", "/host/etc"), ("host-bin", "/usr/local/bin", "/host/usr/local/bin"),
             ("host-ascend", "/usr/local/Ascend", "/host/usr/local/Ascend")]
@@ -100,6 +100,7 @@ def pod_manifest(run: str, index: str, node: dict[str, Any], namespace: str, ima
             "automountServiceAccountToken": False,
             "enableServiceLinks": False,
             "tolerations": [{"operator": "Exists"}],
+            "imagePullSecrets": [{"name": n} for n in pull_secrets or []],
             "containers": [{
                 "name": "agent", "image": image, "imagePullPolicy": "IfNotPresent",
                 "command": ["python3", "/preflight/agent.py"], "args": args,
@@ -115,6 +116,22 @@ def pod_manifest(run: str, index: str, node: dict[str, Any], namespace: str, ima
             + [{"name": "agent", "configMap": {"name": owner["metadata"]["name"]}}],
         },
     }
+
+
+def agent_image(registry: str) -> str:
+    """The agent's image: DEFAULT_IMAGE, moved to `registry` (global.imageRegistry) when one is set."""
+    if not registry:
+        return DEFAULT_IMAGE
+    from kubectl_ascend.images import rewrite_registry
+
+    return rewrite_registry(DEFAULT_IMAGE, registry)
+
+
+def example_pod(image: str, pull_secrets: list[str]) -> dict[str, Any]:
+    """The pod preflight creates, for one placeholder node (what `kubectl ascend images` lists)."""
+    node = {"metadata": {"name": "NODE"}}
+    owner = {"metadata": {"name": f"{NAME}-RUN", "uid": "UID"}}
+    return pod_manifest("RUN", "0", node, "kube-system", image, [], owner, pull_secrets)
 
 
 def decode(pod: dict[str, Any], kube: PreflightKube) -> tuple[dict[str, Any] | None, str | None]:
@@ -157,8 +174,10 @@ def decode(pod: dict[str, Any], kube: PreflightKube) -> tuple[dict[str, Any] | N
 class Run:
     """One preflight run: its ConfigMap, its pods, their cleanup."""
 
-    def __init__(self, kube: PreflightKube, namespace: str, image: str, timeout: float) -> None:
+    def __init__(self, kube: PreflightKube, namespace: str, image: str, timeout: float,
+                 pull_secrets: list[str] | None = None) -> None:
         self.kube, self.namespace, self.image, self.timeout = kube, namespace, image, timeout
+        self.pull_secrets = pull_secrets or []
         self.id = secrets.token_hex(3)
         self.owner: dict[str, Any] | None = None
 
@@ -180,7 +199,8 @@ class Run:
         assert self.owner is not None
         names: dict[str, str] = {}
         for index, node, args in plan:
-            body = pod_manifest(self.id, index, node, self.namespace, self.image, args, self.owner)
+            body = pod_manifest(self.id, index, node, self.namespace, self.image, args, self.owner,
+                                self.pull_secrets)
             self.kube.request(f"create pod {self.namespace}/{body['metadata']['name']}", "POST",
                               f"/api/v1/namespaces/{self.namespace}/pods", body=body, discard=True)
             names[body["metadata"]["name"]] = node["metadata"]["name"]
@@ -213,12 +233,13 @@ class Run:
 
 
 def preflight(kube: PreflightKube, *, names: list[str], all_nodes: bool, namespace: str, image: str,
-              cann: str | None, hccl: bool, timeout: float = 300) -> dict[str, Any]:
+              cann: str | None, hccl: bool, timeout: float = 300,
+              pull_secrets: list[str] | None = None) -> dict[str, Any]:
     """Run the agent on every selected node and judge: {"nodes": [...], "matrix": ... or None}."""
     nodes = select_nodes(kube, names, all_nodes)
     if kube.get_namespace(namespace) is None:
         raise errors.InvalidInput(f"namespace {namespace} not found; nothing was created")
-    run = Run(kube, namespace, image, timeout)
+    run = Run(kube, namespace, image, timeout, pull_secrets)
     try:
         run.start()
         plan = []
@@ -243,7 +264,7 @@ def preflight(kube: PreflightKube, *, names: list[str], all_nodes: bool, namespa
         results.append({"node": name, "checks": checks})
     across = rules.tls_across(tls)
     for r in results:
-        if r["node"] in across:
+        if r["node"] in across and not any(c["check"] == "hccn-tls" for c in r["checks"]):
             r["checks"].append(across[r["node"]])
         if grid is not None and r["node"] in grid:
             r["checks"].append(rules.matrix_check(grid[r["node"]]))
