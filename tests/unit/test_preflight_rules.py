@@ -67,8 +67,9 @@ def test_healthy_node_passes_every_check():
 
 def test_no_output_fails_agent():
     checks, _ = rules.judge_node(node(), None, "the preflight pod ns/p is Pending (ErrImagePull: x)", None)
-    assert checks == [rules.check("agent", "FAIL", "the preflight pod ns/p is Pending (ErrImagePull: x)",
-                                  checks[0]["fix"])] and checks[0]["fix"]
+    assert [(c["check"], c["verdict"], c["what"]) for c in checks] == \
+        [("agent", "FAIL", "the preflight pod ns/p is Pending (ErrImagePull: x)")] and checks[0]["fix"]
+    assert rules.worst(checks) == "FAIL"
 
 
 @pytest.mark.parametrize("health,verdict", [(["OK", "Warning"], "WARN"), (["Alarm", "OK"], "FAIL"),
