@@ -253,9 +253,20 @@ def judge_node(node: dict[str, Any], doc: dict[str, Any] | None, problem: str | 
     checks.append(runtime_check(doc))
     tls: dict[int, str] = {}
     if has_hccn(node):
-        more, tls = hccn_checks(doc)
+        more, tls = hccn_checks(_present_only(doc))
         checks += more
     return checks, tls
+
+
+def _present_only(doc: dict[str, Any]) -> dict[str, Any]:
+    """The document without hccn_tool results of chips npu-smi does not show (npu-count reports those once)."""
+    try:
+        present = {str(c.npu) for c in parsers.npu_smi_info(((doc.get("npuSmi") or {}).get("out")) or "").chips}
+    except parsers.ParseError:
+        return doc
+    if (doc.get("npuSmi") or {}).get("rc") != 0:
+        return doc
+    return {**doc, "hccn": {d: v for d, v in (doc.get("hccn") or {}).items() if d in present}}
 
 
 def device_ips(doc: dict[str, Any]) -> dict[int, str]:
