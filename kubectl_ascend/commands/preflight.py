@@ -87,8 +87,8 @@ def preflight(settings: Settings, nodes: tuple[str, ...], all_nodes: bool, hccl:
         lines = []
         for n in d["nodes"]:
             lines.append(f"{escape(n['node'])}: {n['verdict']}")
-            for c in n["checks"]:
-                if c["verdict"] == "PASS" and n["verdict"] != "PASS":
+            for c in n["checks"]:  # the passing checks are in -o json
+                if c["verdict"] == "PASS":
                     continue
                 lines.append(f"  [{c['verdict']}] {c['check']}: {escape(c['what'])}")
                 if c["fix"] and c["verdict"] != "PASS":

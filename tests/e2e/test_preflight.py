@@ -8,6 +8,7 @@ kube-system/ascend-preflight-emulator. Scenarios:
   switched on another: FAIL with the right checks, exit 1; the unchanged nodes FAIL only hccn-tls
   where the TLS majority is split, else PASS;
 - --hccl with an isolated chip: the matrix marks the pairs LOST and the node FAILs hccl-reachability;
+- the text report: one line per node, the failing check with its fix, a summary line;
 - afterwards no preflight pod or ConfigMap is left, and every Node's labels, annotations and
   taints are what they were before.
 """
@@ -127,3 +128,18 @@ def test_hccl_matrix_finds_an_isolated_chip(cluster, ns, faults):
         verdict, by = checks(report, node)
         assert by["hccl-reachability"]["verdict"] == "FAIL", (node, by["hccl-reachability"])
     assert_clean(cluster, ns, before)
+
+
+def test_text_report_names_the_fault_and_its_fix(cluster, ns, faults):
+    faults({"atlas-800i-a2-1": {"linkDown": [3]}})
+    proc = cluster.plugin("-n", ns, "preflight", "--all", "--cann", "8.2.RC1", "--agent-image",
+                          "registry.local/python:3.12")
+    print(proc.stdout)
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert "atlas-800i-a2-0: PASS" in lines and "atlas-300i-duo-0: PASS" in lines
+    i = lines.index("atlas-800i-a2-1: FAIL")
+    assert lines[i + 1:i + 3] == ["  [FAIL] hccn-link: link not UP: chip 3 DOWN",
+                                  "         fix: check the cable/optical module of those ports (`hccn_tool -i N "
+                                  "-optical -g`) and the switch port"]
+    assert lines[-1] == "4 node(s): 3 passed, 0 warnings, 1 failed"
