@@ -11,8 +11,9 @@ What each reproduces (format source):
   npu_info_before.txt samples): a version banner, per chip two rows `| NPU Name | Health |
   Power Temp Hugepages |` and `| Chip | Bus-Id | AICore Memory HBM |`, then the process table
   (`| NPU Chip | Process id | Process name | Process memory(MB) |` or `No running processes found
-  in NPU N`). Simplification: every NPU has one chip (910-style); 300I Duo's two-chip cards are
-  printed as two NPUs.
+  in NPU N`). 310P hosts (300I Duo) print two chips per NPU under a `Chip Device` header, each
+  chip row `<chip> <device>` (310P samples in Huawei's ModelZoo READMEs, "npu-smi info" before ATC).
+  Faults `health` are keyed by NPU id.
 - `hccn_tool -i N -link -g`: `link status: UP|DOWN` (mind-cluster v26.1.0 component/ascend-common/
   devmanager/hccn/hccn_tool.go GetNPULinkStatus).
 - `hccn_tool -i N -net_health -g`: `net health status: Success` or the injected failure text
@@ -48,26 +49,37 @@ def npu_smi(args: list[str], st: dict[str, Any]) -> int:
         return 1
     host = st["host"]
     v = host["driver"]
+    duo = host["chipName"].startswith("310P")  # 300I Duo: two chips per NPU, `Chip Device` rows
+    per_npu = 2 if duo else 1
     bar = "+---------------------------+---------------+----------------------------------------------------+"
     eq = "+===========================+===============+====================================================+"
     banner = f"| {'npu-smi ' + v:<32} Version: {v}"
+    second = "| Chip    Device            | Bus-Id        | AICore(%)    Memory-Usage(MB)                     |" if duo \
+        else "| Chip                      | Bus-Id        | AICore(%)   Memory-Usage(MB)  HBM-Usage(MB)        |"
     lines = ["+" + "-" * 96 + "+", f"{banner:<97}|", bar,
              "| NPU   Name                | Health        | Power(W)    Temp(C)           Hugepages-Usage(page)|",
-             "| Chip                      | Bus-Id        | AICore(%)   Memory-Usage(MB)  HBM-Usage(MB)        |", eq]
+             second, eq]
+    npus: dict[int, list[int]] = {}
     for d in host["present"]:
-        health = host["health"].get(str(d), "OK")
-        bus = f"0000:{0xC1 + d:02X}:00.0"
-        lines.append(f"| {d:<5} {host['chipName']:<19} | {health:<13} | {'96.9        40                0    / 0':<51}|")
-        lines.append(f"| {'0':<25} | {bus:<13} | {'0           0    / 0          3334 / 32768':<51}|")
+        npus.setdefault(d // per_npu, []).append(d)
+    for npu, devs in sorted(npus.items()):
+        health = host["health"].get(str(npu), "OK")
+        lines.append(f"| {npu:<5} {host['chipName']:<19} | {health:<13} | {'96.9        40                0    / 0':<51}|")
+        for d in devs:
+            first = f"{d % per_npu}       {d}" if duo else "0"
+            bus = f"0000:{0xC1 + npu:02X}:00.0"
+            lines.append(f"| {first:<25} | {bus:<13} | {'0           0    / 0          3334 / 32768':<51}|")
         lines.append(eq)
     lines += [bar, "| NPU     Chip              | Process id    | Process name             | Process memory(MB)      |",
               eq]
-    for d in host["present"]:
-        procs = host["occupied"].get(str(d))
+    for npu, devs in sorted(npus.items()):
+        procs = [(d, host["occupied"][str(d)]) for d in devs if str(d) in host["occupied"]]
         if procs:
-            lines.append(f"| {str(d) + '       0':<25} | {procs['pid']:<13} | {procs['name']:<24} | {'56485':<23} |")
+            for d, p in procs:
+                ids = f"{npu}       {d % per_npu}"
+                lines.append(f"| {ids:<25} | {p['pid']:<13} | {p['name']:<24} | {'56485':<23} |")
         else:
-            lines.append(f"| {'No running processes found in NPU ' + str(d):<94} |")
+            lines.append(f"| {'No running processes found in NPU ' + str(npu):<94} |")
         lines.append(eq)
     print("\n".join(lines))
     return 0

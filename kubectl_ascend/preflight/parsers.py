@@ -5,7 +5,8 @@ Each parser names the format it reads and where that format is documented:
   (Ascend HDK "npu-smi info" / FaultDiag user guide, the npu_info_before.txt collection:
   `| NPU   Name | Health | Power(W) Temp(C) ...` then `| Chip | Bus-Id | AICore(%) ...`),
   followed by the process table (`| NPU Chip | Process id | Process name | Process memory(MB) |`,
-  or `No running processes found in NPU N`).
+  or `No running processes found in NPU N`). On 310P the chip rows are `| <chip> <device> | Bus-Id |`
+  under a `| Chip Device |` header, two per 300I Duo card (310P samples in Huawei's ModelZoo READMEs).
 - `hccn_tool -i N -link -g`: `link status: UP|DOWN` (mind-cluster v26.1.0
   component/ascend-common/devmanager/hccn/hccn_tool.go GetNPULinkStatus: three space-separated
   words, the third the status).
@@ -60,19 +61,24 @@ class ParseError(ValueError):
 
 
 def npu_smi_info(text: str) -> NpuSmiInfo:
-    """`npu-smi info`: chips with their health, and the processes on them."""
+    """`npu-smi info`: chips with their health, and the processes on them.
+
+    A row whose first cell is `<id> <name>` starts an NPU (its Health in the second cell); each
+    following row whose first cell holds only numbers (`<chip>` on 910, `<chip> <device>` on 310P)
+    is one chip of it, with its Bus-Id (or NA) - so a 300I Duo card's two chips under one NPU are
+    two chips.
+    """
     info = NpuSmiInfo()
     m = _VERSION.search(text)
     if m:
         info.version = m.group(2)
-    lines = text.splitlines()
     in_processes = False
-    pending: list[str] | None = None
     seen_header = False
-    for line in lines:
+    npu: tuple[int, str, str] | None = None  # (id, name, health) of the NPU whose chips follow
+    for line in text.splitlines():
         s = line.strip()
         if "Process id" in s and "Process name" in s:
-            in_processes, pending = True, None
+            in_processes = True
             continue
         if "NPU" in s and "Health" in s:
             seen_header = True
@@ -90,19 +96,15 @@ def npu_smi_info(text: str) -> NpuSmiInfo:
         if not m or not seen_header:
             continue
         cells = [c.strip() for c in m.groups()]
-        if "Chip" in cells[0] and "Bus-Id" in cells[1]:
+        if cells[0].startswith("Chip"):
             continue
-        if pending is None:
-            first = cells[0].split()
-            if len(first) >= 1 and first[0].isdigit():
-                pending = [*cells]
+        words = cells[0].split()
+        if not words or not words[0].isdigit():
             continue
-        second = cells[0].split()
-        top = pending[0].split()
-        chip_id = int(second[0]) if second and second[0].isdigit() else 0
-        info.chips.append(Chip(npu=int(top[0]), chip=chip_id, name=" ".join(top[1:]), health=pending[1],
-                               bus_id=cells[1]))
-        pending = None
+        if len(words) >= 2 and not words[1].isdigit():
+            npu = (int(words[0]), " ".join(words[1:]), cells[1])
+        elif npu is not None:
+            info.chips.append(Chip(npu=npu[0], chip=int(words[0]), name=npu[1], health=npu[2], bus_id=cells[1]))
     if not seen_header:
         raise ParseError("no `NPU ... Health` header: not the output of `npu-smi info`")
     return info

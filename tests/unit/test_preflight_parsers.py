@@ -49,6 +49,33 @@ def test_npu_smi_info_chips_health_and_processes():
     assert info.processes == [(0, 0, "6277", "python")]
 
 
+DUO = """\
++--------------------------------------------------------------------------------------------------------+
+| npu-smi 23.0.rc3                                 Version: 23.0.rc3                                     |
++-------------------------------+-----------------+------------------------------------------------------+
+| NPU     Name                  | Health          | Power(W)     Temp(C)           Hugepages-Usage(page) |
+| Chip    Device                | Bus-Id          | AICore(%)    Memory-Usage(MB)                        |
++===============================+=================+======================================================+
+| 1       310P3                 | OK              | NA           53                0     / 0             |
+| 0       0                     | 0000:01:00.0    | 0            1782 / 44280                            |
+| 1       1                     | 0000:01:00.0    | 0            1506 / 43693                            |
++===============================+=================+======================================================+
+| 2       310P3                 | Warning         | NA           51                0     / 0             |
+| 0       2                     | 0000:02:00.0    | 0            1782 / 44280                            |
+| 1       3                     | NA              | 0            1506 / 43693                            |
++===============================+=================+======================================================+
+"""
+
+
+def test_npu_smi_info_310p_chip_device_rows_two_chips_per_card():
+    info = parsers.npu_smi_info(DUO)
+    assert info.version == "23.0.rc3"
+    assert [(c.npu, c.chip, c.name, c.health, c.bus_id) for c in info.chips] == [
+        (1, 0, "310P3", "OK", "0000:01:00.0"), (1, 1, "310P3", "OK", "0000:01:00.0"),
+        (2, 0, "310P3", "Warning", "0000:02:00.0"), (2, 1, "310P3", "Warning", "NA")]
+    assert info.processes == []
+
+
 def test_npu_smi_info_refuses_other_output():
     with pytest.raises(parsers.ParseError):
         parsers.npu_smi_info("dcmi model initialized failed, because the device is used. ret is -8020\n")
