@@ -11,8 +11,9 @@ What each reproduces (format source):
   npu_info_before.txt samples): a version banner, per chip two rows `| NPU Name | Health |
   Power Temp Hugepages |` and `| Chip | Bus-Id | AICore Memory HBM |`, then the process table
   (`| NPU Chip | Process id | Process name | Process memory(MB) |` or `No running processes found
-  in NPU N`). 310P hosts (300I Duo) print two chips per NPU under a `Chip Device` header, each
-  chip row `<chip> <device>` (310P samples in Huawei's ModelZoo READMEs, "npu-smi info" before ATC).
+  in NPU N`). 310P hosts (300I Duo) print two chips per card under a `Chip Device` header: the
+  card's NPU row repeated above each chip's `<chip> <device>` row, `+---` between them (published
+  `npu-smi info` outputs of Atlas 300I Duo hosts).
   Faults `health` are keyed by NPU id.
 - `hccn_tool -i N -link -g`: `link status: UP|DOWN` (mind-cluster v26.1.0 component/ascend-common/
   devmanager/hccn/hccn_tool.go GetNPULinkStatus).
@@ -64,8 +65,11 @@ def npu_smi(args: list[str], st: dict[str, Any]) -> int:
         npus.setdefault(d // per_npu, []).append(d)
     for npu, devs in sorted(npus.items()):
         health = host["health"].get(str(npu), "OK")
-        lines.append(f"| {npu:<5} {host['chipName']:<19} | {health:<13} | {'96.9        40                0    / 0':<51}|")
-        for d in devs:
+        for k, d in enumerate(devs):  # a Duo card repeats its NPU row above each chip's row
+            if k:
+                lines.append(bar)
+            lines.append(f"| {npu:<5} {host['chipName']:<19} | {health:<13} | "
+                         f"{'96.9        40                0    / 0':<51}|")
             first = f"{d % per_npu}       {d}" if duo else "0"
             bus = f"0000:{0xC1 + npu:02X}:00.0"
             lines.append(f"| {first:<25} | {bus:<13} | {'0           0    / 0          3334 / 32768':<51}|")

@@ -6,7 +6,8 @@ Each parser names the format it reads and where that format is documented:
   `| NPU   Name | Health | Power(W) Temp(C) ...` then `| Chip | Bus-Id | AICore(%) ...`),
   followed by the process table (`| NPU Chip | Process id | Process name | Process memory(MB) |`,
   or `No running processes found in NPU N`). On 310P the chip rows are `| <chip> <device> | Bus-Id |`
-  under a `| Chip Device |` header, two per 300I Duo card (310P samples in Huawei's ModelZoo READMEs).
+  under a `| Chip Device |` header; a 300I Duo card repeats its NPU row above each of its two chip
+  rows (published `npu-smi info` outputs of Atlas 300I Duo hosts).
 - `hccn_tool -i N -link -g`: `link status: UP|DOWN` (mind-cluster v26.1.0
   component/ascend-common/devmanager/hccn/hccn_tool.go GetNPULinkStatus: three space-separated
   words, the third the status).
@@ -65,7 +66,7 @@ def npu_smi_info(text: str) -> NpuSmiInfo:
 
     A row whose first cell is `<id> <name>` starts an NPU (its Health in the second cell); each
     following row whose first cell holds only numbers (`<chip>` on 910, `<chip> <device>` on 310P)
-    is one chip of it, with its Bus-Id (or NA) - so a 300I Duo card's two chips under one NPU are
+    is one chip of it, with its Bus-Id (or NA); a 300I Duo card (NPU row repeated per chip) gives
     two chips.
     """
     info = NpuSmiInfo()
