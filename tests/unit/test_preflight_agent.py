@@ -6,7 +6,8 @@ and reads its output back the way the plugin does (run.decode from the terminati
 - the emulators' output is read by our parsers (npu-smi table, link, net_health, ip, tls, ping);
 - the termination message carries the whole document within the kubelet's 4096 bytes (8 chips);
 - a document too big for it says "log" and the plugin falls back to the pod log;
-- missing tools are reported (exit 127), not crashed on; a missing chip drops out of npu-smi.
+- missing tools are reported (exit 127), not crashed on; a missing chip drops out of npu-smi;
+- a 300I Duo host prints two chips per card (NPU row repeated), read as 8 chips for Ascend310P: 8.
 """
 from __future__ import annotations
 
@@ -42,11 +43,17 @@ PEER = {"metadata": {"name": "n2", "labels": {}},
                    "addresses": [{"type": "InternalIP", "address": "172.20.0.3"}]}}
 
 
-def agent(tmp_path: Path, faults: dict, *args: str, tools: bool = True) -> tuple[subprocess.CompletedProcess, Path]:
+DUO = {"metadata": {"name": "d", "labels": {"node.kubernetes.io/npu.chip.name": "310P3"}},
+       "status": {"allocatable": {"huawei.com/Ascend310P": "8"},
+                  "addresses": [{"type": "InternalIP", "address": "172.20.0.5"}]}}
+
+
+def agent(tmp_path: Path, faults: dict, *args: str, tools: bool = True, node: dict = NODE,
+          ) -> tuple[subprocess.CompletedProcess, Path]:
     pk = kubelet_module()
     root = tmp_path / "root"
     root.mkdir()
-    host = pk.host_state(NODE, faults)
+    host = pk.host_state(node, faults)
     if tools:
         pk.Kubelet.fake_root(None, root, host)  # type: ignore[arg-type]
     state = tmp_path / "state.json"
@@ -101,6 +108,18 @@ def test_missing_chip_and_tools(tmp_path):
     assert doc["npuSmi"]["rc"] == 127 and doc["files"]["hccn.conf"] is None
     by = {c["check"]: c for c in rules.judge_node(NODE, doc, None, None)[0]}
     assert by["npu-health"]["verdict"] == "FAIL" and by["driver"]["verdict"] == "FAIL"
+
+
+def test_300i_duo_host_two_chips_per_card(tmp_path):
+    proc, _ = agent(tmp_path, {"health": {"2": "Alarm"}, "occupied": [5]}, node=DUO)
+    doc = json.loads(proc.stdout)
+    info = parsers.npu_smi_info(doc["npuSmi"]["out"])
+    assert [(c.npu, c.chip) for c in info.chips] == [(n, c) for n in range(4) for c in range(2)]
+    assert info.processes == [(2, 1, "4005", "python3")]
+    by = {c["check"]: c for c in rules.judge_node(DUO, doc, None, None)[0]}
+    assert by["npu-count"]["what"] == "8 chip(s) = huawei.com/Ascend310P: 8"
+    assert by["npu-health"]["what"] == "NPU 2 chip 0 Health Alarm; NPU 2 chip 1 Health Alarm"
+    assert not [c for c in by if c.startswith("hccn")]
 
 
 def test_big_document_falls_back_to_the_log(tmp_path, monkeypatch, capsys):
