@@ -291,6 +291,9 @@ cluster_up() {
   fi
   start_addon device-plugin-emulator "${ASCEND_REPO_ROOT}/hack/ascend-operator-emulator.sh" \
     --step device-plugin --kubeconfig "${KUBECONFIG_OUT}" --workdir "${ADDON_DIR}"
+  # Plays the kubelet for `kubectl ascend preflight` pods (runs their agent against emulated npu-smi/hccn_tool).
+  start_addon preflight-kubelet "${py}" "${ASCEND_REPO_ROOT}/hack/preflight_kubelet.py" \
+    --kubeconfig "${KUBECONFIG_OUT}" --workdir "${ADDON_DIR}/preflight"
   if [[ "${volcano}" == true ]]; then
     start_addon volcano "${ASCEND_REPO_ROOT}/hack/volcano.sh" run --kubeconfig "${KUBECONFIG_OUT}" \
       --dir "${CLUSTER_DIR}/volcano"

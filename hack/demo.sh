@@ -83,6 +83,18 @@ pymotor_demo() {
   printf 'The PyMotor processes stopped with the demo; the release stays installed.\n'
 }
 
+# kubectl ascend preflight on every NPU node, with one fault injected through the emulated host tools
+# (hack/preflight_kubelet.py reads it from this ConfigMap): chip 3 of atlas-800i-a2-1 has its link DOWN.
+preflight_demo() {
+  step "Preflight: a read-only pod per NPU node runs npu-smi / hccn_tool (here: hack/preflight_kubelet.py runs the agent against emulated tools); injected fault: atlas-800i-a2-1 chip 3 link DOWN"
+  kubectl create configmap ascend-preflight-emulator -n kube-system --from-literal=atlas-800i-a2-1='{"linkDown": [3]}' \
+    --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+  local rc=0
+  run kubectl ascend preflight --all --cann 8.2.RC1 || rc=$?
+  printf 'preflight exited %s (1: a node FAILed)\n' "${rc}"
+  kubectl delete configmap ascend-preflight-emulator -n kube-system --ignore-not-found >/dev/null
+}
+
 main() {
   cd "${ASCEND_REPO_ROOT}"
   export PATH="${ASCEND_REPO_ROOT}/.venv/bin:${ASCEND_TOOLS_BIN}:${PATH}"
@@ -121,6 +133,7 @@ main() {
 
   gang_demo
   pymotor_demo
+  preflight_demo
   printf '\nThe cluster keeps running: export KUBECONFIG=%s (make cluster-down removes it)\n' "${KUBECONFIG}"
 }
 

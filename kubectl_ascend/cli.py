@@ -33,6 +33,7 @@ LAZY_COMMANDS = {
     "status": "kubectl_ascend.commands.stack:status",
     "doctor": "kubectl_ascend.commands.stack:doctor",
     "diagnose": "kubectl_ascend.commands.diagnose:diagnose",
+    "preflight": "kubectl_ascend.commands.preflight:preflight",
     "images": "kubectl_ascend.commands.images:images",
     "mindie": "kubectl_ascend.commands.mindie:mindie_group",
     "completion": "kubectl_ascend.commands.completion:completion",

@@ -1,4 +1,4 @@
-"""Every image the stack (and a mindie-service release) would pull, for air-gapped mirroring.
+"""Every image the stack, a mindie-service release and `kubectl ascend preflight` would pull (air-gapped mirroring).
 
 The list comes from the real render (`helm template` through kubectl_ascend.helm),
 never from a hand-kept list: whatever the charts and values produce is what is
@@ -146,6 +146,13 @@ def list_images(helm: HelmAPI, *, user_values: dict[str, Any], pull_secrets: lis
         secrets |= {n for o in mobjs for s in pod_specs(o) for n in pull_secret_names(s)}
         sources.append({"release": mindie_release, "chart": MINDIE, "namespace": mindie_namespace,
                         "objects": len(mobjs)})
+    # the per-node pods of `kubectl ascend preflight`, as that command builds them from these values
+    from kubectl_ascend.preflight.run import agent_image, example_pod
+
+    glob = values.get("global") or {}
+    pod = example_pod(agent_image(glob.get("imageRegistry") or ""), [])
+    for image, users in collect([pod], "kubectl ascend preflight").items():
+        found.setdefault(image, []).extend(users)
     return {
         "mindclusterVersion": version,
         "registry": (values.get("global") or {}).get("imageRegistry") or "",

@@ -80,6 +80,14 @@ def listed(data: dict[str, Any]) -> set[str]:
     return {i["image"] for i in data["images"]}
 
 
+def preflight(values: dict[str, Any]) -> set[str]:
+    """The image of `kubectl ascend preflight`'s per-node pods, as that command builds them."""
+    from kubectl_ascend.preflight.run import agent_image, example_pod
+
+    pod = example_pod(agent_image((values.get("global") or {}).get("imageRegistry") or ""), [])
+    return {c["image"] for c in pod["spec"]["containers"]}
+
+
 def stack_render(values: dict[str, Any]) -> list[dict[str, Any]]:
     return render("ascend-stack", values, release="ascend-stack", namespace="mindx-dl", extra=["--include-crds"])
 
@@ -88,7 +96,7 @@ def stack_render(values: dict[str, Any]) -> list[dict[str, Any]]:
 def test_images_equal_render(helm: Helm, user: dict[str, Any]) -> None:
     data = list_images(helm, user_values=user, pull_secrets=[])
     want = images_in(stack_render(stack_values(user, [])))
-    assert listed(data) == want
+    assert listed(data) == want | preflight(user)
     assert len(want) >= 4
     if user:
         assert {"swr.cn-south-1.myhuaweicloud.com/ascendhub/clusterd:v26.0.0",
@@ -104,9 +112,9 @@ def test_images_equal_render_per_release(helm: Helm, user: dict[str, Any], versi
     assert data["mindclusterVersion"] == version
     with_version = {**user, "global": {"mindcluster": {"version": version}}}
     want = images_in(stack_render(stack_values(with_version, [])))
-    assert listed(data) == want and len(want) >= 4
+    assert listed(data) == want | preflight(user) and len(want) >= 4
     # the same version given as a value instead of the flag lists the same
-    assert listed(list_images(helm, user_values=with_version, pull_secrets=[])) == want
+    assert listed(list_images(helm, user_values=with_version, pull_secrets=[])) == want | preflight(user)
     # every MindCluster image carries the release's tag (26.1.0: with its default OS suffix)
     rel = releases.load()["releases"][version]
     tag = rel["tag"] + (f"-{rel['defaultOsSuffix']}" if rel["defaultOsSuffix"] else "")
@@ -118,7 +126,7 @@ def test_images_equal_render_per_release(helm: Helm, user: dict[str, Any], versi
 def test_mindie_release_images(helm: Helm, mindie: dict[str, Any]) -> None:
     data = list_images(helm, user_values={}, pull_secrets=[], mindie=mindie)
     want = images_in(stack_render({})) | images_in(render("mindie-service", mindie, release="mindie"))
-    assert listed(data) == want
+    assert listed(data) == want | preflight({})
     assert [s["chart"] for s in data["sources"]] == ["ascend-stack", "mindie-service"]
 
 
@@ -131,6 +139,9 @@ def test_registry_rewrites_every_image(helm: Helm) -> None:
     assert f"{reg}/ascendhub/mindie:2.1.RC1-800I-A2" in images
     assert f"{reg}/curlimages/curl:8.10.1" in images
     assert f"{reg}/ascendhub/vc-scheduler:v1.7.0-v26.0.0" in images
+    assert f"{reg}/library/python:3.12.8-slim-bookworm" in images  # kubectl ascend preflight's agent
+    usage = next(i["usedBy"] for i in data["images"] if i["image"] == f"{reg}/library/python:3.12.8-slim-bookworm")
+    assert usage == ["kubectl ascend preflight: Pod kube-system/ascend-preflight-RUN-0 agent"]
     assert data["registry"] == reg
     # the same values rendered independently
     assert images_in(stack_render(stack_values(user, []))) <= images
@@ -170,7 +181,7 @@ def test_cli(helm: Helm, tmp_path: Path) -> None:
     text = cli("images", "--mindcluster-version", "26.0.0")
     assert text.returncode == 0, text.stderr
     assert text.stdout.splitlines()[0].split() == ["IMAGE", "CONTAINERS"]
-    assert "4 image(s); pull secrets on the pods: none" in text.stdout
+    assert "5 image(s); pull secrets on the pods: none" in text.stdout
     assert yaml.safe_load(cli("images", "-o", "yaml").stdout)["images"]
     newer = cli("images", "--mindcluster-version", "26.1.0", "-o", "json")
     assert newer.returncode == 0, newer.stderr
@@ -189,4 +200,5 @@ def test_artifacthub_images_annotation_matches_render(helm: Helm) -> None:
     chart = yaml.safe_load((CHARTS / "ascend-stack" / "Chart.yaml").read_text())
     annotated = {i["image"] for i in yaml.safe_load(chart["annotations"]["artifacthub.io/images"])}
     optional = {k: {"enabled": True} for k in ("ascend-clusterd", "ascend-noded", "ascend-npu-exporter")}
-    assert annotated == listed(list_images(helm, user_values=optional, pull_secrets=[]))
+    # preflight's agent image is the plugin's, not the chart's
+    assert annotated == listed(list_images(helm, user_values=optional, pull_secrets=[])) - preflight({})
