@@ -5,8 +5,8 @@ Scenarios, for each chart under charts/ (new charts are picked up):
   a property at that path, or a free-form map above it (additionalProperties
   true or a schema for the values of a map such as nodeSelector, resources);
 - every leaf property of the schema is in values.yaml, or is an optional key
-  that values.yaml shows commented out (STYLE: leave optional keys commented
-  out rather than inventing defaults), or is an umbrella-only key listed in
+  that values.yaml shows commented out (the charts leave optional keys
+  commented out rather than inventing defaults), or is an umbrella-only key listed in
   UMBRELLA_ONLY, or a field of a Kubernetes API object in KUBERNETES_OBJECTS
   (each with its reason);
 - the walkers themselves find a path missing on either side (so an empty
