@@ -6,9 +6,8 @@ material of `*-data` fields and exec-plugin certificates to temp files, removed 
 clean exit. `api_client` gives it paths of anonymous in-memory files (Linux memfd) instead,
 which vanish with the process, even after `kill -9`. It does so by replacing the loader's
 private writer `kubernetes.config.kube_config._create_temp_file_with_content`
-(`HOOK_TARGET`); setup.cfg pins the client's
-major version, and `install_memory_files` refuses to run when that function is gone
-(tests/unit/test_credential_hook.py fails first).
+(`HOOK_TARGET`); setup.cfg pins the client's major version, and `install_memory_files`
+refuses to run when that function is gone (tests/unit/test_credential_hook.py fails first).
 """
 from __future__ import annotations
 
