@@ -1,4 +1,5 @@
-"""Taking over a hand-installed MindCluster (`install --adopt`): the plan, decided from plain objects. Pure logic.
+"""Taking over a hand-installed MindCluster (`install --adopt`): the plan, decided from plain objects (pure
+logic), then the survey and the take-over through the API (`survey`, `check_adoption`, `take_over`).
 
 Facts this module works from:
 - Helm installs an object that already exists only when it carries label
@@ -48,10 +49,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from kubectl_ascend import errors
-from kubectl_ascend.output import escape
+from kubectl_ascend.kubeapi import KubeAPI
+from kubectl_ascend.output import escape, first_few
+from kubectl_ascend.wait import Snapshot, object_gone_sources, wait_until
+
+if TYPE_CHECKING:
+    from kubectl_ascend.install import InstallPlan
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 HELM = "Helm"
@@ -548,3 +554,116 @@ def check_version(running: Versions, *, installing: str, requested: str | None, 
                               f"never changes the release. Pass --mindcluster-version {found} to take it over as "
                               f"it is (and upgrade later with a plain install); nothing was changed")
     return found
+
+
+_plan = plan  # survey's parameter `plan` (an InstallPlan) shadows the function
+
+
+# -- the take-over, through the API (install --adopt) ------------------------------------------
+
+@dataclass
+class Adoption:
+    """What install would take over (Row per object) and the release running in them."""
+
+    rows: list[Row]
+    running: Versions
+    version: str | None          # the running MindCluster release (None: no workload is taken over)
+    notes: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"objects": [r.as_dict() for r in self.rows], "runningVersion": self.version,
+                "runningImages": self.running.as_dict(), "notes": self.notes}
+
+
+def survey(kube: KubeAPI, plan: InstallPlan, accept_drift: bool = False) -> list[Row]:
+    """One GET per rendered object and per Huawei RBAC name (huawei_rbac), one list of DaemonSets:
+    the rows of install --adopt (accept_drift: --accept-drift, see `plan`)."""
+    live = {}
+    for obj in [*plan.objects, *huawei_rbac(plan.objects)]:
+        path = api_path(obj, plan.namespace)
+        live[path] = kube.get_object(path)
+    daemonsets = [d for d in kube.list_daemonsets() if (d.get("metadata") or {}).get("namespace")
+                  == DEVICE_PLUGIN_NAMESPACE]
+    return _plan(plan.objects, live, release=plan.release, namespace=plan.namespace, daemonsets=daemonsets,
+                      accept_drift=accept_drift)
+
+
+def rendered_version(plan: InstallPlan) -> Versions:
+    """The MindCluster release (and Volcano version) the rendered chart's images run."""
+    return versions((f"{o['kind']} {o['metadata']['name']}", images(o))
+                          for o in plan.objects if o.get("kind") in WORKLOADS)
+
+
+def check_adoption(rows: list[Row], plan: InstallPlan, *, allowed: bool, requested: str | None,
+                   supported: list[str], default: str) -> Adoption:
+    """Everything about taking over `rows` decided before any change; errors.Conflict when refused.
+
+    allowed: --adopt was given; requested: --mindcluster-version; supported/default: the
+    MindCluster releases this plugin has profiles for (charts/ascend-common/facts/mindcluster.json).
+    """
+    why = refusal(rows)
+    if why:
+        raise errors.Conflict(why)
+    rendered = rendered_version(plan)
+    installing = rendered.single() or requested or default
+    if requested is not None and rendered.single() not in (None, requested):
+        raise errors.Conflict(f"--mindcluster-version {requested}: the chart renders MindCluster {installing} "
+                              f"(its images) and cannot install {requested}; nothing was changed")
+    if rows and not allowed:
+        raise errors.Conflict(needs_adopt(rows, plan.release))
+    running = versions((r.ref, r.images) for r in rows if r.images)
+    version = None
+    if any(r.images for r in rows):
+        version = check_version(running, installing=installing, requested=requested, supported=supported)
+    notes = []
+    if version:
+        notes.append(f"running MindCluster release: {version} (from the image tags of "
+                     f"{sum(bool(r.images) for r in rows)} workload(s))")
+    ran, wants = set(running.volcano), set(rendered.volcano)
+    if ran and wants and ran != wants:
+        notes.append(f"Volcano {', '.join(sorted(ran))} runs here and the chart installs {', '.join(sorted(wants))}: "
+                     "its CRDs and RBAC change with it")
+    return Adoption(rows, running, version, notes)
+
+
+#: How long a replaced object may take to disappear (foreground deletion waits for its pods).
+REPLACE_TIMEOUT = 180.0
+
+
+def take_over(kube: KubeAPI, adoption: Adoption, release: str, namespace: str, *,
+              say: Callable[[str], None], timeout: float = REPLACE_TIMEOUT) -> None:
+    """Give the ADOPT rows Helm's ownership metadata (and remove the ownerReferences of those whose foreign
+    owners were accepted), delete the REPLACE and REMOVE rows and wait until they are gone.
+
+    Idempotent: a rerun finds adopted objects owned and deleted ones absent. Ctrl-C or a
+    timeout says what was done; `install --adopt` again finishes the job.
+    """
+    done: list[str] = []
+    try:
+        for r in adoption.rows:
+            if r.action == ADOPT:
+                kube.patch_object(r.path, adoption_patch(release, namespace, r.drop_owners))
+                done.append(f"adopted {r.ref}")
+                say(f"adopted {r.ref}" + (" (ownerReferences removed)" if r.drop_owners else ""))
+        gone = [r for r in adoption.rows if r.action in (REPLACE, REMOVE)]
+
+        def still(snap: Snapshot) -> None:
+            gone[:] = [r for r in gone if snap.get(r.path)]
+
+        for r in gone:
+            kube.delete_object(r.path, "Foreground")
+            done.append(f"deleting {r.ref}")
+        if gone and wait_until(kube, "wait for the replaced objects to be deleted",
+                               object_gone_sources([r.path for r in gone]),
+                               lambda snap: not any(snap.values()), timeout, progress=still) is None:
+            raise errors.AscendError(
+                f"still being deleted after {timeout:.0f} s: {', '.join(r.ref for r in gone)} (check its pods "
+                f"and finalizers); release {release} was not installed yet: run install --adopt again "
+                "once they are gone")
+        for r in adoption.rows:
+            if r.action in (REPLACE, REMOVE):
+                say(f"deleted {r.ref}" + (" (Helm creates it again)" if r.action == REPLACE else ""))
+    except KeyboardInterrupt:
+        raise errors.Interrupted("interrupted while taking over objects"
+                                 + (f" (done: {first_few(done)})" if done else "")
+                                 + f"; release {release} was not installed: run install --adopt again") from None

@@ -7,7 +7,10 @@ for, `helm dependency build`, goes through `_helm_binary` below, the only place
 that starts helm by hand.
 
 Charts ship inside the package (kubectl_ascend/charts in a wheel) or come from
-the checkout's charts/ in a development install; the umbrella's file://
+the checkout's charts/ in a development install. A wheel also carries the
+installable charts packaged by its build, dependencies included
+(kubectl_ascend/packaged/<chart>.tgz, see setup.py): `bundled_chart` hands
+helm those archives as they are. In a checkout the umbrella's file://
 dependencies (and theirs: the ascend-common library) are packaged into a
 private cached copy with `helm dependency build`, bottom-up, which works
 offline.
@@ -138,6 +141,20 @@ def charts_root() -> Path:
                              "kubectl-ascend or pass --chart PATH")
 
 
+def packaged_chart(name: str) -> Path | None:
+    """The archive of chart `name` (its dependencies built in) that the wheel's build packaged; None in a
+    checkout or an editable install, which have none."""
+    archive = Path(__file__).resolve().parent / "packaged" / f"{name}.tgz"
+    return archive if archive.is_file() else None
+
+
+def bundled_chart(name: str) -> str:
+    """The chart reference helm takes for a chart shipped with the plugin: the wheel's packaged archive,
+    else the chart's directory (in a checkout: dependencies built by hack/chart-deps.sh or prepare_chart)."""
+    archive = packaged_chart(name)
+    return str(archive) if archive is not None else str(charts_root() / name)
+
+
 def dependency_order(*charts: Path) -> list[Path]:
     """Chart directories whose file:// dependencies must be built, each after its own dependencies.
 
@@ -249,13 +266,16 @@ class Helm:
 
         --chart values (OCI/repo refs, archives, directories) go to helm as given, exactly as
         `helm install` would take them (a directory must have its dependencies built). The
-        bundled chart `name` (the umbrella unless told) gets its file:// dependencies built in
-        a private cached copy.
+        bundled chart `name` (the umbrella unless told) is the wheel's packaged archive; in a
+        checkout it gets its file:// dependencies built in a private cached copy.
         """
         if chart:
             if not chart.startswith("oci://") and Path(chart).is_dir() and not (Path(chart) / "Chart.yaml").is_file():
                 raise errors.InvalidInput(f"--chart {chart} is not a Helm chart (no Chart.yaml)")
             return chart
+        archive = packaged_chart(name)
+        if archive is not None:
+            return str(archive)
         src = charts_root() / name
         # A private copy of the chart and its siblings (so file://../<dep> resolves) with the
         # dependencies built, cached by content: reruns skip the copy and `helm dependency build`.

@@ -122,7 +122,7 @@ def list_images(helm: HelmAPI, *, user_values: dict[str, Any], pull_secrets: lis
                 mindie_release: str = "mindie", mindie_namespace: str = "default",
                 mindcluster_version: str | None = None) -> dict[str, Any]:
     """Render the stack (and a mindie-service release) and list the images of every pod template."""
-    from kubectl_ascend.helm import charts_root
+    from kubectl_ascend.helm import bundled_chart
     from kubectl_ascend.profile import set_path
     from kubectl_ascend.releases import VERSION_PATH, choose
 
@@ -140,7 +140,7 @@ def list_images(helm: HelmAPI, *, user_values: dict[str, Any], pull_secrets: lis
     if mindie is not None:
         registry = (values.get("global") or {}).get("imageRegistry") or ""
         mvals = mindie_values(mindie, pull_secrets, registry)
-        mobjs = helm.template(str(charts_root() / MINDIE), mindie_release, mindie_namespace, mvals)
+        mobjs = helm.template(bundled_chart(MINDIE), mindie_release, mindie_namespace, mvals)
         for image, users in collect(mobjs, mindie_release).items():
             found.setdefault(image, []).extend(users)
         secrets |= {n for o in mobjs for s in pod_specs(o) for n in pull_secret_names(s)}

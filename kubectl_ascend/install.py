@@ -9,10 +9,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from kubectl_ascend import adopt, errors
+from kubectl_ascend import errors
+# install --adopt's survey and take-over live in adopt.py; these names stay importable from here
+from kubectl_ascend.adopt import REPLACE_TIMEOUT as REPLACE_TIMEOUT, Adoption as Adoption, \
+    check_adoption as check_adoption, rendered_version as rendered_version, survey as survey, take_over as take_over
 from kubectl_ascend.kubeapi import HelmAPI, KubeAPI
 from kubectl_ascend.output import first_few
 from kubectl_ascend.status import wait_ready
+from kubectl_ascend.wait import Snapshot, wait_until
 from kubectl_ascend.releases import Release
 from kubectl_ascend.profile import CLUSTERD, DP, NODED, NPU_EXPORTER, OPERATOR, RUNTIME, VOLCANO, Profile, decide, \
     deep_merge, enabled
@@ -137,9 +141,18 @@ class Pending:
 
 def established_crds(kube: KubeAPI) -> set[str]:
     """Names of the cluster's CRDs whose Established condition is True."""
-    return {c["metadata"]["name"] for c in kube.list_crds()
+    return established(kube.list_crds())
+
+
+def established(crds: list[dict[str, Any]]) -> set[str]:
+    """Names of the CRDs among `crds` whose Established condition is True."""
+    return {c["metadata"]["name"] for c in crds
             if any(x.get("type") == "Established" and x.get("status") == "True"
                    for x in (c.get("status") or {}).get("conditions") or [])}
+
+
+#: The CRD collection, as `wait_until` watches it.
+CRD_SOURCE: dict[str, tuple[str, dict[str, Any]]] = {"crds": ("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", {})}
 
 
 def unmappable(objects: list[dict[str, Any]], established: set[str]) -> list[Pending]:
@@ -180,15 +193,15 @@ def first_step(values: dict[str, Any], pending: list[Pending]) -> tuple[dict[str
 
 def wait_established(kube: KubeAPI, names: list[str], timeout: float = 60.0) -> None:
     """Until every CRD in names is Established (the first step of a two-step install)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        missing = sorted(set(names) - established_crds(kube))
-        if not missing:
-            return
-        if time.monotonic() > deadline:
-            raise errors.AscendError(f"CRDs not established after {timeout:.0f}s: {', '.join(missing)}; "
-                                     "check `kubectl get crd`, then rerun install")
-        time.sleep(0.5)
+    missing = sorted(set(names))
+
+    def done(snap: Snapshot) -> bool:
+        missing[:] = sorted(set(names) - established(snap["crds"]))
+        return not missing
+
+    if wait_until(kube, "wait for CRDs to be established", CRD_SOURCE, done, timeout) is None:
+        raise errors.AscendError(f"CRDs not established after {timeout:.0f}s: {', '.join(missing)}; "
+                                 "check `kubectl get crd`, then rerun install")
 
 
 #: Where install keeps the user's own -f/--set values inside the release (a JSON string under
@@ -258,22 +271,22 @@ DEFAULT_QUEUE = {
 }
 
 
+#: The CRD of Volcano's queues (a served, Established CRD is what the default Queue waits for).
+QUEUE_CRD = "queues.scheduling.volcano.sh"
+
+
 def ensure_default_queue(kube: KubeAPI, timeout: float = 60.0) -> bool:
-    """Create Volcano's `default` Queue once its CRD serves (True if created, False if it existed).
+    """Create Volcano's `default` Queue once its CRD is established (True if created, False if it existed).
 
     The chart cannot ship it: Helm 4 cannot map a custom resource whose CRD the same
     release creates. vc-scheduler would create it too, but only once it runs.
     """
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return bool(kube.create_cluster_object("queue default", "/apis/scheduling.volcano.sh/v1beta1/queues",
-                                                   DEFAULT_QUEUE))
-        except errors.NotFound:  # the CRD is not established yet
-            if time.monotonic() > deadline:
-                raise errors.AscendError("the Volcano Queue CRD did not become available; "
-                                         "check `kubectl get crd queues.scheduling.volcano.sh`") from None
-            time.sleep(0.5)
+    if wait_until(kube, "wait for the Volcano Queue CRD", CRD_SOURCE,
+                  lambda snap: QUEUE_CRD in established(snap["crds"]), timeout) is None:
+        raise errors.AscendError("the Volcano Queue CRD did not become available; "
+                                 f"check `kubectl get crd {QUEUE_CRD}`")
+    return bool(kube.create_cluster_object("queue default", "/apis/scheduling.volcano.sh/v1beta1/queues",
+                                           DEFAULT_QUEUE))
 
 
 def expected_components(values: dict[str, Any]) -> list[str]:
@@ -408,113 +421,3 @@ def finish(kube: KubeAPI, plan: InstallPlan, revision: Any, *, wait: bool, secon
             f"interrupted while waiting: release {plan.release} revision {revision} is applied"
             + (f"; not ready yet: {first_few(pending)}" if pending else "")
             + "; check with `kubectl ascend status`") from None
-
-
-# -- install --adopt: objects that exist without this release's ownership ---------------------
-
-@dataclass
-class Adoption:
-    """What install would take over (adopt.Row per object) and the release running in them."""
-
-    rows: list[adopt.Row]
-    running: adopt.Versions
-    version: str | None          # the running MindCluster release (None: no workload is taken over)
-    notes: list[str]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"objects": [r.as_dict() for r in self.rows], "runningVersion": self.version,
-                "runningImages": self.running.as_dict(), "notes": self.notes}
-
-
-def survey(kube: KubeAPI, plan: InstallPlan, accept_drift: bool = False) -> list[adopt.Row]:
-    """One GET per rendered object and per Huawei RBAC name (adopt.huawei_rbac), one list of DaemonSets:
-    the rows of install --adopt (accept_drift: --accept-drift, see adopt.plan)."""
-    live = {}
-    for obj in [*plan.objects, *adopt.huawei_rbac(plan.objects)]:
-        path = adopt.api_path(obj, plan.namespace)
-        live[path] = kube.get_object(path)
-    daemonsets = [d for d in kube.list_daemonsets() if (d.get("metadata") or {}).get("namespace")
-                  == adopt.DEVICE_PLUGIN_NAMESPACE]
-    return adopt.plan(plan.objects, live, release=plan.release, namespace=plan.namespace, daemonsets=daemonsets,
-                      accept_drift=accept_drift)
-
-
-def rendered_version(plan: InstallPlan) -> adopt.Versions:
-    """The MindCluster release (and Volcano version) the rendered chart's images run."""
-    return adopt.versions((f"{o['kind']} {o['metadata']['name']}", adopt.images(o))
-                          for o in plan.objects if o.get("kind") in adopt.WORKLOADS)
-
-
-def check_adoption(rows: list[adopt.Row], plan: InstallPlan, *, allowed: bool, requested: str | None,
-                   supported: list[str], default: str) -> Adoption:
-    """Everything about taking over `rows` decided before any change; errors.Conflict when refused.
-
-    allowed: --adopt was given; requested: --mindcluster-version; supported/default: the
-    MindCluster releases this plugin has profiles for (charts/ascend-common/facts/mindcluster.json).
-    """
-    why = adopt.refusal(rows)
-    if why:
-        raise errors.Conflict(why)
-    rendered = rendered_version(plan)
-    installing = rendered.single() or requested or default
-    if requested is not None and rendered.single() not in (None, requested):
-        raise errors.Conflict(f"--mindcluster-version {requested}: the chart renders MindCluster {installing} "
-                              f"(its images) and cannot install {requested}; nothing was changed")
-    if rows and not allowed:
-        raise errors.Conflict(adopt.needs_adopt(rows, plan.release))
-    running = adopt.versions((r.ref, r.images) for r in rows if r.images)
-    version = None
-    if any(r.images for r in rows):
-        version = adopt.check_version(running, installing=installing, requested=requested, supported=supported)
-    notes = []
-    if version:
-        notes.append(f"running MindCluster release: {version} (from the image tags of "
-                     f"{sum(bool(r.images) for r in rows)} workload(s))")
-    ran, wants = set(running.volcano), set(rendered.volcano)
-    if ran and wants and ran != wants:
-        notes.append(f"Volcano {', '.join(sorted(ran))} runs here and the chart installs {', '.join(sorted(wants))}: "
-                     "its CRDs and RBAC change with it")
-    return Adoption(rows, running, version, notes)
-
-
-#: How long a replaced object may take to disappear (foreground deletion waits for its pods).
-REPLACE_TIMEOUT = 180.0
-
-
-def take_over(kube: KubeAPI, adoption: Adoption, release: str, namespace: str, *,
-              say: Callable[[str], None], timeout: float = REPLACE_TIMEOUT) -> None:
-    """Give the ADOPT rows Helm's ownership metadata (and remove the ownerReferences of those whose foreign
-    owners were accepted), delete the REPLACE and REMOVE rows and wait until they are gone.
-
-    Idempotent: a rerun finds adopted objects owned and deleted ones absent. Ctrl-C or a
-    timeout says what was done; `install --adopt` again finishes the job.
-    """
-    done: list[str] = []
-    try:
-        for r in adoption.rows:
-            if r.action == adopt.ADOPT:
-                kube.patch_object(r.path, adopt.adoption_patch(release, namespace, r.drop_owners))
-                done.append(f"adopted {r.ref}")
-                say(f"adopted {r.ref}" + (" (ownerReferences removed)" if r.drop_owners else ""))
-        gone = [r for r in adoption.rows if r.action in (adopt.REPLACE, adopt.REMOVE)]
-        for r in gone:
-            kube.delete_object(r.path, "Foreground")
-            done.append(f"deleting {r.ref}")
-        deadline = time.monotonic() + timeout
-        while gone:
-            gone = [r for r in gone if kube.get_object(r.path) is not None]
-            if not gone:
-                break
-            if time.monotonic() > deadline:
-                raise errors.AscendError(
-                    f"still being deleted after {timeout:.0f} s: {', '.join(r.ref for r in gone)} (check its pods "
-                    f"and finalizers); release {release} was not installed yet: run install --adopt again "
-                    "once they are gone")
-            time.sleep(0.5)
-        for r in adoption.rows:
-            if r.action in (adopt.REPLACE, adopt.REMOVE):
-                say(f"deleted {r.ref}" + (" (Helm creates it again)" if r.action == adopt.REPLACE else ""))
-    except KeyboardInterrupt:
-        raise errors.Interrupted("interrupted while taking over objects"
-                                 + (f" (done: {first_few(done)})" if done else "")
-                                 + f"; release {release} was not installed: run install --adopt again") from None

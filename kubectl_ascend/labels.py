@@ -1,10 +1,11 @@
 """MindCluster node labels: server models, accelerator detection, label plans. Pure logic.
 
 Facts from charts/ascend-common/facts/labels.json (the charts read the same
-file; docs/domain.md, "Node labels MindCluster expects" and the upstream files named in it). `plan_labels` turns a Node (as the API returns it)
-plus the user's choices into the labels we own; `diff` compares them with
-what the node carries so the command can refuse on conflicts, print a dry
-run, or patch only what changes.
+file; docs/domain.md, "Node labels MindCluster expects" and the upstream files named in it).
+`plan_node` (`plan_nodes` for several) turns a Node (as the API returns it) plus the
+user's choices into a `NodePlan`: the labels we own, and how they differ from what the
+node carries (`changes`, `conflicts`), so the command can refuse on conflicts, print a
+dry run, or patch only what changes.
 """
 from __future__ import annotations
 

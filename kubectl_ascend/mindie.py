@@ -11,6 +11,7 @@ from kubectl_ascend.pymotor import control_plane
 from kubectl_ascend.ranktable import RanktableError, RanktableResult, build_global_ranktable, configmap_selector, \
     pod_selector
 from kubectl_ascend.workloads import pod_npu_requests
+from kubectl_ascend.wait import Snapshot, wait_until
 
 
 #: Label the mindie-service chart puts on every pod of a `mode: pymotor` release (value "pymotor").
@@ -127,15 +128,21 @@ def wait_for_ranktables(kube: KubeAPI, ns: str, release: str, *, wait: bool, sec
     report(last)
     sources = {"cms": (f"/api/v1/namespaces/{ns}/configmaps", {"labelSelector": configmap_selector(release)}),
                "pods": (f"/api/v1/namespaces/{ns}/pods", {"labelSelector": pod_selector(release)})}
-    for snapshot in kube.observe(f"wait for release {release}", sources, seconds):
+
+    def done(snapshot: Snapshot) -> bool:
+        nonlocal result, cms, last
         cms = snapshot["cms"]
         result = check(cms, snapshot["pods"])
         if result.ready:
-            return result, cms
+            return True
         msg = result.message()
         if msg != last:
             report(msg)
             last = msg
+        return False
+
+    if wait_until(kube, f"wait for release {release}", sources, done, seconds) is not None:
+        return result, cms
     raise errors.AscendError(f"timed out after {timeout_text}: {result.message()}")
 
 

@@ -7,6 +7,7 @@ from kubectl_ascend import errors
 from kubectl_ascend.kubeapi import KubeAPI
 from kubectl_ascend.labels import ACCELERATOR, ACCELERATOR_TYPE, MASTER_NODE, MASTER_SELECTOR, npu_resources
 from kubectl_ascend.mindie import mindie_services
+from kubectl_ascend.wait import Snapshot, wait_until
 from kubectl_ascend.workloads import COMPONENT, PART_OF, allocatable_npus, component_rows, components, pod_npu_requests, pod_state
 
 
@@ -47,7 +48,9 @@ def wait_ready(kube: KubeAPI, expect_components: list[str], timeout: float,
     missing = list(expect_components)
     sources = {"DaemonSet": ("/apis/apps/v1/daemonsets", {"labelSelector": PART_OF}),
                "Deployment": ("/apis/apps/v1/deployments", {"labelSelector": PART_OF})}
-    for snapshot in kube.observe("wait for the stack's workloads", sources, timeout):
+
+    def done(snapshot: Snapshot) -> bool:
+        nonlocal rows, missing, last
         rows = component_rows(snapshot["DaemonSet"], snapshot["Deployment"])
         present = {r["component"] for r in rows}
         summary = [(r["name"], r["ready"], r["desired"], r["rolledOut"]) for r in rows]
@@ -55,8 +58,10 @@ def wait_ready(kube: KubeAPI, expect_components: list[str], timeout: float,
             report(rows)
             last = summary
         missing = [c for c in expect_components if c not in present]
-        if rows and not missing and all(r["rolledOut"] for r in rows):
-            return rows
+        return bool(rows) and not missing and all(r["rolledOut"] for r in rows)
+
+    if wait_until(kube, "wait for the stack's workloads", sources, done, timeout) is not None:
+        return rows
     waiting = [f"{r['name']} {r['ready']}/{r['desired']}" for r in rows if not r["rolledOut"]] + \
               [f"{c} (no workload yet)" for c in missing]
     raise errors.AscendError(f"timed out waiting for: {', '.join(waiting)}; "

@@ -447,7 +447,8 @@ def test_pd_configs_modes(pd_default):
 
 
 def test_pd_coordinator_listens_on_the_pod_ip(pd_default):
-    """The coordinator takes predict_ip/manage_ip from its config or its two arguments only (§3.5)."""
+    """The coordinator takes predict_ip/manage_ip from its config or its two arguments only; MindIE-Motor's
+    boot.sh starts it with the pod IP twice (charts/mindie-service/README.md, sources table)."""
     c = container(one(pd_default, "Deployment", f"{FULL}-coordinator"))
     s = script(c)
     assert 'exec "$MIES_INSTALL_PATH/bin/ms_coordinator" "$POD_IP" "$POD_IP"\n' in s

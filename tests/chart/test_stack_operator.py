@@ -182,7 +182,9 @@ def test_rbac_matches_upstream_v26_0_0_rule_by_rule() -> None:
 
 
 def test_rbac_lets_the_operator_sync_its_informers_and_label_pods() -> None:
-    """What the v26.0.0 operator cannot run without (§3.5): it crash-loops or never writes hccl.json."""
+    """What the v26.0.0 operator cannot run without: it crash-loops or never writes hccl.json (it watches
+    Deployments, StatefulSets and Volcano Jobs unconditionally, `ascendjob_controller.go`, and updates pods,
+    `pod.go` `updateRandIndex`: charts/ascend-operator/README.md, "RBAC compared with upstream")."""
     rules = _rules(one(render(CHART), "ClusterRole", "ascend-operator-manager-role"))
     for kind in (("apps", "deployments"), ("apps", "statefulsets"), ("batch.volcano.sh", "jobs")):
         assert {"get", "list", "watch"} <= rules.get(kind, set()), kind

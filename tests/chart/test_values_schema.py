@@ -5,8 +5,8 @@ Scenarios, for each chart under charts/ (new charts are picked up):
   a property at that path, or a free-form map above it (additionalProperties
   true or a schema for the values of a map such as nodeSelector, resources);
 - every leaf property of the schema is in values.yaml, or is an optional key
-  that values.yaml shows commented out (STYLE: leave optional keys commented
-  out rather than inventing defaults), or is an umbrella-only key listed in
+  that values.yaml shows commented out (the charts leave optional keys
+  commented out rather than inventing defaults), or is an umbrella-only key listed in
   UMBRELLA_ONLY, or a field of a Kubernetes API object in KUBERNETES_OBJECTS
   (each with its reason);
 - the walkers themselves find a path missing on either side (so an empty
@@ -157,3 +157,87 @@ def test_the_walkers_see_a_difference_either_way():
     assert missing_in_schema(values, schema) == ["image.tga", "unknown"]
     assert missing_in_values(values, schema, "typed: {}\n") == ["typed.a", "extra"]
     assert missing_in_values(values, schema, "typed: {}\n# extra: y\n") == ["typed.a"]
+
+
+# -- types: every value of values.yaml has a type its schema allows ------------------------------------
+
+def json_type(value: Any) -> str:
+    """The JSON Schema type of a YAML value (an integer is also a number)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def _types(schema: dict[str, Any]) -> set[str] | None:
+    """The types a schema allows (its own `type`, or the union of its anyOf/oneOf branches); None: any."""
+    declared = schema.get("type")
+    if declared is not None:
+        return {declared} if isinstance(declared, str) else set(declared)
+    branches = schema.get("anyOf") or schema.get("oneOf")
+    if branches:
+        union: set[str] = set()
+        for b in branches:
+            t = _types(b)
+            if t is None:
+                return None
+            union |= t
+        return union
+    return None
+
+
+def type_mismatches(values: Any, schema: dict[str, Any], path: tuple[str, ...] = (),
+                    checked: list[str] | None = None) -> list[str]:
+    """Values whose type the schema at their path does not allow, as `path: value type, schema types`
+    (checked, when given, collects every path whose type was compared)."""
+    allowed = _types(schema)
+    have = json_type(values)
+    if allowed is not None and checked is not None:
+        checked.append(".".join(path))
+    if allowed is not None and not (have in allowed or (have == "integer" and "number" in allowed)):
+        return [f"{'.'.join(path) or '(root)'}: {have}, schema allows {'|'.join(sorted(allowed))}"]
+    out: list[str] = []
+    if isinstance(values, dict):
+        props = schema.get("properties") or {}
+        extra = schema.get("additionalProperties")
+        for k, v in values.items():
+            sub = props.get(k, extra if isinstance(extra, dict) else None)
+            if sub is not None:
+                out += type_mismatches(v, sub, (*path, str(k)), checked)
+    elif isinstance(values, list) and isinstance(schema.get("items"), dict):
+        for i, v in enumerate(values):
+            out += type_mismatches(v, schema["items"], (*path, str(i)), checked)
+    return out
+
+
+@pytest.mark.parametrize("chart", CHART_DIRS, ids=lambda p: p.name)
+def test_every_value_has_a_type_its_schema_allows(chart: Path):
+    values, schema, _ = _load(chart)
+    checked: list[str] = []
+    assert type_mismatches(values, schema, checked=checked) == [], \
+        f"{chart.name}: values.yaml and values.schema.json disagree"
+    # every leaf the key walk found covered by a typed property is compared too
+    leaves = {".".join(p) for p in value_leaves(values) if p}
+    assert len(leaves & set(checked)) >= len(leaves) // 2, f"{chart.name}: too few values had their type checked"
+
+
+def test_the_type_walker_sees_a_wrong_type():
+    schema = {"type": "object", "properties": {
+        "port": {"type": "integer"}, "ratio": {"type": "number"}, "name": {"type": ["string", "null"]},
+        "mode": {"anyOf": [{"type": "string"}, {"type": "boolean"}]},
+        "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+        "list": {"type": "array", "items": {"type": "integer"}}}}
+    good = {"port": 1, "ratio": 2, "name": None, "mode": True, "labels": {"a": "b"}, "list": [1, 2]}
+    assert type_mismatches(good, schema) == []
+    bad = {"port": "80", "ratio": "x", "name": 3, "mode": 1.5, "labels": {"a": 1}, "list": [1, "2"]}
+    assert type_mismatches(bad, schema) == [
+        "port: string, schema allows integer", "ratio: string, schema allows number",
+        "name: integer, schema allows null|string", "mode: number, schema allows boolean|string",
+        "labels.a: integer, schema allows string", "list.1: string, schema allows integer"]

@@ -330,7 +330,8 @@ def test_requested_version_the_chart_cannot_render_is_refused_even_without_rows(
 
 
 class FakeKube:
-    """get/patch/delete by path; a deleted object disappears after `linger` more GETs."""
+    """get/patch/delete by path, observe by collection and name; a deleted object disappears after `linger`
+    more GETs."""
 
     def __init__(self, objects: dict[str, dict[str, Any]], linger: int = 2) -> None:
         self.objects = objects
@@ -352,6 +353,17 @@ class FakeKube:
     def delete_object(self, path: str, propagation: str = "Foreground") -> None:
         self.calls.append(("delete", path, propagation))
         self.dying[path] = self.linger
+
+    def observe(self, what: str, sources: dict[str, tuple[str, dict[str, Any]]], timeout: float) -> Any:
+        """take_over watches each object by its collection and name; one snapshot per GET round, ten per
+        second of `timeout` (then time is up)."""
+        for _ in range(max(1, int(timeout * 10))):
+            snap = {}
+            for key, (collection, query) in sources.items():
+                path = f"{collection}/{query['fieldSelector'].removeprefix('metadata.name=')}"
+                obj = self.get_object(path)
+                snap[key] = [obj] if obj is not None else []
+            yield snap
 
 
 def test_take_over_patches_deletes_waits_and_a_rerun_finds_nothing():

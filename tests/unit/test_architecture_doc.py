@@ -47,3 +47,11 @@ def test_every_path_in_the_architecture_page_exists():
 def test_a_made_up_path_is_reported():
     text = "see `kubectl_ascend/nothere.py`, `charts/<name>/values.yaml` and `nothere.sh`."
     assert missing(text, REPO_ROOT) == ["kubectl_ascend/nothere.py", "nothere.sh"]
+
+
+def test_the_page_shows_every_module_of_the_kube_package():
+    """The Kubernetes door is a package; the page lists each of its files, so a new one is described."""
+    named = set(named_paths(DOC.read_text()))
+    files = sorted(p.relative_to(REPO_ROOT).as_posix() for p in (REPO_ROOT / "kubectl_ascend" / "kube").glob("*.py"))
+    assert len(files) >= 6
+    assert [f for f in files if f not in named] == []

@@ -349,14 +349,14 @@ def test_malformed_kubeconfig_through_the_cli(tmp_path):
 
 
 def test_in_cluster_config_without_kubeconfig(tmp_path, monkeypatch):
-    from kubectl_ascend import kube
+    from kubectl_ascend.kube import config
 
     sa = tmp_path / "sa"
     sa.mkdir()
     (sa / "token").write_text("sa-token")
     (sa / "ca.crt").write_text("-----BEGIN CERTIFICATE-----\n")
     (sa / "namespace").write_text("mindx-dl")
-    monkeypatch.setattr(kube, "SA_DIR", str(sa))
+    monkeypatch.setattr(config, "SA_DIR", str(sa))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1")
     monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")

@@ -1,8 +1,9 @@
 """The layering of the package (docs/architecture.md: a thin CLI over a real library, one door per dependency).
 
 Reads every module's imports (top level and inside functions) with `ast`:
-- library modules (kubectl_ascend/*.py but cli.py and __main__.py) import no click and nothing of the CLI;
-- only kube.py imports the kubernetes client, only helm.py imports pyhelm3;
+- library modules (kubectl_ascend/*.py but cli.py and __main__.py, and kubectl_ascend/kube/*.py) import no
+  click and nothing of the CLI;
+- only the kube/ package imports the kubernetes client (and urllib3), only helm.py imports pyhelm3;
 - nothing imports kubectl_ascend.cli but __main__.py (commands get their plumbing from commands/_common.py);
 - the rules see imports at all (a module known to import click is found).
 """
@@ -40,15 +41,16 @@ def uses(names: set[str], top: str) -> bool:
 
 
 def library() -> dict[str, set[str]]:
-    return {m: names for m, names in modules().items() if "/" not in m and m not in CLI_MODULES}
+    return {m: names for m, names in modules().items()
+            if ("/" not in m or m.startswith("kube/")) and m not in CLI_MODULES}
 
 
 def test_the_rules_see_imports():
     mods = modules()
     assert uses(mods["cli.py"], "click") and uses(mods["commands/_common.py"], "click")
-    assert uses(mods["kube.py"], "kubernetes") and uses(mods["helm.py"], "pyhelm3")
+    assert uses(mods["kube/credentials.py"], "kubernetes") and uses(mods["helm.py"], "pyhelm3")
     assert uses(mods["__main__.py"], "kubectl_ascend.cli")
-    assert {"install.py", "status.py", "doctor.py", "mindie.py", "kubeapi.py"} <= set(library())
+    assert {"install.py", "status.py", "doctor.py", "mindie.py", "kubeapi.py", "kube/client.py"} <= set(library())
 
 
 def test_library_modules_import_no_click_and_no_cli():
@@ -59,10 +61,19 @@ def test_library_modules_import_no_click_and_no_cli():
 
 
 def test_one_module_per_door():
-    doors = {"kubernetes": "kube.py", "pyhelm3": "helm.py"}
+    """The kubernetes client and its transport (urllib3) are used under kube/ only, pyhelm3 in helm.py only."""
+    doors = {"kubernetes": "kube/", "urllib3": "kube/", "pyhelm3": "helm.py"}
     for top, door in doors.items():
         users = sorted(m for m, names in modules().items() if uses(names, top))
-        assert users == [door], f"{top} imported by {users}"
+        assert users and all(m == door or (door.endswith("/") and m.startswith(door)) for m in users), \
+            f"{top} imported by {users}"
+
+
+def test_kube_package_files_stay_small():
+    """kube/ keeps one concern per file (docs/architecture.md); a file past ~400 lines holds two."""
+    sizes = {p.name: len(p.read_text().splitlines()) for p in (PACKAGE / "kube").glob("*.py")}
+    assert {"config.py", "credentials.py", "client.py", "errors.py", "watching.py", "resources.py"} <= set(sizes)
+    assert {name: n for name, n in sizes.items() if n > 400} == {}
 
 
 def test_nothing_imports_the_root_command_module_but_main():
