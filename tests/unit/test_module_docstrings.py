@@ -28,6 +28,11 @@ UPSTREAM = {
     "initializing": "MindIE ranktable status value",
     "accelerator": "MindCluster node label",
     "servertype": "MindCluster node label",
+    "_get_inventory": "mindie-motor 3.0.0b2 motor/controller/api_server/controller_api.py handler",
+    "collect_inventory": "mindie-motor 3.0.0b2 motor/controller/observability/inventory/inventory_collector.py",
+    "readiness_check": "mindie-motor 3.0.0b2 motor/coordinator/api_server/management_server.py handler",
+    "compatible_version": "CANN toolkit version.info key",
+    "hccn_tool": "Huawei's Ascend HDK network tool",
 }
 
 
