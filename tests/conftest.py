@@ -104,17 +104,12 @@ def _shapes(item: pytest.Item) -> set[str]:
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(session, config, items):
-    shapes = {item.nodeid: _shapes(item) for item in items}
-    rank: dict[str, int] = {}
-    for item in items:
-        module = item.nodeid.split("::")[0]
-        r = min((SHAPE_ORDER.index(s) for s in shapes[item.nodeid]), default=-1)
-        rank[module] = min(rank.get(module, r), r)
-    items.sort(key=lambda item: rank[item.nodeid.split("::")[0]])
-    # a shape is done after the last item of the last module using it (module fixtures hold it till then)
     module_shapes: dict[str, set[str]] = {}
     for item in items:
-        module_shapes.setdefault(item.nodeid.split("::")[0], set()).update(shapes[item.nodeid])
+        module_shapes.setdefault(item.nodeid.split("::")[0], set()).update(_shapes(item))
+    rank = {module: min((SHAPE_ORDER.index(s) for s in used), default=-1) for module, used in module_shapes.items()}
+    items.sort(key=lambda item: rank[item.nodeid.split("::")[0]])
+    # a shape is done after the last item of the last module using it (module fixtures hold it till then)
     _last_user.clear()
     for item in items:
         for s in module_shapes[item.nodeid.split("::")[0]]:
