@@ -2,9 +2,10 @@
 # Run the whole test suite. The e2e fixtures start (and stop) their own local
 # clusters unless ASCEND_E2E_KUBECONFIG points at a running one: one per cluster
 # shape for the whole run (tests/clusters.py), and the summary says how many.
-# Two pytest-xdist workers (ASCEND_TEST_WORKERS, 0 for none): every e2e test runs
-# on one of them, in order (their xdist group, tests/conftest.py), while the unit,
-# chart and contract tests fill the other.
+# ASCEND_TEST_WORKERS=N runs N pytest-xdist workers (default 0: none). Not the
+# default: the e2e tests are meant to form one xdist group (tests/conftest.py) so
+# that each cluster shape starts once, but with --dist loadgroup they were still
+# spread over both workers, each starting its own clusters.
 set -o errexit -o nounset -o pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -13,7 +14,7 @@ main() {
   cd "${ASCEND_REPO_ROOT}"
   export PATH="${ASCEND_REPO_ROOT}/.venv/bin:${ASCEND_TOOLS_BIN}:${PATH}"
   command -v openssl >/dev/null || die "openssl is needed by the CA-hash tests (apt-get install openssl)"
-  .venv/bin/python -m pytest -n "${ASCEND_TEST_WORKERS:-2}" --dist loadgroup "${@:-tests}"
+  .venv/bin/python -m pytest -n "${ASCEND_TEST_WORKERS:-0}" --dist loadgroup "${@:-tests}"
 }
 
 main "$@"
