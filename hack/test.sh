@@ -4,8 +4,8 @@
 # shape for the whole run (tests/clusters.py), and the summary says how many.
 # ASCEND_TEST_WORKERS=N runs N pytest-xdist workers (default 0: none). Not the
 # default: the e2e tests are meant to form one xdist group (tests/conftest.py) so
-# that each cluster shape starts once, but with --dist loadgroup they were still
-# spread over both workers, each starting its own clusters.
+# that each cluster shape starts once, but pytest-xdist 3.8's loadgroup does not
+# group under pytest 9.2 (tests/conftest.py), so they were spread over both workers.
 set -o errexit -o nounset -o pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"

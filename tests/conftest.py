@@ -133,8 +133,9 @@ def pytest_sessionfinish(session, exitstatus):
 
 # -- pytest-xdist (hack/test.sh: ASCEND_TEST_WORKERS=N, --dist loadgroup; off by default) -------------
 # Meant to send every e2e test to one worker, in the order above, so each cluster shape starts once.
-# Not achieved yet: under -n 2 --dist loadgroup the e2e tests still went to both workers (their node
-# ids never got the group suffix). The count of started clusters does come back from the workers.
+# Not achieved yet: pytest-xdist 3.8 groups by a suffix it writes to item._nodeid, which pytest 9.2
+# no longer reads (Node.nodeid is str(self._id)), so under -n 2 --dist loadgroup the e2e tests still
+# went to both workers. The count of started clusters does come back from the workers.
 
 def pytest_itemcollected(item):
     if item.get_closest_marker("e2e") and item.config.pluginmanager.hasplugin("xdist"):
