@@ -30,9 +30,9 @@ cluster-down:
 demo: dev tools
 	@hack/demo.sh
 
-## test: unit, chart and e2e tests (starts and stops its own local cluster)
+## test: unit, chart and e2e tests (starts and stops its own local clusters; a missing tool fails, never skips)
 test: dev tools
-	@hack/test.sh
+	@ASCEND_TEST_STRICT=1 hack/test.sh
 
 ## unit: unit, chart and contract tests: no cluster, builds only helm (ARGS="-k name" to narrow)
 unit: dev

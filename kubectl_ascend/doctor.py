@@ -62,10 +62,13 @@ class DoctorReport:
 class Cluster:
     """What several checks look at, read from the API once and on first use."""
 
-    def __init__(self, kube: KubeAPI, release: Release | None = None) -> None:
+    def __init__(self, kube: KubeAPI, release: Release | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.kube = kube
         #: the MindCluster release the cluster is checked against
         self.release = release or release_facts(default_version())
+        #: seconds since the epoch, for the age rules (injected by tests instead of waiting)
+        self.clock = clock
 
     @cached_property
     def nodes(self) -> list[dict[str, Any]]:
@@ -450,7 +453,7 @@ def gang_checks(kube: KubeAPI, scheduler_ready: bool | None, now: float | None =
 
 def check_gang_scheduling(kube: KubeAPI, cluster: Cluster) -> list[Check]:
     rows = cluster.by_component.get("volcano-scheduler")
-    return gang_checks(kube, all(x["rolledOut"] for x in rows) if rows else None)
+    return gang_checks(kube, all(x["rolledOut"] for x in rows) if rows else None, now=cluster.clock())
 
 
 def check_crds(kube: KubeAPI, cluster: Cluster) -> list[Check]:
@@ -591,9 +594,11 @@ CHECKS: list[Callable[[KubeAPI, Cluster], list[Check]]] = [
 ]
 
 
-def doctor(kube: KubeAPI, release: Release | None = None) -> DoctorReport:
-    """Run every check of `CHECKS` against the cluster, for MindCluster `release` (None: the default)."""
-    cluster = Cluster(kube, release)
+def doctor(kube: KubeAPI, release: Release | None = None, clock: Callable[[], float] = time.time) -> DoctorReport:
+    """Run every check of `CHECKS` against the cluster, for MindCluster `release` (None: the default).
+
+    CLOCK (seconds since the epoch) is what the age rules (UNATTENDED_AFTER, STUCK_AFTER) measure against."""
+    cluster = Cluster(kube, release, clock)
     report = DoctorReport()
     for check in CHECKS:
         report.checks.extend(check(kube, cluster))

@@ -1,7 +1,10 @@
 """Local clusters for the e2e tests: start/stop one (hack/cluster.sh), drive it, install the stack on it.
 
-tests/conftest.py builds its fixtures from these; a test file that needs a cluster of its
-own (tests/e2e/test_stack.py) imports them from here, never from conftest.
+A cluster start costs 15-35 s, so the whole run shares one cluster per shape (`shared_cluster`,
+SHAPES): tests that need a clean cluster get it from `reset_stack`, which puts the shared one
+back to what it was right after its start (no release, no CRD, namespace or RBAC of ours, the
+nodes' labels as they were), instead of a cluster of their own. tests/conftest.py builds its
+fixtures from these and prints how many clusters the run started (STARTED).
 """
 from __future__ import annotations
 
@@ -51,7 +54,12 @@ def controller_args() -> tuple[str, ...]:
     return ()
 
 
+#: every cluster this pytest process asked hack/cluster.sh to start, in order (the terminal summary counts them)
+STARTED: list[str] = []
+
+
 def start_cluster(name: str, *args: str) -> Cluster:
+    STARTED.append(name)
     for tool in ("kwokctl", "kube-apiserver", "etcd", "helm", "vc-scheduler", "vc-controller-manager"):
         need_tool(tool)
     env = {"ASCEND_CLUSTER": name}
@@ -125,3 +133,118 @@ def install_stack(c: Cluster) -> None:
                  ("install", "--wait", "--timeout", "5m", "--set", "ascend-operator.enabled=false")):
         proc = c.plugin(*args)
         assert proc.returncode == 0, f"kubectl ascend {' '.join(args)}: {proc.stderr}"
+
+
+# -- clusters shared by the whole run -----------------------------------------------------------
+
+#: hack/cluster.sh up arguments of each cluster shape the run shares. --long-running-jobs keeps the
+#: restartPolicy Always pods of Volcano Jobs running, as a real kubelet does (the MindIE tests need it,
+#: nothing else minds it). "volcano" also gets the stack installed and the real Volcano scheduling
+#: (shared_cluster); "no-volcano" has no Volcano addon (pods for Volcano stay Pending, and Huawei's own
+#: Volcano YAML can be applied without a real scheduler acting on its ServiceAccounts).
+SHAPES: dict[str, tuple[str, ...]] = {
+    "e2e": ("--long-running-jobs",),
+    "volcano": ("--long-running-jobs",),
+    "no-volcano": ("--no-volcano",),
+    "bare": ("--bare", "--layout", "single"),
+    "single": ("--layout", "single"),
+}
+
+_shared: dict[str, Cluster] = {}
+_baselines: dict[str, dict] = {}
+
+
+def shared_cluster(shape: str) -> Cluster:
+    """The run's one cluster of SHAPE, started on first use (stop_shared takes them all down).
+
+    $ASCEND_E2E_KUBECONFIG (a cluster started with hack/cluster.sh up) stands in for "e2e" and "volcano".
+    """
+    if shape not in _shared:
+        existing = os.environ.get("ASCEND_E2E_KUBECONFIG") if shape in ("e2e", "volcano") else None
+        c = Cluster("external", existing, False) if existing else \
+            start_cluster(f"{shape}-{secrets.token_hex(3)}", *SHAPES[shape])
+        _shared[shape] = c
+        _baselines[c.kubeconfig] = snapshot(c)
+        if shape == "volcano":
+            install_stack(c)
+            wait_for_volcano(c)
+    return _shared[shape]
+
+
+def stop_shared(shape: str | None = None) -> None:
+    """Take down the shared cluster of SHAPE (every one when None)."""
+    for name in [shape] if shape else list(_shared):
+        c = _shared.pop(name, None)
+        if c is not None:
+            stop_cluster(c)
+
+
+#: what reset_stack puts back: cluster-scoped kinds by name, and these namespaces' objects by kind and name
+CLUSTER_KINDS = ("namespaces", "customresourcedefinitions", "clusterroles", "clusterrolebindings", "priorityclasses",
+                 "validatingwebhookconfigurations", "mutatingwebhookconfigurations", "runtimeclasses", "nodes")
+NAMESPACED_KINDS = ("daemonsets", "deployments", "statefulsets", "jobs", "serviceaccounts", "configmaps", "secrets",
+                    "roles", "rolebindings", "services")
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public")
+
+
+def _names(c: Cluster, kinds: tuple[str, ...], *args: str) -> set[tuple[str, str, str]]:
+    items = c.get_json(",".join(kinds), *args)["items"]
+    return {(o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in items}
+
+
+def snapshot(c: Cluster) -> dict:
+    """What reset_stack restores: object names (see CLUSTER_KINDS) and every node's labels and taints."""
+    nodes = {n["metadata"]["name"]: {"labels": n["metadata"].get("labels") or {}, "taints": n["spec"].get("taints")}
+             for n in c.get_json("nodes")["items"]}
+    objects = _names(c, CLUSTER_KINDS)
+    for ns in SYSTEM_NAMESPACES:
+        objects |= _names(c, NAMESPACED_KINDS, "-n", ns)
+    return {"objects": objects, "nodes": nodes}
+
+
+def reset_stack(c: Cluster) -> None:
+    """Put a shared cluster back to what it was after its start, for a test that needs a clean cluster.
+
+    Every Helm release is uninstalled (its hooks run, the Volcano addon stops with the chart's
+    ServiceAccounts), then whatever is left that the start did not create is deleted: namespaces (with
+    everything in them), CRDs (with their custom resources), cluster RBAC, PriorityClasses, webhooks,
+    nodes, and objects in default/kube-system/kube-public (Huawei's YAML, bootstrap tokens). Node labels
+    and taints get their first values back.
+    """
+    base = _baselines.get(c.kubeconfig)
+    assert base is not None, f"cluster {c.name} is not a shared cluster (shared_cluster)"
+    helm = need_tool("helm")
+    every = ("--deployed", "--failed", "--pending", "--superseded", "--uninstalling")
+    releases = json.loads(run([helm, "--kubeconfig", c.kubeconfig, "list", "-A", *every, "-o", "json"]).stdout)
+    for r in releases:
+        run([helm, "--kubeconfig", c.kubeconfig, "uninstall", r["name"], "-n", r["namespace"], "--wait",
+             "--timeout", "120s"], check=False, timeout=180)
+    now = _names(c, CLUSTER_KINDS)
+    for ns in SYSTEM_NAMESPACES:
+        now |= _names(c, NAMESPACED_KINDS, "-n", ns)
+    extra = now - base["objects"]
+
+    def delete(kind: str, *more: str) -> None:
+        names = sorted(f"{k.lower()}/{n}" for k, ns, n in extra if k == kind and not ns)
+        if names:
+            c.kubectl("delete", *names, "--ignore-not-found", "--timeout=120s", *more, check=False)
+
+    delete("Namespace")
+    for kind, ns, name in sorted(extra):
+        if ns:
+            c.kubectl("delete", "-n", ns, f"{kind.lower()}/{name}", "--ignore-not-found", check=False)
+    for kind in ("CustomResourceDefinition", "ClusterRoleBinding", "ClusterRole", "PriorityClass",
+                 "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration", "RuntimeClass", "Node"):
+        delete(kind)
+    for node in c.get_json("nodes")["items"]:
+        was = base["nodes"].get(node["metadata"]["name"])
+        if was is None:
+            continue
+        have = node["metadata"].get("labels") or {}
+        labels = {k: None for k in have if k not in was["labels"]}
+        labels |= {k: v for k, v in was["labels"].items() if have.get(k) != v}
+        patch: dict = {"metadata": {"labels": labels}} if labels else {}
+        if node["spec"].get("taints") != was["taints"]:
+            patch["spec"] = {"taints": was["taints"]}
+        if patch:
+            c.kubectl("patch", "node", node["metadata"]["name"], "--type", "merge", "-p", json.dumps(patch))

@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator
 
 import yaml
 
-from tests.clusters import Cluster, install_stack, start_cluster, stop_cluster, wait_for_volcano
+from tests.clusters import Cluster, shared_cluster
 from tests.tooling import CHARTS, ensure_chart_deps, need_tool, run
 
 CHART = CHARTS / "mindie-service"
@@ -211,17 +211,15 @@ def running_pods(cluster, ns: str, release: str, count: int, timeout: float) -> 
 
 @contextmanager
 def operator_cluster(prefix: str) -> Iterator[Cluster]:
-    """A cluster of its own (PREFIX-<random>) with the stack, the real Volcano and the operator emulator.
-
-    --long-running-jobs: pods of a Volcano Job with restartPolicy Always keep running, as on a
-    real kubelet (hack/cluster.sh)."""
-    c = start_cluster(f"{prefix}-{secrets.token_hex(3)}", "--long-running-jobs")
+    """The run's shared Volcano cluster (tests/conftest.py `volcano_cluster`: the stack, the real Volcano,
+    --long-running-jobs) with the ascend-operator chart installed, so the operator emulator runs; the
+    chart is uninstalled again when the block ends. PREFIX names the caller (it once named a cluster of
+    its own); a fixture using this should also request `volcano_cluster`, so the run orders it with the
+    other tests of that cluster."""
+    c = shared_cluster("volcano")
     op = AscendOperator(c)
     try:
-        install_stack(c)
-        wait_for_volcano(c)
         op.install()
         yield c
     finally:
         op.uninstall()
-        stop_cluster(c)

@@ -34,13 +34,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.clusters import Cluster, start_cluster, stop_cluster
+from tests.clusters import Cluster, reset_stack
 from tests.tooling import need_tool, run
 
 pytestmark = pytest.mark.e2e
@@ -68,43 +67,32 @@ HUAWEI_RBAC = {("ClusterRoleBinding", "", "volcano-scheduler-role"),
                    ("ClusterRoleBinding", "", "pods-node-ascend-device-plugin-rolebinding")))}
 
 
-def _start(prefix: str, replace: dict[str, str] | None = None):
-    c = start_cluster(f"{prefix}-{secrets.token_hex(3)}", "--no-volcano")
-    try:
-        for args in (("label-node", "--all"), ("label-node", "mgmt-0", "--role", "master")):
-            proc = c.plugin(*args)
-            assert proc.returncode == 0, proc.stderr
-        for f in FILES:
-            text = (DATA / f).read_text()
-            for old, new in (replace or {}).items():
-                text = text.replace(old, new)
-            c.kubectl("apply", "-f", "-", input=text)
-        for kind, ns, name in WORKLOADS | {HUAWEI_310P}:
-            c.kubectl("rollout", "status", "-n", ns, f"{kind.lower()}/{name}", "--timeout=120s")
-        return c
-    except BaseException:
-        stop_cluster(c)
-        raise
+def _start(c: Cluster, replace: dict[str, str] | None = None) -> Cluster:
+    """The shared no-Volcano cluster, clean (reset_stack), labelled, running Huawei's YAML."""
+    reset_stack(c)
+    for args in (("label-node", "--all"), ("label-node", "mgmt-0", "--role", "master")):
+        proc = c.plugin(*args)
+        assert proc.returncode == 0, proc.stderr
+    for f in FILES:
+        text = (DATA / f).read_text()
+        for old, new in (replace or {}).items():
+            text = text.replace(old, new)
+        c.kubectl("apply", "-f", "-", input=text)
+    for kind, ns, name in WORKLOADS | {HUAWEI_310P}:
+        c.kubectl("rollout", "status", "-n", ns, f"{kind.lower()}/{name}", "--timeout=120s")
+    return c
 
 
 @pytest.fixture
-def huawei_stack():
-    """A fresh cluster running Huawei's 26.0.0 YAML, no Helm release."""
-    c = _start("adopt")
-    try:
-        yield c
-    finally:
-        stop_cluster(c)
+def huawei_stack(novolcano_cluster):
+    """A clean cluster running Huawei's 26.0.0 YAML, no Helm release."""
+    return _start(novolcano_cluster)
 
 
 @pytest.fixture
-def huawei_261_stack():
+def huawei_261_stack(novolcano_cluster):
     """The same YAML with 26.1.0 image tags (as an operator of 26.1.0 would have them)."""
-    c = _start("adopt261", {":v26.0.0": ":v26.1.0-openeuler24.03", "-v26.0.0": "-v26.1.0"})
-    try:
-        yield c
-    finally:
-        stop_cluster(c)
+    return _start(novolcano_cluster, {":v26.0.0": ":v26.1.0-openeuler24.03", "-v26.0.0": "-v26.1.0"})
 
 
 def _helm(c: Cluster, *args: str) -> str:
@@ -276,23 +264,21 @@ def _owned_by(decoy: dict, name: str, data: dict) -> dict:
 
 
 @pytest.fixture
-def hostile_plant():
-    """A fresh labelled cluster with the two hostile objects of issue 22, no Helm release."""
-    c = start_cluster(f"drift-{secrets.token_hex(3)}", "--no-volcano")
-    try:
-        for args in (("label-node", "--all"), ("label-node", "mgmt-0", "--role", "master")):
-            proc = c.plugin(*args)
-            assert proc.returncode == 0, proc.stderr
-        c.kubectl("create", "namespace", SCHED_CM[1])
-        c.kubectl("create", "configmap", "-n", SCHED_CM[1], "decoy")
-        decoy = c.get_json("configmap", "-n", SCHED_CM[1], "decoy")
-        for obj in (_planted_plugin(), _owned_by(decoy, SCHED_CM[2], {"volcano-scheduler.conf": "actions: enqueue"}),
-                    _owned_by(decoy, "gc-canary", {})):
-            c.kubectl("create", "-f", "-", input=json.dumps(obj))
-        c.kubectl("rollout", "status", "-n", PLUGIN[1], f"daemonset/{PLUGIN[2]}", "--timeout=120s")
-        yield c
-    finally:
-        stop_cluster(c)
+def hostile_plant(novolcano_cluster):
+    """A clean labelled cluster (reset_stack) with the two hostile objects of issue 22, no Helm release."""
+    c = novolcano_cluster
+    reset_stack(c)
+    for args in (("label-node", "--all"), ("label-node", "mgmt-0", "--role", "master")):
+        proc = c.plugin(*args)
+        assert proc.returncode == 0, proc.stderr
+    c.kubectl("create", "namespace", SCHED_CM[1])
+    c.kubectl("create", "configmap", "-n", SCHED_CM[1], "decoy")
+    decoy = c.get_json("configmap", "-n", SCHED_CM[1], "decoy")
+    for obj in (_planted_plugin(), _owned_by(decoy, SCHED_CM[2], {"volcano-scheduler.conf": "actions: enqueue"}),
+                _owned_by(decoy, "gc-canary", {})):
+        c.kubectl("create", "-f", "-", input=json.dumps(obj))
+    c.kubectl("rollout", "status", "-n", PLUGIN[1], f"daemonset/{PLUGIN[2]}", "--timeout=120s")
+    return c
 
 
 def _versions(c: Cluster) -> dict:

@@ -27,11 +27,10 @@ contract is read by tests/contract/mindie_reader.py on every render.
 from __future__ import annotations
 
 import json
-import secrets
 
 import pytest
 
-from tests.clusters import start_cluster, stop_cluster, wait_for_volcano
+from tests.clusters import wait_for_volcano
 from tests.e2e.mindie_helpers import clusterd_pd_values, deleted_after, pd_values, running, running_pods, \
     scratch_namespace, until
 
@@ -50,12 +49,11 @@ UPSTREAM_CLUSTERD = {
 
 
 @pytest.fixture(scope="module")
-def ccluster():
-    # the PD roles are Volcano Jobs: keep their restartPolicy Always pods running (hack/cluster.sh)
-    c = start_cluster(f"cdmindie-vcjob-{secrets.token_hex(3)}", "--long-running-jobs")
+def ccluster(volcano_cluster):
+    """The shared Volcano cluster (the PD roles are Volcano Jobs, their restartPolicy Always pods keep
+    running) with ClusterD switched on in the stack; switched off again afterwards."""
+    c = volcano_cluster
     try:
-        for args in (("label-node", "--all"), ("label-node", "mgmt-0", "--role", "master")):
-            assert c.plugin(*args).returncode == 0
         proc = c.plugin("install", "--wait", "--timeout", "5m", "--set", "ascend-operator.enabled=false",
                         "--set", "ascend-clusterd.enabled=true")
         assert proc.returncode == 0, proc.stderr
@@ -63,7 +61,9 @@ def ccluster():
         wait_for_volcano(c)
         yield c
     finally:
-        stop_cluster(c)
+        back = c.plugin("install", "--wait", "--timeout", "5m", "--reset-values", "--set", "ascend-operator.enabled=false")
+        assert back.returncode == 0, back.stderr
+        wait_for_volcano(c)
 
 
 def _ucim(c) -> dict:

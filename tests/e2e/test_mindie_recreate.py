@@ -39,7 +39,7 @@ RINGS = f"rings-config-{FULL}-prefill-0"
 
 
 @pytest.fixture(scope="module")
-def rcluster():
+def rcluster(volcano_cluster):
     with operator_cluster("recreate") as c:
         yield c
 

@@ -54,7 +54,7 @@ def controller_uid(obj: dict) -> str:
 
 
 @pytest.fixture(scope="module")
-def vcluster():
+def vcluster(volcano_cluster):
     with operator_cluster("vcjob") as c:
         yield c
 

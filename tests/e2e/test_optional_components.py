@@ -15,14 +15,13 @@ can do what its upstream RBAC allows and no more (SubjectAccessReview).
 from __future__ import annotations
 
 import json
-import secrets
 
 import pytest
 import yaml
 
 from tests.chart.helmutil import template
-from tests.clusters import start_cluster, stop_cluster
-from tests.tooling import CHARTS, REPO_ROOT, build_chart_deps, run
+from tests.clusters import reset_stack
+from tests.tooling import CHARTS, build_chart_deps
 
 pytestmark = pytest.mark.e2e
 
@@ -42,17 +41,11 @@ SERVICE_MONITOR_CRD = {
 
 
 @pytest.fixture(scope="module")
-def optional_cluster():
-    name = f"optional-{secrets.token_hex(3)}"
-    try:
-        c = start_cluster(name)
-    except BaseException:  # a half-started cluster (e.g. nodes never Ready) must not outlive the test
-        run(["bash", str(REPO_ROOT / "hack" / "cluster.sh"), "down"], env={"ASCEND_CLUSTER": name}, check=False)
-        raise
-    try:
-        yield c
-    finally:
-        stop_cluster(c)
+def optional_cluster(cluster):
+    """The shared default cluster, clean (reset_stack) before and after this module's tests."""
+    reset_stack(cluster)
+    yield cluster
+    reset_stack(cluster)
 
 
 def _pods(cluster, component: str) -> list[dict]:

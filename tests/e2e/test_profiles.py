@@ -20,15 +20,14 @@ Scenarios:
 from __future__ import annotations
 
 import json
-import secrets
 from typing import Any
 
 import pytest
 import yaml
 
 from tests.chart.helmutil import template
-from tests.clusters import start_cluster, stop_cluster
-from tests.tooling import CHARTS, REPO_ROOT, build_chart_deps, need_tool, run
+from tests.clusters import reset_stack
+from tests.tooling import CHARTS, build_chart_deps, need_tool, run
 
 pytestmark = pytest.mark.e2e
 
@@ -46,18 +45,11 @@ SOC = ["--set", "ascend-device-plugin.families.ascend310p.soc.enabled=true",
 
 
 @pytest.fixture(scope="module")
-def profiles_cluster():
-    name = f"profiles-soc-{secrets.token_hex(3)}"  # also covers the SoC device plugin variant
-    try:
-        c = start_cluster(name, "--no-volcano")
-    except BaseException:  # a half-started cluster must not outlive the test
-        run(["bash", str(REPO_ROOT / "hack" / "cluster.sh"), "down"], env={"ASCEND_CLUSTER": name}, check=False)
-        raise
-    try:
-        build_chart_deps(CHARTS / "ascend-stack")
-        yield c
-    finally:
-        stop_cluster(c)
+def profiles_cluster(novolcano_cluster):
+    """The shared cluster without Volcano, clean (reset_stack); also covers the SoC device plugin variant."""
+    reset_stack(novolcano_cluster)
+    build_chart_deps(CHARTS / "ascend-stack")
+    return novolcano_cluster
 
 
 def helm(c, *args: str) -> None:

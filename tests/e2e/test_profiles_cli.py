@@ -33,7 +33,7 @@ import pytest
 
 from tests.chart.helmutil import render
 from tests.chart.mindie_values import pd_values
-from tests.clusters import own_cluster
+from tests.clusters import reset_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -42,9 +42,11 @@ WORKERS = ["atlas-300i-duo-0", "atlas-800i-a2-0", "atlas-800i-a2-1", "atlas-800t
 
 
 @pytest.fixture(scope="module")
-def pcluster():
-    with own_cluster("profilescli") as c:
-        yield c
+def pcluster(cluster):
+    """The shared default cluster, clean (reset_stack) before and after this module's tests."""
+    reset_stack(cluster)
+    yield cluster
+    reset_stack(cluster)
 
 
 def _json(proc) -> dict:

@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 from kubectl_ascend.labels import OWNED_KEYS
-from tests.clusters import Cluster, own_cluster
+from tests.clusters import Cluster, reset_stack
 from tests.chart.helmutil import template
 from tests.tooling import CHARTS, need_tool, run, build_chart_deps
 
@@ -37,9 +37,11 @@ FAMILY_DS = {"huawei-Ascend910": "ascend-device-plugin-daemonset-910",
 
 
 @pytest.fixture(scope="module")
-def stack_cluster():
-    with own_cluster("stack") as c:
-        yield c
+def stack_cluster(cluster):
+    """The shared default cluster, clean (reset_stack) before and after this module's tests."""
+    reset_stack(cluster)
+    yield cluster
+    reset_stack(cluster)
 
 
 def _no_release(c: Cluster) -> None:
@@ -324,7 +326,7 @@ def test_uninstall_leaves_crds_and_namespaces(installed):
     assert c.plugin("doctor").returncode == 1
 
 
-def test_install_with_mindie_service_on_a_fresh_cluster(tmp_path):
+def test_install_with_mindie_service_on_a_fresh_cluster(fresh_stack, tmp_path):
     """One install with a multi-pod PD mindie-service where Volcano's CRDs do not exist yet: Helm
     cannot map the instances' Volcano Jobs in the release that creates their CRD, so install applies
     the stack, waits for the CRD and then adds mindie-service; the plan says so and a rerun is one step."""
@@ -336,37 +338,37 @@ def test_install_with_mindie_service_on_a_fresh_cluster(tmp_path):
         "model": {"name": "qwen2.5-7b", "path": "/data/qwen2.5-7b"},
         "accelerator": {"family": "910", "type": "module-910b-8"},
         "prefill": {"podsPerInstance": 2, "npusPerPod": 4}, "decode": {"podsPerInstance": 2, "npusPerPod": 4}}}))
-    with own_cluster("twostep", "--long-running-jobs") as c:
-        _label(c)
-        assert f"customresourcedefinition.apiextensions.k8s.io/{crd}" not in c.kubectl(
-            "get", "crd", "-o", "name").stdout
-        dry = c.plugin("install", "-f", str(values), "--dry-run", "-o", "json")
-        assert dry.returncode == 0, dry.stderr
-        plan = json.loads(dry.stdout)
-        assert plan["twoStepsFor"] == [crd]
-        assert any(d.startswith("two steps: mindie-service uses Job") for d in plan["decisions"])
-        assert json.loads(_helm(c, "list", "-A", "-o", "json").stdout) == []
+    c = fresh_stack  # --long-running-jobs: the Volcano Jobs' pods keep running
+    _label(c)
+    assert f"customresourcedefinition.apiextensions.k8s.io/{crd}" not in c.kubectl(
+        "get", "crd", "-o", "name").stdout
+    dry = c.plugin("install", "-f", str(values), "--dry-run", "-o", "json")
+    assert dry.returncode == 0, dry.stderr
+    plan = json.loads(dry.stdout)
+    assert plan["twoStepsFor"] == [crd]
+    assert any(d.startswith("two steps: mindie-service uses Job") for d in plan["decisions"])
+    assert json.loads(_helm(c, "list", "-A", "-o", "json").stdout) == []
 
-        proc = c.plugin("install", "-f", str(values))
-        assert proc.returncode == 0, proc.stderr
-        assert "two steps: mindie-service uses Job" in proc.stdout
-        assert f"step 1 of 2: release ascend-stack revision 1 without mindie-service; waiting for {crd}" \
-            in proc.stdout
-        assert "step 2 of 2: mindie-service" in proc.stdout
-        assert "release ascend-stack installed: revision 2 (deployed)" in proc.stdout, proc.stdout
-        # the instances' Volcano Jobs (Volcano makes their PodGroups)
-        jobs = {j["metadata"]["name"] for j in c.get_json("jobs.batch.volcano.sh", "-n", "mindx-dl")["items"]}
-        assert jobs == {"ascend-stack-mindie-service-prefill-0", "ascend-stack-mindie-service-decode-0"}, jobs
+    proc = c.plugin("install", "-f", str(values))
+    assert proc.returncode == 0, proc.stderr
+    assert "two steps: mindie-service uses Job" in proc.stdout
+    assert f"step 1 of 2: release ascend-stack revision 1 without mindie-service; waiting for {crd}" \
+        in proc.stdout
+    assert "step 2 of 2: mindie-service" in proc.stdout
+    assert "release ascend-stack installed: revision 2 (deployed)" in proc.stdout, proc.stdout
+    # the instances' Volcano Jobs (Volcano makes their PodGroups)
+    jobs = {j["metadata"]["name"] for j in c.get_json("jobs.batch.volcano.sh", "-n", "mindx-dl")["items"]}
+    assert jobs == {"ascend-stack-mindie-service-prefill-0", "ascend-stack-mindie-service-decode-0"}, jobs
 
-        again = c.plugin("install", "-f", str(values), "-o", "json")
-        assert again.returncode == 0, again.stderr
-        assert "step 1 of 2" not in again.stdout + again.stderr
-        result = json.loads(again.stdout)
-        assert (result["status"], result["twoStepsFor"]) == ("deployed", [])
-        # the PD pods are still being placed and the operator emulator rewrites their rings-config-*
-        # hccl.json: when that lands between helm's lookup and its apply, install applies again
-        retries = again.stderr.count("rewrote a ranktable ConfigMap while helm applied; applying again")
-        assert result["revision"] == 3 + retries, again.stderr
+    again = c.plugin("install", "-f", str(values), "-o", "json")
+    assert again.returncode == 0, again.stderr
+    assert "step 1 of 2" not in again.stdout + again.stderr
+    result = json.loads(again.stdout)
+    assert (result["status"], result["twoStepsFor"]) == ("deployed", [])
+    # the PD pods are still being placed and the operator emulator rewrites their rings-config-*
+    # hccl.json: when that lands between helm's lookup and its apply, install applies again
+    retries = again.stderr.count("rewrote a ranktable ConfigMap while helm applied; applying again")
+    assert result["revision"] == 3 + retries, again.stderr
 
 
 def test_single_node_cluster(single_cluster):
