@@ -17,13 +17,16 @@ step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
 
 # podgroups_in PHASE_REGEX COUNT RELEASE [SECONDS]: wait until COUNT of the
-# release's PodGroups are in a phase matching PHASE_REGEX and, for Pending /
-# Inqueue, carry Volcano's Unschedulable condition.
+# PodGroups of the release's multi-pod instances are in a phase matching
+# PHASE_REGEX and, for Pending / Inqueue, carry Volcano's Unschedulable
+# condition. Those instances are Volcano Jobs: vc-controller names each Job's
+# PodGroup <job>-<job uid> and does not copy the chart's labels, so the
+# PodGroups are found by the Jobs' name prefix.
 podgroups_in() {
   local want="$1" count="$2" release="$3" deadline=$((SECONDS + ${4:-120}))
-  local jp='{range .items[*]}{.status.phase}/{.status.conditions[?(@.type=="Unschedulable")].status}{"\n"}{end}'
-  until [[ "$(kubectl get podgroups -n mindie -l "app.kubernetes.io/instance=${release}" -o "jsonpath=${jp}" \
-             | grep -cE "^(${want})")" -ge "${count}" ]]; do
+  local jp='{range .items[*]}{.metadata.name} {.status.phase}/{.status.conditions[?(@.type=="Unschedulable")].status}{"\n"}{end}'
+  until [[ "$(kubectl get podgroups -n mindie -o "jsonpath=${jp}" | grep -E "^${release}-mindie-service-" \
+             | cut -d' ' -f2 | grep -cE "^(${want})")" -ge "${count}" ]]; do
     (( SECONDS < deadline )) || die "PodGroups of ${release} did not reach ${want}"
     sleep 1
   done
@@ -38,7 +41,7 @@ gang_demo() {
   run helm upgrade --install demo-gang charts/mindie-service -n mindie -f hack/demo/mindie-gang.yaml
   podgroups_in "(Pending|Inqueue)/True" 2 demo-gang
   printf 'No instance is half-placed: a pod alone would hold 8 NPUs and serve nothing.\n'
-  run kubectl get podgroups,pods -n mindie -l app.kubernetes.io/instance=demo-gang
+  run kubectl get jobs.batch.volcano.sh,pods -n mindie -l app.kubernetes.io/instance=demo-gang
   run kubectl ascend status
 
   step "Room is made: the next Atlas 800I A2 joins (simulated) and is labelled; one instance binds, whole"
@@ -46,7 +49,7 @@ gang_demo() {
     --model atlas-800i-a2 --no-management --prefix joined- --offset 50
   run kubectl ascend label-node --all
   podgroups_in "Running/" 1 demo-gang
-  run kubectl get podgroups,pods -n mindie -l app.kubernetes.io/instance=demo-gang -o wide
+  run kubectl get jobs.batch.volcano.sh,pods -n mindie -l app.kubernetes.io/instance=demo-gang -o wide
   run kubectl ascend status
 }
 
@@ -99,7 +102,8 @@ main() {
   cd "${ASCEND_REPO_ROOT}"
   export PATH="${ASCEND_REPO_ROOT}/.venv/bin:${ASCEND_TOOLS_BIN}:${PATH}"
   step "Start the local cluster (KWOK binary runtime, simulated Ascend servers)"
-  KUBECONFIG="$(hack/cluster.sh up | tail -n1)"
+  # --long-running-jobs: pods of the gang demo's Volcano Jobs keep running, as on a real kubelet
+  KUBECONFIG="$(hack/cluster.sh up --long-running-jobs | tail -n1)"
   export KUBECONFIG
   DEMO_WORK="$(mktemp -d)"
   trap 'if [[ -n "${LOOP_PID}" ]]; then kill "${LOOP_PID}" 2>/dev/null || true; fi; rm -rf "${DEMO_WORK}"' EXIT
