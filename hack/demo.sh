@@ -43,6 +43,10 @@ gang_demo() {
   printf 'No instance is half-placed: a pod alone would hold 8 NPUs and serve nothing.\n'
   run kubectl get jobs.batch.volcano.sh,pods -n mindie -l app.kubernetes.io/instance=demo-gang
   run kubectl ascend status
+  step "Why is demo-gang not serving? kubectl ascend diagnose walks its layers and names the first that fails"
+  local rc=0
+  run kubectl ascend diagnose demo-gang -n mindie || rc=$?
+  printf 'diagnose exited %s (1: a layer FAILed)\n' "${rc}"
 
   step "Room is made: the next Atlas 800I A2 joins (simulated) and is labelled; one instance binds, whole"
   run "${ASCEND_REPO_ROOT}/.venv/bin/python" hack/nodes.py --kubeconfig "${KUBECONFIG}" --nodes 1 \
@@ -134,6 +138,7 @@ main() {
   run kubectl get configmaps -n mindie -l mindie.huawei.com/ranktable=instance
   run kubectl ascend -n mindie mindie ranktable demo-llm --wait --timeout 2m
   run kubectl ascend status
+  run kubectl ascend diagnose demo-llm -n mindie
 
   gang_demo
   pymotor_demo
